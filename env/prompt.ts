@@ -1,0 +1,114 @@
+/**
+ * The system prompt and the per-turn framing. One file, so a user can read exactly what the model sees and replace it
+ * (`systemPrompt` config option: a string with the same {placeholders}, or a function of PromptInfo).
+ */
+
+export interface PromptInfo {
+  maxTurns: number;
+  maxSubCalls: number;
+  maxSubPromptChars: number;
+  maxOutputChars: number;
+  maxSubConcurrency: number;
+  cellCpuTimeoutMs: number;
+  contextType: 'string' | 'documents';
+  contextChars: number;
+  /** Whether rlm_query starts a recursive sub-episode (true) or is a plain sub-model call (false). */
+  recursive: boolean;
+}
+
+export const DEFAULT_SYSTEM_PROMPT = `You answer a question about a context that is far too large to read directly. The context is NOT in this conversation: it is stored in a JavaScript REPL as the variable \`context\`. You work by writing JavaScript that inspects \`context\`, asks sub-models about pieces of it, and finally submits an answer.
+
+## How a turn works
+Write code in a fenced block tagged \`repl\` (\`\`\`repl … \`\`\`). Every such block in your reply runs in order; the next message shows what each block printed (at most {maxOutputChars} characters per block — the rest is cut, with a note saying how much). Only printed output is shown: print what you need. Variables persist across blocks and turns; re-declaring a \`const\`/\`let\` later is fine. Top-level \`await\` works but is never needed. Each block has {cellCpuTimeoutSeconds} s of CPU time.
+
+## What the REPL gives you
+- \`context\` — {contextDescription}
+- \`llm_query(prompt)\` → string. Asks a sub-model; blocks until it answers. A prompt may have at most {maxSubPromptChars} characters (about {maxSubPromptTokens} tokens); a longer one throws an error instead of calling the model.
+- \`llm_query_batched(prompts)\` → string[]. Sends many prompts at once ({maxSubConcurrency} in parallel) — much faster than a loop of \`llm_query\`. A prompt that fails yields a string starting with "Error:" in its slot; the others still succeed.
+- \`rlm_query(prompt, subContext)\` → string. {rlmDescription}
+- \`print(...)\` / \`console.log(...)\` — output for you to read.
+- \`SHOW_VARS()\` — prints the variables you have defined.
+- \`FINAL(value)\` — submits \`value\` as your final answer and ends the episode. \`FINAL_VAR("name")\` submits the variable with that name. Setting \`answer.content = value; answer.ready = true\` does the same.
+Nothing else is available: no network, no files, no timers, no \`require\`.
+
+## Budgets
+{maxTurns} turns in all, {maxSubCalls} sub-calls in all (each prompt of a batch counts as one). Every turn message tells you what is left. Calling \`llm_query\` once per line or per record wastes the budget — group records into chunks that fill a prompt and use \`llm_query_batched\`.
+
+## Example
+\`\`\`repl
+print(typeof context, context.length);
+print(context.slice(0, 500));
+\`\`\`
+then, after reading the output:
+\`\`\`repl
+const chunkSize = 100000;
+const chunks = [];
+for (let i = 0; i < context.length; i += chunkSize) chunks.push(context.slice(i, i + chunkSize));
+const replies = llm_query_batched(chunks.map((c) => "List every line of this text that mentions a magic number, or reply NONE.\\n\\n" + c));
+const hits = replies.filter((r) => !r.startsWith("NONE"));
+print(hits);
+\`\`\`
+and when the evidence is clear:
+\`\`\`repl
+FINAL(hits[0].match(/\\d+/)[0]);
+\`\`\`
+
+## Finishing
+Call \`FINAL(...)\` inside a \`repl\` block, with just the answer in the format the question asks for (a value, not a sentence). Nothing after the block that calls FINAL is read. Check the evidence in the REPL before you answer — do not guess from what you expect the output to be. Writing FINAL(...) as plain text counts only when your reply has no code block.`;
+
+/** Fills the {placeholders} of a system prompt template. Unknown placeholders are left as they are. */
+export function renderSystemPrompt(template: string, info: PromptInfo): string {
+  const values: Record<string, string> = {
+    maxTurns: String(info.maxTurns),
+    maxSubCalls: String(info.maxSubCalls),
+    maxSubPromptChars: info.maxSubPromptChars.toLocaleString('en-US'),
+    maxSubPromptTokens: Math.floor(info.maxSubPromptChars / 4).toLocaleString('en-US'),
+    maxOutputChars: info.maxOutputChars.toLocaleString('en-US'),
+    maxSubConcurrency: String(info.maxSubConcurrency),
+    cellCpuTimeoutSeconds: String(Math.round(info.cellCpuTimeoutMs / 100) / 10),
+    contextDescription:
+      info.contextType === 'documents'
+        ? 'an array of documents, each `{ id, title, text }`. Search titles and texts with JavaScript (regexes, `filter`, `includes`) before you ask sub-models.'
+        : 'one long string. Look at its start and its structure first (lines, separators), then search it with JavaScript (regexes, `indexOf`, `split`) before you ask sub-models.',
+    rlmDescription: info.recursive
+      ? 'Starts a sub-agent with its own REPL in which `subContext` (a string) is the `context`; it answers `prompt` and returns its final answer. Expensive: use it for sub-problems too large for one `llm_query`.'
+      : 'Same as `llm_query(prompt + subContext)` here (recursion is disabled in this environment).',
+  };
+  return template.replace(/\{(\w+)\}/g, (whole, key: string) => values[key] ?? whole);
+}
+
+/** The first user message: the question and what the context looks like — never the context itself. */
+export function renderTaskMessage(question: string, context: string | { id: string; title: string; text: string }[], previewChars = 300): string {
+  let description: string;
+  if (typeof context === 'string') {
+    const lines = countLines(context);
+    description =
+      `\`context\` is a string of ${context.length.toLocaleString('en-US')} characters in ${lines.toLocaleString('en-US')} lines. ` +
+      `It starts with:\n\`\`\`\n${context.slice(0, previewChars)}${context.length > previewChars ? '…' : ''}\n\`\`\``;
+  } else {
+    const chars = context.reduce((n, d) => n + d.text.length, 0);
+    const first = context[0];
+    description =
+      `\`context\` is an array of ${context.length.toLocaleString('en-US')} documents ({ id, title, text }) with ${chars.toLocaleString('en-US')} characters of text in all.` +
+      (first ? ` The first one is:\n\`\`\`\n${JSON.stringify({ id: first.id, title: first.title, text: first.text.slice(0, previewChars) + (first.text.length > previewChars ? '…' : '') }, null, 1)}\n\`\`\`` : '');
+  }
+  return `${description}\n\nQuestion: ${question}\n\nStart by writing code in a \`\`\`repl block.`;
+}
+
+/** The status line that opens every observation, so the model always knows what is left. */
+export function renderBudgetLine(turn: number, maxTurns: number, subCallsLeft: number): string {
+  const turnsLeft = maxTurns - turn;
+  return `[turn ${turn}/${maxTurns} done · ${turnsLeft} turn${turnsLeft === 1 ? '' : 's'} left · ${subCallsLeft} sub-calls left]`;
+}
+
+export const LAST_TURN_NOTICE =
+  'This is your LAST turn: answer now. Call FINAL(value) in a ```repl block with your best answer from the evidence you have.';
+
+export const NO_CODE_NOTICE =
+  'Your reply had no ```repl code block, so nothing ran. Write JavaScript in a ```repl block; call FINAL(value) inside it when you have the answer.';
+
+function countLines(s: string): number {
+  let n = 1;
+  for (let i = s.indexOf('\n'); i !== -1; i = s.indexOf('\n', i + 1)) n++;
+  return n;
+}

@@ -1,0 +1,594 @@
+import { z } from 'zod';
+import { countTokens } from 'gpt-tokenizer/encoding/o200k_base';
+import { generateTask, scoreTask, type Task, type ScoreResult } from '../tasks/index.ts';
+import { SandboxPool, type SandboxSession } from './sandbox/index.ts';
+import type { CellResult, SandboxLimits, SessionOptions, SubCallHandler, SubCallRecord, SubCallRequest, SubCallResponse } from './sandbox/types.ts';
+import { RLMEnvConfigError, RLMEnvStateError } from './errors.ts';
+import { extractCodeBlocks, extractTextFinal, hasForeignCodeBlock } from './parse.ts';
+import {
+  DEFAULT_SYSTEM_PROMPT,
+  LAST_TURN_NOTICE,
+  NO_CODE_NOTICE,
+  renderBudgetLine,
+  renderSystemPrompt,
+  renderTaskMessage,
+  type PromptInfo,
+} from './prompt.ts';
+import type { Message, ReplyUsage, StepRecord, StopReason } from './types.ts';
+
+/** USD per 1M tokens. Sub-call prices default to the root prices. */
+export interface Prices {
+  inputPerM: number;
+  outputPerM: number;
+  subInputPerM?: number;
+  subOutputPerM?: number;
+}
+
+/** Drives a child episode for `rlm_query` (recursion): given the messages so far, return the next reply. */
+export type RootPolicy = (messages: Message[]) => Promise<{ text: string; usage?: ReplyUsage }>;
+
+export interface RLMEnvConfig {
+  /** Task family name (generated from the reset seed), a fixed Task, or a factory of the seed. Default 'sniah'. */
+  task?: string | Task | ((seed: number) => Task);
+  /** Options for the generator when `task` is a family name (seed comes from reset). */
+  taskOptions?: Record<string, unknown>;
+  /** Answers llm_query / llm_query_batched (and rlm_query when recursion is off). Without one, sub-calls fail with a clear error. */
+  subModel?: SubCallHandler;
+  /** Turns before the episode is truncated. Default 30. */
+  maxTurns?: number;
+  /** Root-model tokens (prompt + completion, summed over turns) before truncation. Default: no limit. */
+  maxRootTokens?: number | null;
+  /** Sub-calls per episode. Default 500. */
+  maxSubCalls?: number;
+  /** Wall time of an episode in ms (from reset). Default: no limit. */
+  maxWallMs?: number | null;
+  /** USD per episode; needs `prices`. Default: no limit. */
+  maxCostUsd?: number | null;
+  prices?: Prices | null;
+  /** Replaces the system prompt: a template with {placeholders} (see env/prompt.ts) or a function of the budgets. */
+  systemPrompt?: string | ((info: PromptInfo) => string);
+  /** Sandbox limits (memory, CPU/wall per cell, output cap, sub-call concurrency and prompt size). */
+  sandbox?: Omit<SandboxLimits, 'maxSubCalls'>;
+  /** A shared worker pool. Without one the env starts its own and closes it in close(). */
+  pool?: SandboxPool;
+  /** Scores the final answer; default: the task family's scorer. */
+  score?: (task: Task, prediction: string) => ScoreResult;
+  /** Terminal reward from the score; default: the score itself. */
+  reward?: (score: ScoreResult, task: Task) => number;
+  /** Recursion for rlm_query: a policy for child episodes and how deep they may nest. Without it rlm_query = llm_query(prompt + subContext). */
+  recursion?: { policy: RootPolicy; maxDepth?: number; maxTurns?: number } | null;
+  /** Internal: depth of this env in an rlm_query tree (0 = root). */
+  depth?: number;
+}
+
+const PositiveInt = z.number().int().positive();
+const Nullable = (t: z.ZodTypeAny) => t.nullable().optional();
+const ConfigSchema = z
+  .object({
+    task: z.any().optional(),
+    taskOptions: z.record(z.string(), z.unknown()).optional(),
+    subModel: z.any().optional(),
+    maxTurns: PositiveInt.max(10_000).optional(),
+    maxRootTokens: Nullable(PositiveInt),
+    maxSubCalls: z.number().int().nonnegative().optional(),
+    maxWallMs: Nullable(PositiveInt),
+    maxCostUsd: Nullable(z.number().positive()),
+    prices: z
+      .object({
+        inputPerM: z.number().nonnegative(),
+        outputPerM: z.number().nonnegative(),
+        subInputPerM: z.number().nonnegative().optional(),
+        subOutputPerM: z.number().nonnegative().optional(),
+      })
+      .strict()
+      .nullable()
+      .optional(),
+    systemPrompt: z.union([z.string().min(1), z.any().refine((f) => typeof f === 'function')]).optional(),
+    sandbox: z
+      .object({
+        memoryMB: PositiveInt.optional(),
+        cellCpuTimeoutMs: PositiveInt.optional(),
+        cellWallTimeoutMs: PositiveInt.optional(),
+        maxOutputChars: PositiveInt.optional(),
+        maxSubConcurrency: PositiveInt.optional(),
+        maxSubPromptChars: PositiveInt.optional(),
+      })
+      .strict()
+      .optional(),
+    pool: z.any().optional(),
+    score: z.any().optional(),
+    reward: z.any().optional(),
+    recursion: z.any().optional(),
+    depth: z.number().int().nonnegative().optional(),
+  })
+  .strict();
+
+/** Fresh REPLs an episode may get after its sandbox died (memory limit, wall deadline, crash) before it is truncated. */
+const MAX_SANDBOX_RESTARTS = 2;
+
+const DEFAULTS = {
+  maxTurns: 30,
+  maxSubCalls: 500,
+  cellCpuTimeoutMs: 10_000,
+  cellWallTimeoutMs: 120_000,
+  maxOutputChars: 20_000,
+  maxSubConcurrency: 16,
+  maxSubPromptChars: 400_000,
+} as const;
+
+/** `info` of reset() and step(). Terminal-only fields are undefined before the episode ends. */
+export interface StepInfo {
+  turn: number;
+  taskId: string;
+  taskFamily: string;
+  /** The submitted answer (terminal, when the model answered). */
+  finalAnswer: string | null;
+  /** Gold answer — only on the terminal step, so a policy cannot read it mid-episode. */
+  goldAnswer?: string;
+  score?: ScoreResult;
+  stopReason?: StopReason;
+  subCalls: number;
+  subPromptTokens: number;
+  subCompletionTokens: number;
+  rootPromptTokens: number;
+  rootCompletionTokens: number;
+  costUsd: number;
+  /** Errors of this turn's cells (or of the sandbox). */
+  errors: string[];
+  wallMs: number;
+  /** The recorded turn (present after step). */
+  step?: StepRecord;
+}
+
+export interface ResetResult {
+  observation: Message[];
+  info: StepInfo;
+}
+
+export interface StepResult {
+  /** Messages to append to the conversation: one user message with the REPL output (empty on the terminal step). */
+  observation: Message[];
+  /** 0 except on the terminal step of an answered episode (then the task's reward). Truncated episodes score their last answer as none: 0. */
+  reward: number;
+  /** The model submitted an answer. */
+  terminated: boolean;
+  /** A budget ran out (turns, tokens, sub-calls, wall time, cost) or the sandbox died. */
+  truncated: boolean;
+  info: StepInfo;
+}
+
+/**
+ * One RLM episode at a time: reset() loads a task's context into a fresh sandbox, step(reply) runs the reply's code.
+ * Same seed + same replies ⇒ byte-identical observations.
+ */
+export class RLMEnv {
+  private readonly cfg: RLMEnvConfig & { [K in keyof typeof DEFAULTS]: number };
+  private readonly ownsPool: boolean;
+  private pool: SandboxPool | null;
+  private closed = false;
+
+  private task: Task | null = null;
+  private session: SandboxSession | null = null;
+  private done = true;
+  private turn = 0;
+  private startedAt = 0;
+  private finalAnswer: string | null = null;
+  private rootPromptTokens = 0;
+  private rootCompletionTokens = 0;
+  private subPromptTokens = 0;
+  private subCompletionTokens = 0;
+  private subCallCount = 0;
+  private _messages: Message[] = [];
+  private _steps: StepRecord[] = [];
+  private lastScore: ScoreResult | undefined;
+  private sandboxRestarts = 0;
+  private sessionOptions: SessionOptions | null = null;
+  private promptTokenCache = { messages: 0, tokens: 0 };
+  private stopReason: StopReason | undefined;
+
+  constructor(config: RLMEnvConfig = {}) {
+    const parsed = ConfigSchema.safeParse(config);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      const where = issue.path.length ? issue.path.join('.') : 'config';
+      throw new RLMEnvConfigError(`invalid RLMEnv config: ${where}: ${issue.message}`);
+    }
+    if (config.maxCostUsd != null && !config.prices) {
+      throw new RLMEnvConfigError('invalid RLMEnv config: maxCostUsd needs prices ({ inputPerM, outputPerM } in USD per 1M tokens)');
+    }
+    if (config.task !== undefined && !['string', 'object', 'function'].includes(typeof config.task)) {
+      throw new RLMEnvConfigError('invalid RLMEnv config: task must be a family name, a Task or a function (seed) => Task');
+    }
+    const sb = config.sandbox ?? {};
+    this.cfg = {
+      ...DEFAULTS,
+      ...config,
+      maxTurns: config.maxTurns ?? DEFAULTS.maxTurns,
+      maxSubCalls: config.maxSubCalls ?? DEFAULTS.maxSubCalls,
+      cellCpuTimeoutMs: sb.cellCpuTimeoutMs ?? DEFAULTS.cellCpuTimeoutMs,
+      cellWallTimeoutMs: sb.cellWallTimeoutMs ?? DEFAULTS.cellWallTimeoutMs,
+      maxOutputChars: sb.maxOutputChars ?? DEFAULTS.maxOutputChars,
+      maxSubConcurrency: sb.maxSubConcurrency ?? DEFAULTS.maxSubConcurrency,
+      maxSubPromptChars: sb.maxSubPromptChars ?? DEFAULTS.maxSubPromptChars,
+    };
+    this.ownsPool = !config.pool;
+    this.pool = config.pool ?? null;
+  }
+
+  /** The whole conversation so far (system, user, then assistant/user pairs). */
+  get messages(): readonly Message[] {
+    return this._messages;
+  }
+
+  /** The recorded turns of the current episode. */
+  get steps(): readonly StepRecord[] {
+    return this._steps;
+  }
+
+  /** The current task (after reset). */
+  get currentTask(): Task | null {
+    return this.task;
+  }
+
+  /**
+   * Starts an episode. `seed` picks the task (for a family name) and seeds the sandbox's Math.random;
+   * `task` overrides the configured task for this episode.
+   */
+  async reset(options: { seed?: number; task?: Task | string } = {}): Promise<ResetResult> {
+    this.assertOpen();
+    const seed = options.seed ?? 0;
+    if (!Number.isSafeInteger(seed)) throw new RLMEnvConfigError(`reset: seed must be an integer, got ${seed}`);
+    await this.endSession();
+    const task = this.makeTask(options.task ?? this.cfg.task ?? 'sniah', seed);
+    this.task = task;
+    this.turn = 0;
+    this.done = false;
+    this.finalAnswer = null;
+    this.rootPromptTokens = this.rootCompletionTokens = 0;
+    this.subPromptTokens = this.subCompletionTokens = this.subCallCount = 0;
+    this._steps = [];
+    this.lastScore = undefined;
+    this.stopReason = undefined;
+    this.startedAt = performance.now();
+
+    this.sandboxRestarts = 0;
+    this.promptTokenCache = { messages: 0, tokens: 0 };
+    this.pool ??= new SandboxPool();
+    this.sessionOptions = {
+        context: task.context,
+        seed,
+        contextKey: task.id,
+        maxSubCalls: this.cfg.maxSubCalls,
+        ...this.cfg.sandbox,
+        cellCpuTimeoutMs: this.cfg.cellCpuTimeoutMs,
+        cellWallTimeoutMs: this.cfg.cellWallTimeoutMs,
+        maxOutputChars: this.cfg.maxOutputChars,
+        maxSubConcurrency: this.cfg.maxSubConcurrency,
+        maxSubPromptChars: this.cfg.maxSubPromptChars,
+    };
+    this.session = await this.pool.open(this.sessionOptions, (req) => this.handleSubCall(req));
+
+    const info: PromptInfo = {
+      maxTurns: this.cfg.maxTurns,
+      maxSubCalls: this.cfg.maxSubCalls,
+      maxSubPromptChars: this.cfg.maxSubPromptChars,
+      maxOutputChars: this.cfg.maxOutputChars,
+      maxSubConcurrency: this.cfg.maxSubConcurrency,
+      cellCpuTimeoutMs: this.cfg.cellCpuTimeoutMs,
+      contextType: typeof task.context === 'string' ? 'string' : 'documents',
+      contextChars: contextChars(task.context),
+      recursive: this.recursionAvailable(),
+    };
+    const sp = this.cfg.systemPrompt;
+    const system = typeof sp === 'function' ? sp(info) : renderSystemPrompt(sp ?? DEFAULT_SYSTEM_PROMPT, info);
+    this._messages = [
+      { role: 'system', content: system },
+      { role: 'user', content: renderTaskMessage(task.question, task.context) },
+    ];
+    return { observation: [...this._messages], info: this.info([]) };
+  }
+
+  /**
+   * Plays one model reply. `usage` is what the policy reported for the call that produced it (tokens, token ids);
+   * without it, tokens are counted with the o200k tokenizer.
+   */
+  async step(reply: string, usage: ReplyUsage = {}): Promise<StepResult> {
+    this.assertOpen();
+    if (!this.task || !this.session) throw new RLMEnvStateError('step() called before reset()');
+    if (this.done) throw new RLMEnvStateError('step() called after the episode ended; call reset() to start another');
+    if (typeof reply !== 'string') throw new RLMEnvStateError(`step() expects the reply text (a string), got ${typeof reply}`);
+    const started = performance.now();
+    this.turn++;
+
+    const promptTokens = usage.promptTokens ?? usage.tokens?.prompt_token_ids.length ?? this.countPromptTokens();
+    const completionTokens = usage.completionTokens ?? usage.tokens?.completion_token_ids.length ?? countTokens(reply);
+    this.rootPromptTokens += promptTokens;
+    this.rootCompletionTokens += completionTokens;
+    this._messages.push({ role: 'assistant', content: reply });
+
+    const cells = extractCodeBlocks(reply);
+    const parts: string[] = [];
+    const cellErrors: string[] = [];
+    const subCalls: SubCallRecord[] = [];
+    let final: string | null = null;
+    let sandboxDead = false;
+    let budgetHit: StopReason | null = null;
+
+    if (cells.length === 0) {
+      const textFinal = extractTextFinal(reply);
+      if (textFinal?.kind === 'FINAL') final = textFinal.value;
+      else if (textFinal?.kind === 'FINAL_VAR') {
+        const r = await this.session.run(`FINAL_VAR(${JSON.stringify(textFinal.name)})`);
+        subCalls.push(...r.subCalls);
+        if (r.final) final = r.final.value;
+        else parts.push(`FINAL_VAR(${JSON.stringify(textFinal.name)}) failed: ${r.error ?? 'no such variable'}`);
+        if (r.error) cellErrors.push(r.error);
+      } else {
+        parts.push(hasForeignCodeBlock(reply) ? `${NO_CODE_NOTICE} (Only JavaScript runs here, not Python.)` : NO_CODE_NOTICE);
+      }
+    }
+
+    for (let i = 0; i < cells.length && final === null; i++) {
+      const wallLeft = this.wallLeft();
+      const r: CellResult = await this.session.run(cells[i]);
+      subCalls.push(...r.subCalls);
+      parts.push(formatCell(i + 1, cells.length, r));
+      if (r.error) cellErrors.push(r.error);
+      if (r.final) final = r.final.value;
+      if (r.dead) {
+        // A fresh REPL lets the model recover from one bad cell; repeated deaths end the episode.
+        sandboxDead = this.sandboxRestarts >= MAX_SANDBOX_RESTARTS || !(await this.reopenSession());
+        break;
+      }
+      if (r.stopReason === 'sub_call_budget') budgetHit = 'max_sub_calls';
+      if (wallLeft !== null && this.wallLeft()! <= 0) break;
+    }
+    for (const c of subCalls) {
+      this.subCallCount++;
+      this.subPromptTokens += c.prompt_tokens;
+      this.subCompletionTokens += c.completion_tokens;
+    }
+
+    let terminated = false;
+    let truncated = false;
+    if (final !== null) {
+      terminated = true;
+      this.finalAnswer = final;
+      this.stopReason = 'final';
+    } else {
+      const reason = sandboxDead ? 'sandbox_dead' : budgetHit ?? this.budgetExceeded();
+      if (reason) {
+        truncated = true;
+        this.stopReason = reason;
+      }
+    }
+
+    let reward = 0;
+    if (terminated || truncated) {
+      this.done = true;
+      const score = (this.cfg.score ?? scoreTask)(this.task, this.finalAnswer ?? '');
+      this.lastScore = terminated ? score : { score: 0, correct: false, details: { ...score.details, reason: `no answer (${this.stopReason})` } };
+      reward = terminated ? (this.cfg.reward ? this.cfg.reward(score, this.task) : score.score) : 0;
+      await this.endSession();
+    }
+
+    let observationText = parts.join('\n\n');
+    if (!this.done) {
+      const header = renderBudgetLine(this.turn, this.cfg.maxTurns, Math.max(0, this.cfg.maxSubCalls - this.subCallCount));
+      observationText = `${header}\n${observationText}`;
+      if (this.turn === this.cfg.maxTurns - 1) observationText += `\n\n${LAST_TURN_NOTICE}`;
+    }
+    const step: StepRecord = {
+      turn: this.turn,
+      reply,
+      code_cells: cells,
+      observation: observationText,
+      cell_errors: cellErrors,
+      duration_ms: Math.round(performance.now() - started),
+      sub_calls: subCalls,
+      prompt_tokens: promptTokens,
+      completion_tokens: completionTokens,
+      prompt_token_ids: usage.tokens?.prompt_token_ids ?? null,
+      completion_token_ids: usage.tokens?.completion_token_ids ?? null,
+      completion_logprobs: usage.tokens?.completion_logprobs ?? null,
+      loss_mask: usage.tokens
+        ? [...usage.tokens.prompt_token_ids.map(() => 0), ...usage.tokens.completion_token_ids.map(() => 1)]
+        : null,
+    };
+    this._steps.push(step);
+    const observation: Message[] = this.done ? [] : [{ role: 'user', content: observationText }];
+    this._messages.push(...observation);
+    const info = this.info(cellErrors);
+    info.step = step;
+    return { observation, reward, terminated, truncated, info };
+  }
+
+  /**
+   * Ends the current episode from outside (e.g. the policy's endpoint failed or the run was interrupted):
+   * truncated with the given reason; the sandbox is released.
+   */
+  async abort(reason: StopReason = 'error'): Promise<StepInfo> {
+    if (this.task && !this.done) {
+      this.done = true;
+      this.stopReason = reason;
+      this.lastScore = { score: 0, correct: false, details: { reason: `no answer (${reason})` } };
+    }
+    await this.endSession();
+    return this.info([]);
+  }
+
+  /** Releases the sandbox (and the pool, if the env started it). Idempotent. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.endSession();
+    if (this.ownsPool && this.pool) await this.pool.close();
+    this.pool = null;
+  }
+
+  private makeTask(spec: Task | string | ((seed: number) => Task), seed: number): Task {
+    if (typeof spec === 'function') return spec(seed);
+    if (typeof spec === 'object' && spec !== null) return spec;
+    try {
+      return generateTask(spec, { ...(this.cfg.taskOptions ?? {}), seed });
+    } catch (e) {
+      throw new RLMEnvConfigError(`cannot generate task '${spec}': ${(e as Error).message}`);
+    }
+  }
+
+  private recursionAvailable(): boolean {
+    const r = this.cfg.recursion;
+    return !!r && (this.cfg.depth ?? 0) < (r.maxDepth ?? 1);
+  }
+
+  private async handleSubCall(req: SubCallRequest): Promise<SubCallResponse> {
+    if (req.kind === 'rlm' && this.recursionAvailable()) return this.runChildEpisode(req);
+    if (!this.cfg.subModel) throw new Error('no sub-model is configured for this environment');
+    const prompt = req.kind === 'rlm' && req.subContext ? `${req.prompt}\n\n${req.subContext}` : req.prompt;
+    return this.cfg.subModel({ kind: 'llm', prompt, model: req.model });
+  }
+
+  /** rlm_query with recursion on: a child env whose context is subContext, driven by the configured policy. */
+  private async runChildEpisode(req: SubCallRequest): Promise<SubCallResponse> {
+    const rec = this.cfg.recursion!;
+    const child = new RLMEnv({
+      ...this.cfg,
+      pool: this.pool ?? undefined,
+      task: {
+        id: `${this.task?.id ?? 'task'}-rlm`,
+        family: 'rlm_query',
+        seed: 0,
+        options: {},
+        question: req.prompt,
+        context: req.subContext ?? '',
+        answer: '',
+        answerType: 'exact',
+        meta: {},
+      },
+      maxTurns: rec.maxTurns ?? Math.min(10, this.cfg.maxTurns),
+      maxSubCalls: Math.max(0, this.cfg.maxSubCalls - this.subCallCount),
+      score: () => ({ score: 0, correct: false, details: {} }),
+      depth: (this.cfg.depth ?? 0) + 1,
+    });
+    try {
+      let { observation } = await child.reset({ seed: 0 });
+      let messages = [...observation];
+      let promptTokens = 0;
+      let completionTokens = 0;
+      for (;;) {
+        const reply = await rec.policy(messages);
+        const r = await child.step(reply.text, reply.usage);
+        promptTokens = r.info.rootPromptTokens + r.info.subPromptTokens;
+        completionTokens = r.info.rootCompletionTokens + r.info.subCompletionTokens;
+        messages = [...messages, { role: 'assistant', content: reply.text }, ...r.observation];
+        if (r.terminated) return { text: r.info.finalAnswer ?? '', model: 'rlm_query', promptTokens, completionTokens };
+        if (r.truncated) throw new Error(`rlm_query sub-episode ended without an answer (${r.info.stopReason})`);
+      }
+    } finally {
+      await child.close();
+    }
+  }
+
+  /** Replaces a dead sandbox with a fresh one (same context and seed); the sub-call budget carries over. */
+  private async reopenSession(): Promise<boolean> {
+    this.sandboxRestarts++;
+    await this.endSession();
+    try {
+      const left = Math.max(0, this.cfg.maxSubCalls - this.subCallCount);
+      this.session = await this.pool!.open({ ...this.sessionOptions!, maxSubCalls: left }, (req) => this.handleSubCall(req));
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Prompt tokens of the conversation, counted incrementally (messages are append-only within an episode). */
+  private countPromptTokens(): number {
+    const c = this.promptTokenCache;
+    for (; c.messages < this._messages.length; c.messages++) c.tokens += countTokens(this._messages[c.messages].content) + 4;
+    return c.tokens;
+  }
+
+  private budgetExceeded(): StopReason | null {
+    const c = this.cfg;
+    if (c.maxRootTokens != null && this.rootPromptTokens + this.rootCompletionTokens >= c.maxRootTokens) return 'max_root_tokens';
+    if (this.subCallCount >= c.maxSubCalls && c.maxSubCalls > 0) return 'max_sub_calls';
+    if (c.maxCostUsd != null && this.cost() >= c.maxCostUsd) return 'max_cost';
+    const wall = this.wallLeft();
+    if (wall !== null && wall <= 0) return 'max_wall_time';
+    if (this.turn >= c.maxTurns) return 'max_turns';
+    return null;
+  }
+
+  private wallLeft(): number | null {
+    return this.cfg.maxWallMs == null ? null : this.cfg.maxWallMs - (performance.now() - this.startedAt);
+  }
+
+  private cost(): number {
+    const p = this.cfg.prices;
+    if (!p) return 0;
+    return (
+      (this.rootPromptTokens * p.inputPerM +
+        this.rootCompletionTokens * p.outputPerM +
+        this.subPromptTokens * (p.subInputPerM ?? p.inputPerM) +
+        this.subCompletionTokens * (p.subOutputPerM ?? p.outputPerM)) /
+      1e6
+    );
+  }
+
+  private info(errors: string[]): StepInfo {
+    const task = this.task!;
+    return {
+      turn: this.turn,
+      taskId: task.id,
+      taskFamily: task.family,
+      finalAnswer: this.finalAnswer,
+      goldAnswer: this.done ? task.answer : undefined,
+      score: this.done ? this.lastScore : undefined,
+      stopReason: this.done ? this.stopReason : undefined,
+      subCalls: this.subCallCount,
+      subPromptTokens: this.subPromptTokens,
+      subCompletionTokens: this.subCompletionTokens,
+      rootPromptTokens: this.rootPromptTokens,
+      rootCompletionTokens: this.rootCompletionTokens,
+      costUsd: this.cost(),
+      errors,
+      wallMs: Math.round(performance.now() - this.startedAt),
+    };
+  }
+
+  private async endSession(): Promise<void> {
+    const s = this.session;
+    this.session = null;
+    if (s) await s.close().catch(() => undefined);
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new RLMEnvStateError('this RLMEnv is closed');
+  }
+}
+
+function formatCell(index: number, total: number, r: CellResult): string {
+  const label = total > 1 ? `[cell ${index}/${total}]` : '[output]';
+  const lines = [`${label}`, r.output === '' ? '(no output)' : r.output];
+  if (r.error) lines.push(`Error: ${r.error}`);
+  if (r.dead) lines.push(`The REPL was reset: ${describeStop(r.stopReason)}. All variables are lost.`);
+  return lines.join('\n');
+}
+
+function describeStop(reason: CellResult['stopReason']): string {
+  switch (reason) {
+    case 'wall_timeout':
+      return 'the cell exceeded its wall-clock deadline';
+    case 'memory_limit':
+      return 'the cell exceeded the memory limit';
+    case 'cpu_timeout':
+      return 'the cell exceeded its CPU time limit';
+    default:
+      return 'the sandbox process crashed';
+  }
+}
+
+function contextChars(context: Task['context']): number {
+  return typeof context === 'string' ? context.length : context.reduce((n, d) => n + d.title.length + d.text.length, 0);
+}

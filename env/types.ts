@@ -1,0 +1,50 @@
+import type { SubCallRecord } from './sandbox/types.ts';
+
+export type Role = 'system' | 'user' | 'assistant';
+export interface Message {
+  role: Role;
+  content: string;
+}
+
+/** Token-level data of one root-model turn, when the policy returned it (vLLM `logprobs` + `return_token_ids`). */
+export interface TurnTokens {
+  prompt_token_ids: number[];
+  completion_token_ids: number[];
+  completion_logprobs: number[];
+}
+
+/** Usage the policy reports with a reply; missing ⇒ the env estimates with the o200k tokenizer. */
+export interface ReplyUsage {
+  promptTokens?: number;
+  completionTokens?: number;
+  tokens?: TurnTokens;
+}
+
+/** One turn as recorded in the `steps` table (snake_case = column names). */
+export interface StepRecord {
+  turn: number;
+  reply: string;
+  code_cells: string[];
+  observation: string;
+  cell_errors: string[];
+  duration_ms: number;
+  sub_calls: SubCallRecord[];
+  prompt_tokens: number;
+  completion_tokens: number;
+  prompt_token_ids: number[] | null;
+  completion_token_ids: number[] | null;
+  completion_logprobs: number[] | null;
+  /** 1 for each completion token (model), 0 for prompt (environment) tokens; null unless token ids were recorded. */
+  loss_mask: number[] | null;
+}
+
+export type StopReason =
+  | 'final'
+  | 'max_turns'
+  | 'max_root_tokens'
+  | 'max_sub_calls'
+  | 'max_wall_time'
+  | 'max_cost'
+  | 'sandbox_dead'
+  | 'error'
+  | 'interrupted';

@@ -1,0 +1,215 @@
+/**
+ * Policy clients: one small interface the runner uses, implemented over the `openai` SDK (vLLM, SGLang, llama.cpp,
+ * OpenAI) and `@huggingface/inference`. Both record usage per call; the OpenAI one also keeps vLLM's token ids and
+ * logprobs when asked. Retries live here (SDK retries are off) so every attempt is bounded and counted.
+ */
+import OpenAI from 'openai';
+import { InferenceClient } from '@huggingface/inference';
+import type { Message, TurnTokens } from '../env/types.ts';
+import type { SamplingParams } from './types.ts';
+import { EndpointUnreachableError } from './errors.ts';
+import { MalformedResponseError, classifyError, withRetries, type RetryOptions } from './retry.ts';
+
+export interface ChatResult {
+  text: string;
+  /** The model id the server says answered. */
+  model: string;
+  promptTokens: number;
+  completionTokens: number;
+  /** Present when sampling.logprobs was set and the server returned token ids (vLLM `return_token_ids`). */
+  tokens?: TurnTokens;
+  latencyMs: number;
+  attempts: number;
+  finishReason: string | null;
+}
+
+export interface PolicyClient {
+  readonly provider: 'openai' | 'hf';
+  readonly endpoint: string;
+  /** The id sent in requests (after alias resolution). */
+  model: string;
+  chat(messages: Message[], sampling: SamplingParams, signal?: AbortSignal): Promise<ChatResult>;
+  /** Served model ids (GET /v1/models), or null when the endpoint does not list them. Throws EndpointUnreachableError. */
+  listModels(): Promise<string[] | null>;
+}
+
+export interface ClientOptions {
+  endpoint: string;
+  model: string;
+  /** The key itself (read from the environment by the caller) — never logged or stored. */
+  apiKey?: string;
+  /** Per-request timeout. Default 600 s (long generations of thinking models). */
+  timeoutMs?: number;
+  retry?: RetryOptions;
+}
+
+/** vLLM accepts these beyond the OpenAI schema. */
+type VllmChatParams = OpenAI.Chat.ChatCompletionCreateParamsNonStreaming & {
+  top_k?: number;
+  return_token_ids?: boolean;
+  [extra: string]: unknown;
+};
+
+type VllmChoice = OpenAI.Chat.ChatCompletion.Choice & { token_ids?: number[] };
+type VllmCompletion = OpenAI.Chat.ChatCompletion & { prompt_token_ids?: number[] };
+
+export class OpenAIPolicyClient implements PolicyClient {
+  readonly provider = 'openai' as const;
+  readonly endpoint: string;
+  model: string;
+  private readonly client: OpenAI;
+  private readonly retry: RetryOptions;
+
+  constructor(options: ClientOptions) {
+    this.endpoint = options.endpoint.replace(/\/+$/, '');
+    this.model = options.model;
+    this.retry = options.retry ?? {};
+    this.client = new OpenAI({
+      baseURL: this.endpoint,
+      apiKey: options.apiKey || 'EMPTY', // vLLM without --api-key accepts anything
+      timeout: options.timeoutMs ?? 600_000,
+      maxRetries: 0,
+    });
+  }
+
+  async listModels(): Promise<string[] | null> {
+    try {
+      const page = await this.client.models.list({ timeout: 10_000 });
+      return page.data.map((m) => m.id);
+    } catch (e) {
+      const c = classifyError(e);
+      if (c.status === null) throw new EndpointUnreachableError(this.endpoint, c.message);
+      if (c.status === 404 || c.status === 405) return null; // server without a model list
+      if (c.status === 401 || c.status === 403) throw new EndpointUnreachableError(this.endpoint, `HTTP ${c.status}: check the API key (--api-key-env)`);
+      return null;
+    }
+  }
+
+  async chat(messages: Message[], sampling: SamplingParams, signal?: AbortSignal): Promise<ChatResult> {
+    const body: VllmChatParams = {
+      ...(sampling.extra_body ?? {}),
+      model: this.model,
+      messages: messages.map((m) => ({ role: m.role, content: m.content })) as OpenAI.Chat.ChatCompletionMessageParam[],
+      temperature: sampling.temperature,
+      top_p: sampling.top_p,
+      max_tokens: sampling.max_tokens,
+      ...(sampling.stop ? { stop: sampling.stop } : {}),
+      ...(sampling.seed !== null ? { seed: sampling.seed } : {}),
+      ...(sampling.top_k !== null ? { top_k: sampling.top_k } : {}),
+      ...(sampling.logprobs ? { logprobs: true, return_token_ids: true } : {}),
+    };
+    const started = performance.now();
+    const { value, attempts } = await withRetries(
+      async () => {
+        const r = (await this.client.chat.completions.create(body, { signal })) as VllmCompletion;
+        if (!r || typeof r !== 'object' || !Array.isArray(r.choices) || r.choices.length === 0) {
+          throw new MalformedResponseError(`expected a chat completion with choices, got ${preview(r)}`);
+        }
+        return r;
+      },
+      this.retry,
+      signal,
+    );
+    const choice = value.choices[0] as VllmChoice;
+    const text = choice.message?.content ?? '';
+    let tokens: TurnTokens | undefined;
+    if (sampling.logprobs && Array.isArray(value.prompt_token_ids) && Array.isArray(choice.token_ids)) {
+      const lp = choice.logprobs?.content ?? [];
+      tokens = {
+        prompt_token_ids: value.prompt_token_ids,
+        completion_token_ids: choice.token_ids,
+        completion_logprobs: choice.token_ids.map((_, i) => lp[i]?.logprob ?? 0),
+      };
+    }
+    return {
+      text,
+      model: value.model ?? this.model,
+      promptTokens: value.usage?.prompt_tokens ?? tokens?.prompt_token_ids.length ?? 0,
+      completionTokens: value.usage?.completion_tokens ?? tokens?.completion_token_ids.length ?? 0,
+      tokens,
+      latencyMs: Math.round(performance.now() - started),
+      attempts,
+      finishReason: choice.finish_reason ?? null,
+    };
+  }
+}
+
+/**
+ * @huggingface/inference: `endpoint` is an Inference Endpoint / TGI / vLLM URL, or `hf:<provider>` to route through
+ * Hugging Face Inference Providers (e.g. `hf:together`, `hf:auto`). Token ids are not available on this path.
+ */
+export class HFPolicyClient implements PolicyClient {
+  readonly provider = 'hf' as const;
+  readonly endpoint: string;
+  model: string;
+  private readonly client: InferenceClient;
+  private readonly retry: RetryOptions;
+  private readonly providerName: string | null;
+
+  constructor(options: ClientOptions) {
+    this.endpoint = options.endpoint.replace(/\/+$/, '');
+    this.model = options.model;
+    this.retry = options.retry ?? {};
+    this.providerName = this.endpoint.startsWith('hf:') ? this.endpoint.slice(3) || 'auto' : null;
+    // The client appends /v1/chat/completions to an endpoint URL itself.
+    const endpointUrl = this.providerName ? undefined : this.endpoint.replace(/\/v1$/, '');
+    this.client = new InferenceClient(options.apiKey || undefined, endpointUrl ? { endpointUrl } : {});
+  }
+
+  async listModels(): Promise<string[] | null> {
+    if (this.providerName) return null;
+    const url = `${this.endpoint.replace(/\/v1$/, '')}/v1/models`;
+    try {
+      const res = await fetch(url, { signal: AbortSignal.timeout(10_000) });
+      if (!res.ok) return null;
+      const json = (await res.json()) as { data?: { id: string }[] };
+      return Array.isArray(json.data) ? json.data.map((m) => m.id) : null;
+    } catch (e) {
+      throw new EndpointUnreachableError(this.endpoint, classifyError(e).message);
+    }
+  }
+
+  async chat(messages: Message[], sampling: SamplingParams, signal?: AbortSignal): Promise<ChatResult> {
+    const args = {
+      ...(sampling.extra_body ?? {}),
+      model: this.model,
+      ...(this.providerName ? { provider: this.providerName as 'auto' } : {}),
+      messages,
+      temperature: sampling.temperature,
+      top_p: sampling.top_p,
+      max_tokens: sampling.max_tokens,
+      ...(sampling.stop ? { stop: sampling.stop } : {}),
+      ...(sampling.seed !== null ? { seed: sampling.seed } : {}),
+      ...(sampling.top_k !== null ? { top_k: sampling.top_k } : {}),
+    };
+    const started = performance.now();
+    const { value, attempts } = await withRetries(
+      async () => {
+        const r = await this.client.chatCompletion(args as Parameters<InferenceClient['chatCompletion']>[0], { signal, retry_on_error: false });
+        if (!r || !Array.isArray(r.choices) || r.choices.length === 0) throw new MalformedResponseError(`expected choices, got ${preview(r)}`);
+        return r;
+      },
+      this.retry,
+      signal,
+    );
+    const choice = value.choices[0];
+    return {
+      text: choice.message?.content ?? '',
+      model: value.model ?? this.model,
+      promptTokens: value.usage?.prompt_tokens ?? 0,
+      completionTokens: value.usage?.completion_tokens ?? 0,
+      latencyMs: Math.round(performance.now() - started),
+      attempts,
+      finishReason: choice.finish_reason ?? null,
+    };
+  }
+}
+
+export function createPolicyClient(provider: 'openai' | 'hf', options: ClientOptions): PolicyClient {
+  return provider === 'hf' ? new HFPolicyClient(options) : new OpenAIPolicyClient(options);
+}
+
+function preview(v: unknown): string {
+  const s = typeof v === 'string' ? v : JSON.stringify(v) ?? String(v);
+  return s.length > 120 ? `${s.slice(0, 120)}…` : s;
+}

@@ -1,0 +1,31 @@
+/** The endpoint could not be reached at all (connection refused, DNS, TLS). */
+export class EndpointUnreachableError extends Error {
+  override name = 'EndpointUnreachableError';
+  constructor(readonly url: string, cause: string) {
+    super(
+      `cannot reach the model endpoint ${url} (${cause}). Start a server, e.g. \`vllm serve Qwen/Qwen3-8B\` ` +
+        `(it listens on http://localhost:8000/v1), pass --endpoint URL, or use --model reference for the built-in offline policy.`,
+    );
+  }
+}
+
+/** `--model` named an alias or id that the endpoint does not serve. */
+export class ModelNotServedError extends Error {
+  override name = 'ModelNotServedError';
+  constructor(readonly requested: string, readonly served: string[], readonly url: string) {
+    super(`model '${requested}' is not served by ${url}; served models: ${served.length ? served.join(', ') : '(none listed)'}`);
+  }
+}
+
+/** A request failed and will not be retried (4xx other than 408/429), or retries ran out. */
+export class PolicyRequestError extends Error {
+  override name = 'PolicyRequestError';
+  constructor(message: string, readonly status: number | null, readonly attempts: number, readonly retryable: boolean) {
+    super(message);
+  }
+}
+
+/** Bad rollout options (flags or programmatic). */
+export class RolloutConfigError extends Error {
+  override name = 'RolloutConfigError';
+}
