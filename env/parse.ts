@@ -2,23 +2,51 @@
  * Turning a model reply into actions: the fenced code blocks to run, and a text-level FINAL when there is no code.
  */
 
-const FENCE = /```[ \t]*(repl|js|javascript|jsx|ts|typescript)?[ \t]*\r?\n([\s\S]*?)```/g;
 const RUNNABLE = new Set(['repl', 'js', 'javascript']);
+const OPEN = /^\s*```[ \t]*([\w.+-]*)[^\n`]*$/;
+const CLOSE = /^(.*?)```\s*$/;
+
+interface Fence {
+  lang: string;
+  body: string;
+}
+
+/**
+ * Fenced blocks, scanned line by line: a fence opens on a line starting with ``` (optional language) and closes at the
+ * next line ending with ``` (text before it on that line belongs to the block). An unclosed fence runs to the end.
+ */
+function fences(reply: string): Fence[] {
+  const out: Fence[] = [];
+  let open: { lang: string; lines: string[] } | null = null;
+  for (const line of reply.split('\n')) {
+    if (!open) {
+      const m = OPEN.exec(line);
+      if (m) open = { lang: m[1].toLowerCase(), lines: [] };
+      continue;
+    }
+    const c = CLOSE.exec(line);
+    if (c) {
+      if (c[1].trim() !== '') open.lines.push(c[1]);
+      out.push({ lang: open.lang, body: open.lines.length ? open.lines.join('\n') + '\n' : '' });
+      open = null;
+    } else {
+      open.lines.push(line);
+    }
+  }
+  if (open) out.push({ lang: open.lang, body: open.lines.join('\n') });
+  return out;
+}
 
 /** The ```repl / ```js / ```javascript blocks of a reply, in order. Other fences (python, bare ```) are not run. */
 export function extractCodeBlocks(reply: string): string[] {
-  const blocks: string[] = [];
-  for (const m of reply.matchAll(FENCE)) {
-    const lang = (m[1] ?? '').toLowerCase();
-    if (RUNNABLE.has(lang) && m[2].trim() !== '') blocks.push(m[2]);
-  }
-  return blocks;
+  return fences(reply)
+    .filter((f) => RUNNABLE.has(f.lang) && f.body.trim() !== '')
+    .map((f) => f.body);
 }
 
 /** True when the reply has fenced blocks in some other language (e.g. ```python) — worth a hint to the model. */
 export function hasForeignCodeBlock(reply: string): boolean {
-  for (const m of reply.matchAll(FENCE)) if (!RUNNABLE.has((m[1] ?? '').toLowerCase())) return true;
-  return /```(python|py|bash|sh)\b/.test(reply);
+  return fences(reply).some((f) => f.lang !== '' && !RUNNABLE.has(f.lang));
 }
 
 export type TextFinal = { kind: 'FINAL'; value: string } | { kind: 'FINAL_VAR'; name: string };

@@ -1,0 +1,114 @@
+/**
+ * Parquet encode/decode via parquet-wasm (ZSTD) and apache-arrow, plus crash-safe file writes.
+ *
+ * parquet-wasm 0.7.1's `node` entry is CommonJS inside a `"type": "module"` package, so it cannot be imported under Node
+ * ESM; we import the `esm` build and instantiate its wasm synchronously from the file shipped with the package.
+ */
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { open, readFile, rename, rm } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { basename, dirname, join } from 'node:path';
+import * as arrow from 'apache-arrow';
+import * as pq from 'parquet-wasm/esm';
+import { rowsFromTable, tableFromRows } from './schema.ts';
+
+let ready = false;
+function ensureWasm(): void {
+  if (ready) return;
+  const require = createRequire(import.meta.url);
+  const wasmPath = require.resolve('parquet-wasm/esm/parquet_wasm_bg.wasm');
+  pq.initSync({ module: readFileSync(wasmPath) });
+  ready = true;
+}
+
+/** A file that is not readable Parquet (or not the expected table). The message names the file. */
+export class DatasetError extends Error {
+  override name = 'DatasetError';
+  constructor(
+    message: string,
+    readonly code: 'unreadable' | 'not_a_run' | 'locked' | 'duplicate_episode' | 'run_id_mismatch' | 'inconsistent' | 'closed' = 'unreadable',
+  ) {
+    super(message);
+  }
+}
+
+/** Encode an Arrow table as ZSTD-compressed Parquet bytes. */
+export function encodeParquet(table: arrow.Table): Uint8Array {
+  ensureWasm();
+  const wasmTable = pq.Table.fromIPCStream(arrow.tableToIPC(table, 'stream'));
+  const props = new pq.WriterPropertiesBuilder()
+    .setCompression(pq.Compression.ZSTD)
+    .setCreatedBy('rlm-gym (parquet-wasm)')
+    .build();
+  return pq.writeParquet(wasmTable, props); // consumes wasmTable and props
+}
+
+/** Encode plain JS rows with exactly `schema` as ZSTD Parquet. */
+export function encodeRows(schema: arrow.Schema, rows: readonly Record<string, unknown>[]): Uint8Array {
+  return encodeParquet(tableFromRows(schema, rows));
+}
+
+/** Decode Parquet bytes to an Arrow table (optionally only some columns). `label` names the source in errors. */
+export function decodeParquet(bytes: Uint8Array, label: string, columns?: string[]): arrow.Table {
+  ensureWasm();
+  try {
+    const t = pq.readParquet(bytes, columns ? { columns } : undefined);
+    return arrow.tableFromIPC(t.intoIPCStream());
+  } catch (e) {
+    throw new DatasetError(`cannot read Parquet file ${label}: ${e instanceof Error ? e.message : String(e)}`, 'unreadable');
+  }
+}
+
+/** Read a Parquet file into plain JS rows (see rowsFromTable). Unreadable ⇒ DatasetError naming the file. */
+export async function readParquetRows<T = Record<string, unknown>>(path: string, columns?: string[]): Promise<T[]> {
+  let bytes: Uint8Array;
+  try {
+    bytes = await readFile(path);
+  } catch (e) {
+    throw new DatasetError(`cannot read ${path}: ${e instanceof Error ? e.message : String(e)}`, 'unreadable');
+  }
+  return rowsFromTable<T>(decodeParquet(bytes, path, columns));
+}
+
+/** Temp name used while writing `path`: hidden, ends in .tmp (so `*.parquet` globs never see it). */
+export function tempNameFor(path: string): string {
+  return join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+}
+
+/** True for a temp file left by {@link writeFileAtomic} (e.g. after a crash). */
+export function isTempName(name: string): boolean {
+  return name.startsWith('.') && name.endsWith('.tmp');
+}
+
+async function fsyncDir(dir: string): Promise<void> {
+  try {
+    const fh = await open(dir, 'r');
+    try {
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+  } catch {
+    // Some platforms/filesystems cannot fsync a directory; the rename itself is still atomic.
+  }
+}
+
+/** Write `data` to a temp file in the same directory, fsync it, rename it over `path`, fsync the directory. */
+export async function writeFileAtomic(path: string, data: Uint8Array | string): Promise<void> {
+  const tmp = tempNameFor(path);
+  try {
+    const fh = await open(tmp, 'w');
+    try {
+      await fh.writeFile(data);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await rename(tmp, path);
+  } catch (e) {
+    await rm(tmp, { force: true });
+    throw e;
+  }
+  await fsyncDir(dirname(path));
+}

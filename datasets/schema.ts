@@ -1,0 +1,391 @@
+/**
+ * THE module that defines every Arrow schema rlm-gym writes: the run tables (`episodes`, `steps`) and the export tables
+ * (`verl`, `trl`, `sft`, `tokens`). Each column carries a one-line description; {@link schemaMarkdown} renders the README
+ * tables from here, so the docs cannot drift from the files.
+ *
+ * Type choices: token/char counts and seeds are int64 (DuckDB BIGINT), turn/index/count-of-calls int32, times in
+ * milliseconds float64, JSON blobs (task options, sampling params, score details) utf8 JSON text, token ids int32,
+ * loss masks int8, reward components map<utf8, float64> (DuckDB MAP(VARCHAR, DOUBLE): `reward_components['cost']`).
+ */
+import * as arrow from 'apache-arrow';
+import type { Message, StepRecord } from '../env/types.ts';
+import type { SubCallRecord } from '../env/sandbox/types.ts';
+import type { EpisodeRecord } from '../rollouts/types.ts';
+
+// ---------------------------------------------------------------------------------------------------------------------
+// Column DSL
+// ---------------------------------------------------------------------------------------------------------------------
+
+export interface ColumnDef {
+  name: string;
+  type: arrow.DataType;
+  nullable: boolean;
+  description: string;
+}
+
+const str = () => new arrow.Utf8();
+const i8 = () => new arrow.Int8();
+const i32 = () => new arrow.Int32();
+const i64 = () => new arrow.Int64();
+const f64 = () => new arrow.Float64();
+const bool = () => new arrow.Bool();
+const listOf = (t: arrow.DataType, nullableItems = false) => new arrow.List(new arrow.Field('item', t, nullableItems));
+const field = (name: string, type: arrow.DataType, nullable = false) => new arrow.Field(name, type, nullable);
+const structOf = (fields: arrow.Field[]) => new arrow.Struct(fields);
+const mapOf = (key: arrow.DataType, value: arrow.DataType) =>
+  new arrow.Map_(new arrow.Field('entries', new arrow.Struct([field('key', key), field('value', value, true)]), false), false);
+
+const col = (name: string, type: arrow.DataType, description: string, nullable = false): ColumnDef => ({
+  name,
+  type,
+  nullable,
+  description,
+});
+
+/** struct{role: utf8, content: utf8} — one chat message. */
+export const MESSAGE_TYPE = (): arrow.Struct => structOf([field('role', str()), field('content', str())]);
+/** list<struct{role, content}> — a chat transcript. */
+export const MESSAGES_TYPE = (): arrow.List => listOf(MESSAGE_TYPE());
+
+/** struct of one sub-model call (see SubCallRecord). */
+export const SUB_CALL_TYPE = (): arrow.Struct =>
+  structOf([
+    field('prompt', str()),
+    field('response', str()),
+    field('model', str()),
+    field('prompt_tokens', i64()),
+    field('completion_tokens', i64()),
+    field('latency_ms', f64()),
+    field('error', str(), true),
+  ]);
+
+export function toArrowSchema(cols: readonly ColumnDef[], metadata?: Record<string, string>): arrow.Schema {
+  return new arrow.Schema(
+    cols.map((c) => new arrow.Field(c.name, c.type, c.nullable)),
+    metadata ? new Map(Object.entries(metadata)) : undefined,
+  );
+}
+
+/** Version of the run table layout; bumped on any incompatible column change. Stored in each file's schema metadata. */
+export const SCHEMA_VERSION = '1';
+
+// ---------------------------------------------------------------------------------------------------------------------
+// Run tables
+// ---------------------------------------------------------------------------------------------------------------------
+
+export const EPISODE_COLUMNS: readonly ColumnDef[] = [
+  col('run_id', str(), 'run identifier (the run directory name by default)'),
+  col('episode_id', str(), 'stable id within the run: zero-padded episode index, e.g. "000042"'),
+  col('episode_index', i32(), 'episode index within the run (0-based; shards partition these)'),
+  col('group_id', str(), 'GRPO group: episodes sharing the same task (advantage baseline)'),
+  col('task_family', str(), 'sniah | oolong | oolong-pairs | browsecomp | …'),
+  col('task_id', str(), 'content hash of the generated task (replay verifies it)'),
+  col('seed', i64(), 'task seed'),
+  col('task_options', str(), 'generator options, JSON (defaults filled in)'),
+  col('question', str(), 'the question shown to the model'),
+  col('gold_answer', str(), 'gold answer as the scorer expects it'),
+  col('final_answer', str(), "the model's submitted answer; null when it never submitted", true),
+  col('score', f64(), "task scorer's score in [0, 1]"),
+  col('correct', bool(), 'task scorer judged the answer correct'),
+  col('reward', f64(), 'weighted total of the reward components'),
+  col('reward_components', mapOf(str(), f64()), 'unweighted value of every reward component, by name'),
+  col('reward_error', str(), 'message naming each broken reward component (recorded as 0); null when none', true),
+  col('turns', i32(), 'root-model turns taken'),
+  col('terminated', bool(), 'the model submitted an answer'),
+  col('truncated', bool(), 'a budget ran out (turns, tokens, sub-calls, wall time, cost)'),
+  col('stop_reason', str(), 'final | max_turns | max_root_tokens | max_sub_calls | max_wall_time | max_cost | sandbox_dead | error | interrupted'),
+  col('error', str(), 'harness/policy/sandbox error of the episode; null when none', true),
+  col('root_prompt_tokens', i64(), 'root-model prompt tokens, summed over turns'),
+  col('root_completion_tokens', i64(), 'root-model completion tokens, summed over turns'),
+  col('sub_calls', i32(), 'number of sub-model calls'),
+  col('sub_prompt_tokens', i64(), 'sub-call prompt tokens, summed'),
+  col('sub_completion_tokens', i64(), 'sub-call completion tokens, summed'),
+  col('cost_usd', f64(), 'cost in USD (0 when no price table was configured)'),
+  col('wall_ms', f64(), 'episode wall time in milliseconds'),
+  col('context_chars', i64(), 'size of the hidden context in characters'),
+  col('context_tokens', i64(), 'size of the hidden context in tokens (o200k)'),
+  col('root_model', str(), 'served id of the root model'),
+  col('sub_model', str(), 'served id of the sub model'),
+  col('sampling_params', str(), 'root sampling parameters sent, JSON (SamplingParams)'),
+  col('score_details', str(), "scorer's details, JSON"),
+  col('messages', MESSAGES_TYPE(), 'the whole root conversation: system, user, then assistant / user (REPL output) turns'),
+];
+
+export const STEP_COLUMNS: readonly ColumnDef[] = [
+  col('run_id', str(), 'run identifier'),
+  col('episode_id', str(), 'episode this turn belongs to (join key with episodes)'),
+  col('turn', i32(), 'turn number within the episode'),
+  col('reply', str(), "the root model's whole reply (the action)"),
+  col('code_cells', listOf(str()), 'code blocks executed from the reply, in order'),
+  col('observation', str(), 'REPL output shown to the model after this turn'),
+  col('cell_errors', listOf(str()), 'uncaught errors of the code cells'),
+  col('duration_ms', f64(), 'time spent executing the cells, milliseconds'),
+  col('sub_calls', listOf(SUB_CALL_TYPE()), 'sub-model calls made by the code: {prompt, response, model, prompt_tokens, completion_tokens, latency_ms, error}'),
+  col('prompt_tokens', i64(), 'root prompt tokens of this turn'),
+  col('completion_tokens', i64(), 'root completion tokens of this turn'),
+  col('prompt_token_ids', listOf(i32()), 'prompt token ids as sent (only with --logprobs)', true),
+  col('completion_token_ids', listOf(i32()), 'sampled completion token ids (only with --logprobs)', true),
+  col('completion_logprobs', listOf(f64()), 'logprob of each sampled completion token (only with --logprobs)', true),
+  col('loss_mask', listOf(i8()), 'as recorded by the env: 1 = model token, 0 = environment token (only with --logprobs)', true),
+];
+
+export const EPISODES_SCHEMA: arrow.Schema = toArrowSchema(EPISODE_COLUMNS, { 'rlm_gym.table': 'episodes', 'rlm_gym.schema_version': SCHEMA_VERSION });
+export const STEPS_SCHEMA: arrow.Schema = toArrowSchema(STEP_COLUMNS, { 'rlm_gym.table': 'steps', 'rlm_gym.schema_version': SCHEMA_VERSION });
+
+/** An `episodes` row as returned by readRun: an EpisodeRecord without `steps` (plain JS values). */
+export type EpisodeRow = Omit<EpisodeRecord, 'steps'>;
+/** A `steps` row as returned by readRun. */
+export type StepRow = StepRecord & { run_id: string; episode_id: string };
+
+// ---------------------------------------------------------------------------------------------------------------------
+// Export tables
+// ---------------------------------------------------------------------------------------------------------------------
+
+export const VERL_COLUMNS: readonly ColumnDef[] = [
+  col('data_source', str(), 'task family (verl picks the reward function by it)'),
+  col('prompt', MESSAGES_TYPE(), 'the initial system + user messages (the context is not in the prompt: it lives in the REPL)'),
+  col('ability', str(), 'constant "long-context"'),
+  col('reward_model', structOf([field('style', str()), field('ground_truth', str())]), '{style: "rule", ground_truth: gold answer}'),
+  col(
+    'extra_info',
+    structOf([
+      field('split', str()),
+      field('index', i64()),
+      field('task_options', str()),
+      field('episode_id', str()),
+      field('task_id', str()),
+      field('seed', i64()),
+      field('group_id', str()),
+      field('question', str()),
+    ]),
+    '{split, index, task_options (JSON), episode_id, task_id, seed, group_id, question}: enough to regenerate the task',
+  ),
+];
+
+/** Fixed columns of the trl export; one `reward_<component>` float64 column per reward component is added after them. */
+export const TRL_BASE_COLUMNS: readonly ColumnDef[] = [
+  col('prompt', MESSAGES_TYPE(), 'conversational prompt: the initial system + user messages'),
+  col('completion', MESSAGES_TYPE(), 'the rest of the conversation: assistant replies and the REPL-output user turns'),
+  col('reward', f64(), 'weighted total reward'),
+  col('episode_id', str(), 'episode id in the run'),
+  col('group_id', str(), 'GRPO group'),
+  col('task_family', str(), 'task family'),
+  col('score', f64(), 'task score in [0, 1]'),
+  col('correct', bool(), 'task scorer judged the answer correct'),
+];
+
+/** Column name of a reward component in the trl export: `reward_` + name with non [A-Za-z0-9_] characters as `_`. */
+export function trlComponentColumn(component: string): string {
+  return 'reward_' + component.replace(/[^A-Za-z0-9_]/g, '_');
+}
+
+export function trlColumns(componentNames: readonly string[]): ColumnDef[] {
+  return [
+    ...TRL_BASE_COLUMNS,
+    ...componentNames.map((n) => col(trlComponentColumn(n), f64(), `unweighted reward component "${n}" (0 when absent)`)),
+  ];
+}
+
+export const SFT_COLUMNS: readonly ColumnDef[] = [
+  col('messages', MESSAGES_TYPE(), 'the whole conversation (system, user, assistant, REPL-output user turns …)'),
+  col('reward', f64(), 'weighted total reward of the episode'),
+  col('correct', bool(), 'task scorer judged the answer correct'),
+  col('episode_id', str(), 'episode id in the run'),
+  col('task_family', str(), 'task family'),
+];
+
+export const TOKENS_COLUMNS: readonly ColumnDef[] = [
+  col('episode_id', str(), 'episode id in the run'),
+  col('group_id', str(), 'GRPO group (advantage baseline)'),
+  col('env_name', str(), 'task family'),
+  col('token_ids', listOf(i32()), 'first prompt + each completion + the new prompt tokens of each following turn'),
+  col('loss_mask', listOf(i8()), '1 = sampled by the model (train on it), 0 = prompt / environment tokens'),
+  col('logprobs', listOf(f64()), 'sampling logprob per token (0 for mask-0 tokens)'),
+  col('reward', f64(), 'weighted total reward'),
+  col('advantage', f64(), 'reward − mean reward of the episodes of the same group_id in the run'),
+  col('num_turns', i32(), 'turns whose tokens are in the sequence'),
+  col('prompt_len', i32(), 'length of the first prompt (the leading mask-0 span)'),
+  col('token_prefix_ok', bool(), 'every turn prompt extended the previous prompt + completion token-for-token (append-only chat template)'),
+];
+
+export const VERL_SCHEMA: arrow.Schema = toArrowSchema(VERL_COLUMNS);
+export const SFT_SCHEMA: arrow.Schema = toArrowSchema(SFT_COLUMNS);
+export const TOKENS_SCHEMA: arrow.Schema = toArrowSchema(TOKENS_COLUMNS);
+export function trlSchema(componentNames: readonly string[]): arrow.Schema {
+  return toArrowSchema(trlColumns(componentNames));
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// Docs
+// ---------------------------------------------------------------------------------------------------------------------
+
+/** Human type name, DuckDB-flavoured Arrow: utf8, int64, list<int32>, list<struct{role: utf8, content: utf8}>, map<utf8, float64>. */
+export function typeName(t: arrow.DataType): string {
+  if (t instanceof arrow.Utf8) return 'utf8';
+  if (t instanceof arrow.Bool) return 'bool';
+  if (t instanceof arrow.Float64) return 'float64';
+  if (t instanceof arrow.Int) return `int${t.bitWidth}`;
+  if (t instanceof arrow.Map_) return `map<${typeName(t.keyType)}, ${typeName(t.valueType)}>`;
+  if (t instanceof arrow.List) return `list<${typeName(t.valueType)}>`;
+  if (t instanceof arrow.Struct) return `struct{${t.children.map((c) => `${c.name}: ${typeName(c.type)}`).join(', ')}}`;
+  return String(t);
+}
+
+/** Markdown table (column | Arrow type | meaning) for the README. */
+export function schemaMarkdown(cols: readonly ColumnDef[]): string {
+  const esc = (s: string) => s.replace(/\|/g, '\\|');
+  const lines = ['| column | Arrow type | meaning |', '|---|---|---|'];
+  for (const c of cols) lines.push(`| \`${c.name}\` | \`${esc(typeName(c.type))}${c.nullable ? '` (nullable)' : '`'} | ${esc(c.description)} |`);
+  return lines.join('\n');
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// Row validation + conversion (record → row)
+// ---------------------------------------------------------------------------------------------------------------------
+
+/** A record does not fit the schema (missing field, wrong type). The message names the table, the record and the field. */
+export class SchemaError extends Error {
+  override name = 'SchemaError';
+}
+
+function checkValue(v: unknown, t: arrow.DataType, nullable: boolean, where: string): void {
+  if (v === null || v === undefined) {
+    if (nullable && v === null) return;
+    throw new SchemaError(`${where} is ${v === null ? 'null' : 'missing'} (expected ${typeName(t)}${nullable ? ' or null' : ''})`);
+  }
+  const bad = (what: string) => new SchemaError(`${where} must be ${what}, got ${Array.isArray(v) ? 'an array' : typeof v}`);
+  if (t instanceof arrow.Utf8) {
+    if (typeof v !== 'string') throw bad('a string');
+  } else if (t instanceof arrow.Bool) {
+    if (typeof v !== 'boolean') throw bad('a boolean');
+  } else if (t instanceof arrow.Float64) {
+    if (typeof v !== 'number') throw bad('a number');
+  } else if (t instanceof arrow.Int) {
+    if (typeof v !== 'number' && typeof v !== 'bigint') throw bad('an integer');
+    if (typeof v === 'number' && !Number.isFinite(v)) throw new SchemaError(`${where} must be a finite integer, got ${v}`);
+  } else if (t instanceof arrow.Map_) {
+    if (typeof v !== 'object' || Array.isArray(v)) throw bad('an object');
+    for (const [k, x] of v instanceof Map ? v.entries() : Object.entries(v as object)) checkValue(x, t.valueType, true, `${where}[${JSON.stringify(k)}]`);
+  } else if (t instanceof arrow.List) {
+    if (!Array.isArray(v) && !ArrayBuffer.isView(v)) throw bad('an array');
+    const child = t.children[0];
+    const arr = v as ArrayLike<unknown>;
+    // Typed arrays cannot hold wrong types; only check plain arrays.
+    if (Array.isArray(arr)) for (let i = 0; i < arr.length; i++) checkValue(arr[i], child.type, child.nullable, `${where}[${i}]`);
+  } else if (t instanceof arrow.Struct) {
+    if (typeof v !== 'object' || Array.isArray(v)) throw bad('an object');
+    for (const f of t.children) checkValue((v as Record<string, unknown>)[f.name], f.type, f.nullable, `${where}.${f.name}`);
+  }
+}
+
+/** Check one row against columns; throws {@link SchemaError} naming `label` and the field. */
+export function validateRow(cols: readonly ColumnDef[], row: Record<string, unknown>, label: string): void {
+  for (const c of cols) checkValue(row[c.name], c.type, c.nullable, `${label}: field "${c.name}"`);
+}
+
+/** The `episodes` row of a record (everything but `steps`); validates it. */
+export function episodeRow(ep: EpisodeRecord): EpisodeRow {
+  const { steps: _steps, ...row } = ep;
+  validateRow(EPISODE_COLUMNS, row as unknown as Record<string, unknown>, `episode ${JSON.stringify(ep?.episode_id)}`);
+  return row;
+}
+
+/** The `steps` rows of a record; validates them. */
+export function stepRows(ep: EpisodeRecord): StepRow[] {
+  if (!Array.isArray(ep.steps)) throw new SchemaError(`episode ${JSON.stringify(ep.episode_id)}: field "steps" must be an array`);
+  return ep.steps.map((s, i) => {
+    const row: StepRow = { ...s, run_id: ep.run_id, episode_id: ep.episode_id };
+    validateRow(STEP_COLUMNS, row as unknown as Record<string, unknown>, `episode ${JSON.stringify(ep.episode_id)} step ${i}`);
+    return row;
+  });
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// JS ⇄ Arrow
+// ---------------------------------------------------------------------------------------------------------------------
+
+function toArrowValue(v: unknown, t: arrow.DataType): unknown {
+  if (v === null || v === undefined) return null;
+  if (t instanceof arrow.Int && t.bitWidth === 64) return typeof v === 'bigint' ? v : BigInt(Math.round(v as number));
+  if (t instanceof arrow.Int) return typeof v === 'number' ? Math.round(v) : Number(v);
+  if (t instanceof arrow.Map_) {
+    const entries = v instanceof Map ? [...v.entries()] : Object.entries(v as object);
+    return new Map(entries.map(([k, x]) => [k, toArrowValue(x, t.valueType)]));
+  }
+  if (t instanceof arrow.List) {
+    const child = t.valueType;
+    const arr = v as ArrayLike<unknown>;
+    // Numeric leaf lists: a typed array is fastest for the builder.
+    if (child instanceof arrow.Int && child.bitWidth === 32) return Int32Array.from(arr as ArrayLike<number>, (x) => Math.round(x));
+    if (child instanceof arrow.Int && child.bitWidth === 8) return Int8Array.from(arr as ArrayLike<number>);
+    if (child instanceof arrow.Float64) return Float64Array.from(arr as ArrayLike<number>);
+    if (child instanceof arrow.Utf8) return arr;
+    return Array.from(arr, (x) => toArrowValue(x, child));
+  }
+  if (t instanceof arrow.Struct) {
+    const o = v as Record<string, unknown>;
+    const out: Record<string, unknown> = {};
+    for (const f of t.children) out[f.name] = toArrowValue(o[f.name], f.type);
+    return out;
+  }
+  return v;
+}
+
+/** Build an Arrow table with exactly `schema` from plain JS rows (numbers for int64 are converted to BigInt). */
+export function tableFromRows(schema: arrow.Schema, rows: readonly Record<string, unknown>[]): arrow.Table {
+  const children = schema.fields.map((f) => {
+    const values = rows.map((r) => toArrowValue(r[f.name], f.type));
+    return arrow.vectorFromArray(values, f.type as arrow.DataType).data[0];
+  });
+  // One record batch whose struct children are the columns, so the schema (metadata, nullability) is kept exactly.
+  const data = arrow.makeData({
+    type: new arrow.Struct(schema.fields),
+    length: rows.length,
+    nullCount: 0,
+    children: children.length ? children : [],
+  });
+  return new arrow.Table([new arrow.RecordBatch(schema, data)]);
+}
+
+function fromArrowValue(v: unknown, t: arrow.DataType): unknown {
+  if (v === null || v === undefined) return null;
+  if (t instanceof arrow.Int) return typeof v === 'bigint' ? Number(v) : v;
+  if (t instanceof arrow.Map_) {
+    const out: Record<string, unknown> = {};
+    for (const [k, x] of v as Iterable<[string, unknown]>) out[k] = fromArrowValue(x, t.valueType);
+    return out;
+  }
+  if (t instanceof arrow.List) {
+    const child = t.valueType;
+    const vec = v as arrow.Vector;
+    if (child instanceof arrow.Int && child.bitWidth === 64) return Array.from(vec as Iterable<bigint>, (x) => (x === null ? null : Number(x)));
+    if (child instanceof arrow.Int || child instanceof arrow.Float64 || child instanceof arrow.Utf8 || child instanceof arrow.Bool) {
+      return vec.nullCount === 0 && !(child instanceof arrow.Utf8) && !(child instanceof arrow.Bool) ? Array.from(vec.toArray() as ArrayLike<unknown>) : Array.from(vec as Iterable<unknown>);
+    }
+    return Array.from(vec as Iterable<unknown>, (x) => fromArrowValue(x, child));
+  }
+  if (t instanceof arrow.Struct) {
+    const row = v as Record<string, unknown>;
+    const out: Record<string, unknown> = {};
+    for (const f of t.children) out[f.name] = fromArrowValue(row[f.name], f.type);
+    return out;
+  }
+  return v;
+}
+
+/** Plain JS rows of an Arrow table: numbers (not BigInt), arrays (not Vectors), objects (not StructRows/MapRows). */
+export function rowsFromTable<T = Record<string, unknown>>(table: arrow.Table): T[] {
+  const n = table.numRows;
+  const rows: Record<string, unknown>[] = Array.from({ length: n }, () => ({}));
+  for (const f of table.schema.fields) {
+    const vec = table.getChild(f.name)!;
+    const t = f.type as arrow.DataType;
+    const simple = t instanceof arrow.Utf8 || t instanceof arrow.Bool || t instanceof arrow.Float64 || (t instanceof arrow.Int && t.bitWidth !== 64);
+    let i = 0;
+    for (const v of vec as Iterable<unknown>) {
+      rows[i][f.name] = simple ? v : fromArrowValue(v, t);
+      i++;
+    }
+  }
+  return rows as T[];
+}

@@ -1,0 +1,70 @@
+/**
+ * From user-facing settings (model alias, endpoints, provider) to ready policy clients: starts the embedded reference
+ * server for `--model reference`, checks every endpoint answers, and resolves aliases against the served ids.
+ */
+import { createPolicyClient, type PolicyClient } from './client.ts';
+import { resolveModel } from './models.ts';
+import { startReferenceServer, REFERENCE_MODEL_ID, type ReferenceServer } from './reference/server.ts';
+import type { RetryOptions } from './retry.ts';
+
+export const DEFAULT_ENDPOINT = 'http://localhost:8000/v1';
+
+export interface ConnectOptions {
+  provider?: 'openai' | 'hf';
+  /** 'reference' starts the embedded server. */
+  model: string;
+  /** Empty ⇒ OPENAI_BASE_URL ⇒ http://localhost:8000/v1. */
+  endpoints?: string[];
+  apiKey?: string;
+  timeoutMs?: number;
+  retry?: RetryOptions;
+}
+
+export interface Connection {
+  clients: PolicyClient[];
+  /** Served ids per endpoint (null = not listed). */
+  served: { endpoint: string; models: string[] | null }[];
+  /** The resolved model id sent in requests. */
+  model: string;
+  reference: ReferenceServer | null;
+  close(): Promise<void>;
+}
+
+export function defaultEndpoints(endpoints: string[] | undefined, env: NodeJS.ProcessEnv = process.env): string[] {
+  if (endpoints && endpoints.length) return endpoints;
+  return [env.OPENAI_BASE_URL || DEFAULT_ENDPOINT];
+}
+
+export async function connect(o: ConnectOptions): Promise<Connection> {
+  let reference: ReferenceServer | null = null;
+  let endpoints: string[];
+  let requested = o.model;
+  if (o.model === 'reference') {
+    reference = await startReferenceServer();
+    endpoints = [reference.url];
+    requested = REFERENCE_MODEL_ID;
+  } else {
+    endpoints = defaultEndpoints(o.endpoints);
+  }
+  for (const e of endpoints) {
+    if (!/^https?:\/\//.test(e) && !(o.provider === 'hf' && e.startsWith('hf:'))) {
+      await reference?.close();
+      throw new Error(`--endpoint must be an http(s) URL${o.provider === 'hf' ? " or hf:<provider>" : ''}, got '${e}'`);
+    }
+  }
+  try {
+    const clients = endpoints.map((endpoint) =>
+      createPolicyClient(o.provider ?? 'openai', { endpoint, model: requested, apiKey: o.apiKey, timeoutMs: o.timeoutMs, retry: o.retry }),
+    );
+    const served = [];
+    for (const c of clients) served.push({ endpoint: c.endpoint, models: await c.listModels() });
+    // Resolve against the first endpoint that lists models; every endpoint must serve the resolved id.
+    const model = resolveModel(requested, served.find((s) => s.models)?.models ?? null, served.find((s) => s.models)?.endpoint);
+    for (const s of served) if (s.models) resolveModel(model, s.models, s.endpoint);
+    for (const c of clients) c.model = model;
+    return { clients, served, model, reference, close: async () => void (await reference?.close()) };
+  } catch (e) {
+    await reference?.close();
+    throw e;
+  }
+}

@@ -1,0 +1,308 @@
+/**
+ * The batch runner: plays planned episodes in RLMEnv against policy clients, `concurrency` at a time, and hands each
+ * finished episode (scored, rewarded) to `onEpisode`. An episode whose policy request fails for good ends with its
+ * `error` recorded; the run goes on. An abort signal stops new episodes; running ones end at their next turn boundary
+ * as `interrupted` and are NOT handed on (so `--resume` plays them again: every episode lands exactly once).
+ */
+import PQueue from 'p-queue';
+import { RLMEnv, SandboxPool, type Prices, type SandboxLimits, type SubCallHandler, type Message, type StepRecord } from '../env/index.ts';
+import { generateTask, type Task } from '../tasks/index.ts';
+import type { PolicyClient } from './client.ts';
+import { deriveSeed, planEpisodes, type PlannedEpisode } from './plan.ts';
+import type { EpisodeRecord, SamplingParams } from './types.ts';
+import type { RewardInput } from '../rewards/types.ts';
+
+export interface RewardOutcome {
+  reward: number;
+  components: Record<string, number>;
+  error: string | null;
+}
+
+export interface EnvLimits {
+  maxTurns?: number;
+  maxSubCalls?: number;
+  maxRootTokens?: number | null;
+  maxWallMs?: number | null;
+  maxCostUsd?: number | null;
+  prices?: Prices | null;
+  systemPrompt?: string;
+  sandbox?: Omit<SandboxLimits, 'maxSubCalls'>;
+}
+
+export interface RolloutOptions {
+  runId: string;
+  families: string[];
+  /** Tasks per family. */
+  n: number;
+  seed: number;
+  groupSize?: number;
+  /** Options for every generator (e.g. { contextTokens }). */
+  taskOptions?: Record<string, unknown>;
+  shard?: { index: number; count: number };
+  /** Episode ids already recorded (resume): skipped. */
+  skip?: Set<string>;
+  /** Root policy clients; episode i uses clients[i % length] (several endpoints share the load). */
+  policies: PolicyClient[];
+  /** Answers llm_query; default: the first root client with `subSampling`. */
+  sub?: PolicyClient;
+  sampling: Omit<SamplingParams, 'seed'>;
+  /** Sampling of sub-calls; default: root sampling without logprobs, max_tokens 2048. */
+  subSampling?: Omit<SamplingParams, 'seed'>;
+  env?: EnvLimits;
+  /** Episodes in flight. Default 8. */
+  concurrency?: number;
+  pool?: SandboxPool;
+  reward?: (episode: RewardInput) => Promise<RewardOutcome> | RewardOutcome;
+  onEpisode?: (episode: EpisodeRecord) => Promise<void> | void;
+  onProgress?: (progress: RolloutProgress) => void;
+  signal?: AbortSignal;
+}
+
+export interface RolloutProgress {
+  total: number;
+  done: number;
+  correct: number;
+  scoreSum: number;
+  errors: number;
+  tokens: number;
+  interrupted: number;
+  startedAt: number;
+  last?: EpisodeRecord;
+}
+
+export interface FamilySummary {
+  family: string;
+  n: number;
+  accuracy: number;
+  meanScore: number;
+  meanReward: number;
+  meanTurns: number;
+  subCalls: number;
+  tokens: number;
+  costUsd: number;
+  errors: number;
+  wallMs: number;
+}
+
+export interface RolloutResult {
+  planned: number;
+  skipped: number;
+  completed: number;
+  interrupted: string[];
+  byFamily: FamilySummary[];
+  wallMs: number;
+}
+
+export async function runRollouts(o: RolloutOptions): Promise<RolloutResult> {
+  if (o.policies.length === 0) throw new Error('runRollouts: at least one policy client is needed');
+  const started = performance.now();
+  const plan = planEpisodes({ families: o.families, n: o.n, seed: o.seed, groupSize: o.groupSize ?? 1, shard: o.shard });
+  const todo = plan.filter((p) => !o.skip?.has(p.episodeId));
+  const ownsPool = !o.pool;
+  const pool = o.pool ?? new SandboxPool();
+  const queue = new PQueue({ concurrency: o.concurrency ?? 8 });
+  const tasks = new TaskCache(o.taskOptions ?? {});
+  const progress: RolloutProgress = { total: todo.length, done: 0, correct: 0, scoreSum: 0, errors: 0, tokens: 0, interrupted: 0, startedAt: Date.now() };
+  const records: EpisodeRecord[] = [];
+  const interrupted: string[] = [];
+  let sinkError: unknown = null;
+
+  try {
+    for (const ep of todo) {
+      queue.add(async () => {
+        if (o.signal?.aborted || sinkError) {
+          interrupted.push(ep.episodeId);
+          return;
+        }
+        const rec = await playEpisode(o, ep, tasks, pool);
+        if (rec === null) {
+          interrupted.push(ep.episodeId);
+          progress.interrupted++;
+          return;
+        }
+        try {
+          await o.onEpisode?.(rec);
+        } catch (e) {
+          sinkError ??= e; // a sink that cannot write ends the run: nothing may be silently dropped
+          return;
+        }
+        records.push(summaryOnly(rec));
+        progress.done++;
+        progress.correct += rec.correct ? 1 : 0;
+        progress.scoreSum += rec.score;
+        progress.errors += rec.error ? 1 : 0;
+        progress.tokens += rec.root_prompt_tokens + rec.root_completion_tokens + rec.sub_prompt_tokens + rec.sub_completion_tokens;
+        progress.last = rec;
+        o.onProgress?.(progress);
+      });
+    }
+    await queue.onIdle();
+  } finally {
+    if (ownsPool) await pool.close();
+  }
+  if (sinkError) throw sinkError;
+  return {
+    planned: plan.length,
+    skipped: plan.length - todo.length,
+    completed: records.length,
+    interrupted: interrupted.sort(),
+    byFamily: summarize(records, o.families),
+    wallMs: Math.round(performance.now() - started),
+  };
+}
+
+/** Tasks are generated once per group and dropped when the group's last episode starts (memory stays bounded). */
+class TaskCache {
+  private readonly cache = new Map<string, { task: Task; uses: number }>();
+  constructor(private readonly options: Record<string, unknown>) {}
+  take(ep: PlannedEpisode, groupSize: number): Task {
+    let entry = this.cache.get(ep.groupId);
+    if (!entry) {
+      entry = { task: generateTask(ep.family, { ...this.options, seed: ep.taskSeed }), uses: 0 };
+      this.cache.set(ep.groupId, entry);
+    }
+    if (++entry.uses >= groupSize) this.cache.delete(ep.groupId);
+    return entry.task;
+  }
+}
+
+/** Plays one episode to its end. Returns null when it was interrupted (not recorded). */
+async function playEpisode(o: RolloutOptions, ep: PlannedEpisode, tasks: TaskCache, pool: SandboxPool): Promise<EpisodeRecord | null> {
+  const started = performance.now();
+  const policy = o.policies[ep.index % o.policies.length];
+  const sub = o.sub ?? o.policies[0];
+  const subSampling = o.subSampling ?? { ...o.sampling, logprobs: false, max_tokens: Math.min(o.sampling.max_tokens, 2048) };
+  let subModelId = sub.model;
+  let subIndex = 0;
+  const subModel: SubCallHandler = async (req) => {
+    const seed = deriveSeed(o.seed, ep.index, 0, `sub:${subIndex++}:${req.prompt.length}`);
+    const r = await sub.chat([{ role: 'user', content: req.prompt }], { ...subSampling, seed }, o.signal);
+    subModelId = r.model;
+    return { text: r.text, model: r.model, promptTokens: r.promptTokens, completionTokens: r.completionTokens };
+  };
+
+  let task: Task;
+  let error: string | null = null;
+  try {
+    task = tasks.take(ep, o.groupSize ?? 1);
+  } catch (e) {
+    throw new Error(`cannot generate task ${ep.family} seed ${ep.taskSeed}: ${(e as Error).message}`);
+  }
+  const env = new RLMEnv({ ...o.env, task, pool, subModel });
+  let rootModel = policy.model;
+  let stopReason: string | undefined;
+  let terminated = false;
+  let truncated = false;
+  let info;
+  try {
+    const reset = await env.reset({ seed: ep.sandboxSeed });
+    info = reset.info;
+    let messages: Message[] = [...reset.observation];
+    for (let turn = 1; ; turn++) {
+      if (o.signal?.aborted) {
+        await env.abort('interrupted');
+        return null;
+      }
+      let reply;
+      try {
+        reply = await policy.chat(messages, { ...o.sampling, seed: deriveSeed(o.seed, ep.index, turn) }, o.signal);
+      } catch (e) {
+        if (o.signal?.aborted) {
+          await env.abort('interrupted');
+          return null;
+        }
+        error = `policy request failed on turn ${turn}: ${(e as Error).message}`;
+        info = await env.abort('error');
+        stopReason = 'error';
+        truncated = true;
+        break;
+      }
+      rootModel = reply.model;
+      const r = await env.step(reply.text, { promptTokens: reply.promptTokens, completionTokens: reply.completionTokens, tokens: reply.tokens });
+      info = r.info;
+      messages = [...messages, { role: 'assistant', content: reply.text }, ...r.observation];
+      if (r.terminated || r.truncated) {
+        terminated = r.terminated;
+        truncated = r.truncated;
+        stopReason = r.info.stopReason;
+        break;
+      }
+    }
+  } catch (e) {
+    error = `episode failed: ${(e as Error).message}`;
+    info = await env.abort('error').catch(() => info);
+    stopReason = 'error';
+    truncated = true;
+  } finally {
+    await env.close();
+  }
+
+  const score = info?.score ?? { score: 0, correct: false, details: {} };
+  const steps: StepRecord[] = [...env.steps];
+  const contextChars = typeof task.context === 'string' ? task.context.length : task.context.reduce((n, d) => n + d.title.length + d.text.length, 0);
+  const base: RewardInput = {
+    run_id: o.runId,
+    episode_id: ep.episodeId,
+    episode_index: ep.index,
+    group_id: ep.groupId,
+    task_family: task.family,
+    task_id: task.id,
+    seed: ep.taskSeed,
+    task_options: JSON.stringify(task.options),
+    question: task.question,
+    gold_answer: task.answer,
+    final_answer: info?.finalAnswer ?? null,
+    score: score.score,
+    correct: score.correct,
+    turns: steps.length,
+    terminated,
+    truncated,
+    stop_reason: stopReason ?? 'error',
+    error,
+    root_prompt_tokens: info?.rootPromptTokens ?? 0,
+    root_completion_tokens: info?.rootCompletionTokens ?? 0,
+    sub_calls: info?.subCalls ?? 0,
+    sub_prompt_tokens: info?.subPromptTokens ?? 0,
+    sub_completion_tokens: info?.subCompletionTokens ?? 0,
+    cost_usd: info?.costUsd ?? 0,
+    wall_ms: Math.round(performance.now() - started),
+    context_chars: contextChars,
+    context_tokens: Number(task.meta.contextTokens ?? 0),
+    root_model: rootModel,
+    sub_model: subModelId,
+    sampling_params: JSON.stringify({ ...o.sampling, seed: 'derived(run seed, episode, turn)' }),
+    score_details: JSON.stringify(score.details),
+    messages: [...env.messages],
+    steps,
+  };
+  const outcome: RewardOutcome = o.reward ? await o.reward(base) : { reward: score.score, components: { accuracy: score.score }, error: null };
+  return { ...base, reward: outcome.reward, reward_components: outcome.components, reward_error: outcome.error };
+}
+
+/** Keeps what the summary needs, so a long run does not hold every transcript in memory. */
+function summaryOnly(r: EpisodeRecord): EpisodeRecord {
+  return { ...r, messages: [], steps: [], question: '', gold_answer: '' };
+}
+
+export function summarize(records: EpisodeRecord[], families: string[]): FamilySummary[] {
+  const out: FamilySummary[] = [];
+  for (const family of [...families, 'all']) {
+    const rs = family === 'all' ? records : records.filter((r) => r.task_family === family);
+    if (rs.length === 0 || (family === 'all' && families.length < 2)) continue;
+    const mean = (f: (r: EpisodeRecord) => number) => rs.reduce((s, r) => s + f(r), 0) / rs.length;
+    out.push({
+      family,
+      n: rs.length,
+      accuracy: mean((r) => (r.correct ? 1 : 0)),
+      meanScore: mean((r) => r.score),
+      meanReward: mean((r) => r.reward),
+      meanTurns: mean((r) => r.turns),
+      subCalls: rs.reduce((s, r) => s + r.sub_calls, 0),
+      tokens: rs.reduce((s, r) => s + r.root_prompt_tokens + r.root_completion_tokens + r.sub_prompt_tokens + r.sub_completion_tokens, 0),
+      costUsd: rs.reduce((s, r) => s + r.cost_usd, 0),
+      errors: rs.filter((r) => r.error).length,
+      wallMs: rs.reduce((s, r) => s + r.wall_ms, 0),
+    });
+  }
+  return out;
+}
