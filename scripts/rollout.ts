@@ -1,0 +1,253 @@
+/**
+ * npm run rollout — generate tasks, play episodes against a model endpoint (default: the embedded reference policy),
+ * score and reward them, write the run directory (Parquet + manifest), print a summary table.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { Command, Option } from 'commander';
+import { TASK_FAMILIES } from '../tasks/index.ts';
+import {
+  connect,
+  runRollouts,
+  parseShard,
+  createProgressReporter,
+  formatSummaryTable,
+  EndpointUnreachableError,
+  ModelNotServedError,
+  type RolloutOptions,
+  type SamplingParams,
+} from '../rollouts/index.ts';
+import { buildReward, computeReward, RewardSpecError } from '../rewards/index.ts';
+import { RunWriter, readManifest, finishedEpisodeIds } from '../datasets/index.ts';
+import { collect, fail, intArg, jsonObjectArg, numArg, strictCommand } from './cli.ts';
+
+const FAMILIES = Object.keys(TASK_FAMILIES);
+
+const program = strictCommand(new Command('rollout'))
+  .description('Play RLM episodes against an OpenAI-compatible endpoint and write trajectories to Parquet.')
+  .addOption(new Option('--model <id|alias>', "model id or alias (qwen3, qwen3-coder, llama3, …); 'reference' = built-in offline policy").default('reference'))
+  .addOption(new Option('--provider <name>', 'client library').choices(['openai', 'hf']).default('openai'))
+  .option('--endpoint <url>', 'OpenAI-compatible base URL (repeat to share load); default $OPENAI_BASE_URL or http://localhost:8000/v1', collect, [])
+  .option('--api-key-env <NAME>', 'environment variable holding the API key (default OPENAI_API_KEY, or HF_TOKEN with --provider hf)')
+  .option('--sub-model <id|alias>', 'model answering llm_query (default: the root model)')
+  .option('--sub-endpoint <url>', 'endpoint of the sub-model (default: the first root endpoint)')
+  .option('--task <family|all>', `task family, comma list, or all (${FAMILIES.join(', ')})`, 'all')
+  .option('--n <count>', 'tasks per family', intArg('--n', 1), 2)
+  .option('--seed <int>', 'run seed: task seeds are seed, seed+1, …; request seeds derive from it', intArg('--seed'), 1)
+  .option('--context-tokens <int>', 'context size per task (default: each family’s default)', intArg('--context-tokens', 100))
+  .option('--task-options <json>', 'extra generator options, e.g. \'{"numDocs":200}\'', jsonObjectArg('--task-options'))
+  .option('--group-size <G>', 'episodes per task (GRPO group)', intArg('--group-size', 1), 1)
+  .option('--max-turns <int>', 'turns per episode', intArg('--max-turns', 1), 30)
+  .option('--max-sub-calls <int>', 'sub-calls per episode', intArg('--max-sub-calls', 0), 500)
+  .option('--max-root-tokens <int>', 'root tokens per episode (prompt+completion over turns)', intArg('--max-root-tokens', 1))
+  .option('--max-episode-seconds <s>', 'wall time per episode', numArg('--max-episode-seconds', 1))
+  .option('--cell-timeout <s>', 'CPU seconds per REPL cell', numArg('--cell-timeout', 0.1), 10)
+  .option('--concurrency <int>', 'episodes in flight', intArg('--concurrency', 1), 8)
+  .option('--max-sub-concurrency <int>', 'concurrent sub-calls per episode', intArg('--max-sub-concurrency', 1), 16)
+  .option('--temperature <t>', 'sampling temperature', numArg('--temperature', 0, 2), 0.7)
+  .option('--top-p <p>', 'nucleus sampling', numArg('--top-p', 0, 1), 0.95)
+  .option('--top-k <k>', 'top-k (vLLM extra param)', intArg('--top-k', 1))
+  .option('--max-tokens <int>', 'max completion tokens per root turn', intArg('--max-tokens', 1), 4096)
+  .option('--sub-max-tokens <int>', 'max completion tokens per sub-call', intArg('--sub-max-tokens', 1), 2048)
+  .option('--stop <str>', 'stop sequence (repeatable)', collect)
+  .option('--extra-body <json>', 'extra request fields, e.g. \'{"chat_template_kwargs":{"enable_thinking":false}}\'', jsonObjectArg('--extra-body'))
+  .option('--logprobs', 'record token ids, logprobs and loss masks (vLLM logprobs + return_token_ids)', false)
+  .option('--request-timeout <s>', 'per-request timeout in seconds', numArg('--request-timeout', 1), 600)
+  .option('--max-retries <int>', 'retries on 429/5xx/timeouts/resets', intArg('--max-retries', 0), 4)
+  .option('--reward <spec>', 'reward: built-ins with weights and/or a module, e.g. accuracy,cost:-0.1 or ./my-reward.ts', 'accuracy')
+  .option('--price-in <usd>', 'USD per 1M prompt tokens (enables cost)', numArg('--price-in', 0))
+  .option('--price-out <usd>', 'USD per 1M completion tokens', numArg('--price-out', 0))
+  .option('--max-cost <usd>', 'USD per episode before truncation (needs prices)', numArg('--max-cost', 0))
+  .option('--out <dir>', 'run directory (default runs/<timestamp>-<model>-<task>)')
+  .option('--resume <dir>', 'finish an interrupted run: plays only the episodes not yet recorded, with the run’s own settings')
+  .option('--shard <i/N>', 'play a deterministic slice of the task groups (0-based), e.g. 0/8')
+  .option('--flush-every <int>', 'episodes per Parquet part file', intArg('--flush-every', 1), 16)
+  .option('--quiet', 'no progress output', false)
+  .addHelpText('after', `
+Examples:
+  npm run rollout                                         # offline: reference policy, every family, summary table
+  npm run rollout -- --model qwen3 --task sniah --n 64 --concurrency 16 --out runs/x
+  npm run rollout -- --model qwen3 --extra-body '{"chat_template_kwargs":{"enable_thinking":false}}' --logprobs
+  npm run rollout -- --resume runs/x                      # finish an interrupted run`);
+
+program.parse();
+const flags = program.opts();
+
+async function main(): Promise<number> {
+  // --resume replays the recorded settings; flags only supply connection details (endpoints, keys).
+  let settings: Record<string, any> = { ...flags };
+  let outDir: string;
+  if (flags.resume) {
+    outDir = path.resolve(flags.resume);
+    const manifest = await readManifest(outDir).catch((e: Error) => fail(`--resume ${flags.resume}: ${e.message}`));
+    const recorded = (manifest.config ?? {}) as Record<string, any>;
+    settings = { ...recorded, endpoint: flags.endpoint.length ? flags.endpoint : recorded.endpoint, apiKeyEnv: flags.apiKeyEnv ?? recorded.apiKeyEnv, quiet: flags.quiet };
+  } else {
+    outDir = path.resolve(flags.out ?? defaultOutDir(flags.model, flags.task));
+  }
+
+  const families = settings.task === 'all' ? FAMILIES : String(settings.task).split(',').map((s) => s.trim());
+  for (const f of families) if (!FAMILIES.includes(f)) fail(`unknown task '${f}'; valid: ${FAMILIES.join(', ')}, all`, 2);
+  const shard = settings.shard ? tryOr(() => parseShard(settings.shard), (e) => fail(e.message, 2)) : undefined;
+  if (settings.maxCost != null && settings.priceIn == null) fail('--max-cost needs --price-in/--price-out', 2);
+  const reward = await buildReward(settings.reward).catch((e: Error) => fail(e instanceof RewardSpecError ? e.message : `--reward: ${e.message}`, 2));
+
+  const keyEnv = settings.apiKeyEnv ?? (settings.provider === 'hf' ? 'HF_TOKEN' : 'OPENAI_API_KEY');
+  if (settings.apiKeyEnv && !process.env[keyEnv]) fail(`--api-key-env ${keyEnv}: that environment variable is not set`, 2);
+  const apiKey = process.env[keyEnv] || undefined;
+
+  if (!flags.resume) checkWritable(outDir);
+  const retry = { maxRetries: settings.maxRetries };
+  const timeoutMs = settings.requestTimeout * 1000;
+  const root = await connect({ provider: settings.provider, model: settings.model, endpoints: settings.endpoint, apiKey, timeoutMs, retry }).catch((e: Error) => fail(e.message));
+  const subSame = !settings.subModel && !settings.subEndpoint;
+  const sub = subSame
+    ? root
+    : await connect({
+        provider: settings.provider,
+        model: settings.subModel ?? (settings.model === 'reference' ? 'reference' : root.model),
+        endpoints: settings.subEndpoint ? [settings.subEndpoint] : settings.model === 'reference' ? undefined : [root.clients[0].endpoint],
+        apiKey,
+        timeoutMs,
+        retry,
+      }).catch(async (e: Error) => {
+        await root.close();
+        return fail(e.message);
+      });
+
+  const sampling: Omit<SamplingParams, 'seed'> = {
+    temperature: settings.temperature,
+    top_p: settings.topP,
+    max_tokens: settings.maxTokens,
+    stop: settings.stop ?? null,
+    top_k: settings.topK ?? null,
+    logprobs: !!settings.logprobs,
+    extra_body: settings.extraBody ?? null,
+  };
+  const prices = settings.priceIn != null ? { inputPerM: settings.priceIn, outputPerM: settings.priceOut ?? settings.priceIn } : null;
+  const runId = flags.resume ? path.basename(outDir) : path.basename(outDir);
+
+  // What gets recorded: every setting, never the key (only the NAME of its variable).
+  const config = { ...settings, resume: undefined, out: undefined, quiet: undefined };
+  const writer = await RunWriter.open(outDir, {
+    runId,
+    flushEvery: settings.flushEvery,
+    manifest: {
+      command: ['npm', 'run', 'rollout', '--', ...process.argv.slice(2)],
+      config,
+      seed: settings.seed,
+      shard: shard ?? null,
+      endpoints: root.served.map((s) => ({ url: root.reference ? 'reference (in-process)' : s.endpoint, served_models: s.models })),
+      models: { root: root.model, sub: sub.model },
+    },
+  });
+  const skip = flags.resume ? await finishedEpisodeIds(outDir) : undefined;
+
+  const abort = new AbortController();
+  let signals = 0;
+  const onSignal = (sig: string) => {
+    signals++;
+    if (signals === 1) {
+      process.stderr.write(`\n[rollout] ${sig}: no new episodes; running ones stop at their next turn. Press again to stop now.\n`);
+      abort.abort();
+    } else {
+      process.stderr.write(`[rollout] ${sig} again: flushing and exiting.\n`);
+      void writer.close({ status: 'interrupted' }).finally(() => process.exit(130));
+    }
+  };
+  process.on('SIGINT', () => onSignal('SIGINT'));
+  process.on('SIGTERM', () => onSignal('SIGTERM'));
+
+  const options: RolloutOptions = {
+    runId,
+    families,
+    n: settings.n,
+    seed: settings.seed,
+    groupSize: settings.groupSize,
+    taskOptions: { ...(settings.taskOptions ?? {}), ...(settings.contextTokens ? { contextTokens: settings.contextTokens } : {}) },
+    shard,
+    skip,
+    policies: root.clients,
+    sub: sub.clients[0],
+    sampling,
+    subSampling: { ...sampling, logprobs: false, max_tokens: settings.subMaxTokens },
+    env: {
+      maxTurns: settings.maxTurns,
+      maxSubCalls: settings.maxSubCalls,
+      maxRootTokens: settings.maxRootTokens ?? null,
+      maxWallMs: settings.maxEpisodeSeconds ? settings.maxEpisodeSeconds * 1000 : null,
+      maxCostUsd: settings.maxCost ?? null,
+      prices,
+      sandbox: { cellCpuTimeoutMs: Math.round(settings.cellTimeout * 1000), maxSubConcurrency: settings.maxSubConcurrency },
+    },
+    concurrency: settings.concurrency,
+    reward: (ep) => computeReward(reward, ep),
+    onEpisode: (ep) => writer.add(ep),
+    signal: abort.signal,
+  };
+
+  process.stderr.write(
+    `[rollout] ${families.join(', ')} · ${settings.n} task(s) each × group ${settings.groupSize}${shard ? ` · shard ${shard.index}/${shard.count}` : ''} · model ${root.model}` +
+      `${root.reference ? ' (reference, in-process)' : ` @ ${root.clients.map((c) => c.endpoint).join(', ')}`} → ${path.relative(process.cwd(), outDir) || '.'}\n`,
+  );
+  let reporter: ReturnType<typeof createProgressReporter> | null = null;
+  let result;
+  try {
+    result = await runRollouts({
+      ...options,
+      onProgress: (p) => {
+        if (settings.quiet) return;
+        reporter ??= createProgressReporter(p.total);
+        reporter.update(p);
+      },
+    });
+  } catch (e) {
+    reporter?.stop();
+    await writer.close({ status: 'failed' }).catch(() => undefined);
+    await root.close();
+    if (sub !== root) await sub.close();
+    return fail(`run failed: ${(e as Error).message}`);
+  }
+  reporter?.stop();
+  const interrupted = abort.signal.aborted;
+  await writer.close({ status: interrupted ? 'interrupted' : 'completed', interrupted_episodes: result.interrupted });
+  await root.close();
+  if (sub !== root) await sub.close();
+
+  if (result.byFamily.length) process.stdout.write(`\n${formatSummaryTable(result.byFamily, prices !== null)}\n`);
+  process.stdout.write(
+    `\n${result.completed} episode(s) written to ${path.relative(process.cwd(), outDir) || outDir}` +
+      `${result.skipped ? ` (${result.skipped} already recorded)` : ''}${result.interrupted.length ? `; ${result.interrupted.length} not played — finish with: npm run rollout -- --resume ${path.relative(process.cwd(), outDir)}` : ''}\n`,
+  );
+  return interrupted ? 130 : 0;
+}
+
+function defaultOutDir(model: string, task: string): string {
+  const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '').replace('T', '-');
+  return path.join('runs', `${stamp}-${model.replace(/[^\w.-]+/g, '_')}-${task.replace(/[^\w.-]+/g, '_')}`);
+}
+
+function checkWritable(dir: string): void {
+  if (fs.existsSync(path.join(dir, 'manifest.json'))) fail(`--out ${dir} already holds a run; use --resume ${dir} to finish it, or pick another --out`, 2);
+  let probe = dir;
+  while (!fs.existsSync(probe)) probe = path.dirname(probe);
+  try {
+    fs.accessSync(probe, fs.constants.W_OK);
+    if (!fs.statSync(probe).isDirectory()) throw new Error('not a directory');
+  } catch (e) {
+    fail(`--out ${dir} is not writable (${probe}: ${(e as Error).message})`, 2);
+  }
+}
+
+function tryOr<T>(f: () => T, onError: (e: Error) => T): T {
+  try {
+    return f();
+  } catch (e) {
+    return onError(e as Error);
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (e) => fail((e as Error)?.stack ?? String(e)),
+);
