@@ -19,15 +19,15 @@ export interface EndpointInfo {
   role?: string;
   url: string;
   /** Served model ids (GET /v1/models) or the ids used. */
-  models?: string[];
+  served_models?: string[] | null;
   /** Server version if known (e.g. vLLM's /version). */
   server_version?: string | null;
 }
 
 /** What the caller (the rollout runner) knows about the run when opening it. */
 export interface ManifestInput {
-  /** The exact command line. Default: `process.argv` joined with spaces (argv secrets redacted). */
-  command?: string;
+  /** The exact command line, as a string or argv-style list. Default: `process.argv` (secret flag values redacted). */
+  command?: string | string[];
   /** Default: `process.argv`. */
   argv?: string[];
   /** The resolved run configuration, already redacted by the caller (redacted again here defensively). */
@@ -36,6 +36,8 @@ export interface ManifestInput {
   /** This process's shard, e.g. { index: 0, count: 4 }; null for an unsharded run. */
   shard?: { index: number; count: number } | null;
   endpoints?: EndpointInfo[];
+  /** Model ids used, e.g. { root: 'Qwen/Qwen3-8B', sub: 'Qwen/Qwen3-8B' }. */
+  models?: Record<string, string>;
   /** Reward spec used (e.g. "accuracy:1,cost:-0.1"). */
   reward_spec?: string | null;
   /** Anything else worth keeping (scrubbed like config). */
@@ -105,6 +107,7 @@ export interface Manifest {
   seed: number | null;
   shard: { index: number; count: number } | null;
   reward_spec: string | null;
+  models: Record<string, string>;
   versions: Versions;
   git_commit: string | null;
   endpoints: EndpointInfo[];
@@ -132,6 +135,8 @@ export interface Manifest {
  */
 export function isSecretKey(key: string): boolean {
   const k = key.toLowerCase().replace(/[_\-\s.]/g, '');
+  // Names *of* secrets are not secrets: apiKeyEnv: 'OPENAI_API_KEY', tokenFile: '~/.hf/token'.
+  if (/(env|envvar|name|file|path)$/.test(k)) return false;
   if (/(secret|password|passwd|credential|authorization|cookie|apikey|accesskey|privatekey|bearer)/.test(k)) return true;
   return /(key|keys|token|auth)$/.test(k);
 }
@@ -313,13 +318,19 @@ export function totalCounts(parts: readonly PartInfo[]): PartCounts & { parts: n
 }
 
 export function newSession(input: ManifestInput, now: string): SessionInfo {
-  const argv = scrubArgv(input.argv ?? process.argv);
-  const command = input.command !== undefined ? scrubString(input.command) : argv.join(' ');
-  return { command: scrubArgvString(command), argv, started_at: now, ended_at: null, status: 'running', pid: process.pid };
+  const argv = scrubArgv(input.argv ?? (Array.isArray(input.command) ? input.command : process.argv));
+  const command =
+    input.command === undefined
+      ? argv.join(' ')
+      : Array.isArray(input.command)
+        ? scrubArgv(input.command).map(shellQuote).join(' ')
+        : scrubArgv(input.command.split(/\s+/).filter(Boolean)).join(' ');
+  return { command, argv, started_at: now, ended_at: null, status: 'running', pid: process.pid };
 }
 
-function scrubArgvString(cmd: string): string {
-  return scrubArgv(cmd.split(/\s+/).filter(Boolean)).join(' ');
+/** Quote one argv item for display as a shell command (only when needed). */
+function shellQuote(a: string): string {
+  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`;
 }
 
 export function newManifest(runId: string, input: ManifestInput, now: string, schemaVersion: string): Manifest {
@@ -337,6 +348,7 @@ export function newManifest(runId: string, input: ManifestInput, now: string, sc
     seed: input.seed ?? null,
     shard: input.shard ?? null,
     reward_spec: input.reward_spec ?? null,
+    models: input.models ?? {},
     versions: collectVersions(),
     git_commit: gitCommit(),
     endpoints: (input.endpoints ?? []).map((e) => ({ ...e, url: redactUrl(e.url) })),
@@ -352,7 +364,7 @@ export function newManifest(runId: string, input: ManifestInput, now: string, sc
   };
 }
 
-/** Read and parse `<dir>/manifest.json`; null when absent. Throws with the file name when it is not valid JSON. */
+/** Read and parse a manifest.json file; null when absent. Throws with the file name when it is not valid JSON. */
 export function readManifestFile(path: string): Manifest | null {
   if (!existsSync(path)) return null;
   const text = readFileSync(path, 'utf8');
@@ -363,7 +375,14 @@ export function readManifestFile(path: string): Manifest | null {
   }
 }
 
-/** Serialize a manifest for disk: scrubbed of secrets, pretty-printed. */
+/**
+ * Serialize a manifest for disk: scrubbed of secrets, pretty-printed. `parts` and `counts` (file names, hashes, numbers
+ * the writer produced itself) are not scanned, so rewriting the manifest stays cheap as parts accumulate.
+ */
 export function serializeManifest(m: Manifest): string {
-  return JSON.stringify(scrubSecrets(m), null, 2) + '\n';
+  const { parts, counts, ...rest } = m;
+  const scrubbed = scrubSecrets(rest) as Record<string, unknown>;
+  const out: Record<string, unknown> = {};
+  for (const k of Object.keys(m)) out[k] = k === 'parts' ? parts : k === 'counts' ? counts : scrubbed[k];
+  return JSON.stringify(out, null, 2) + '\n';
 }

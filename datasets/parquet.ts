@@ -33,15 +33,36 @@ export class DatasetError extends Error {
   }
 }
 
-/** Encode an Arrow table as ZSTD-compressed Parquet bytes. */
+/**
+ * Top-level columns worth dictionary-encoding (few distinct values). Dictionary encoding is off for everything else:
+ * measured on synthetic runs, dictionary pages on long unique text (replies, observations, prompts) cost ~25% more time
+ * and ~15% more bytes than plain ZSTD.
+ */
+export const DICTIONARY_COLUMNS: readonly string[] = [
+  'run_id',
+  'episode_id',
+  'group_id',
+  'task_family',
+  'task_id',
+  'stop_reason',
+  'root_model',
+  'sub_model',
+  'data_source',
+  'ability',
+  'env_name',
+];
+
+/** Encode an Arrow table as ZSTD-compressed Parquet bytes (chunk-level statistics, dictionary only on low-cardinality columns). */
 export function encodeParquet(table: arrow.Table): Uint8Array {
   ensureWasm();
   const wasmTable = pq.Table.fromIPCStream(arrow.tableToIPC(table, 'stream'));
-  const props = new pq.WriterPropertiesBuilder()
+  let b = new pq.WriterPropertiesBuilder()
     .setCompression(pq.Compression.ZSTD)
-    .setCreatedBy('rlm-gym (parquet-wasm)')
-    .build();
-  return pq.writeParquet(wasmTable, props); // consumes wasmTable and props
+    .setDictionaryEnabled(false)
+    .setStatisticsEnabled(pq.EnabledStatistics.Chunk)
+    .setCreatedBy('rlm-gym (parquet-wasm)');
+  for (const f of table.schema.fields) if (DICTIONARY_COLUMNS.includes(f.name)) b = b.setColumnDictionaryEnabled(f.name, true);
+  return pq.writeParquet(wasmTable, b.build()); // consumes wasmTable and the properties
 }
 
 /** Encode plain JS rows with exactly `schema` as ZSTD Parquet. */

@@ -32,8 +32,11 @@ const bool = () => new arrow.Bool();
 const listOf = (t: arrow.DataType, nullableItems = false) => new arrow.List(new arrow.Field('item', t, nullableItems));
 const field = (name: string, type: arrow.DataType, nullable = false) => new arrow.Field(name, type, nullable);
 const structOf = (fields: arrow.Field[]) => new arrow.Struct(fields);
-const mapOf = (key: arrow.DataType, value: arrow.DataType) =>
-  new arrow.Map_(new arrow.Field('entries', new arrow.Struct([field('key', key), field('value', value, true)]), false), false);
+const mapOf = (key: arrow.DataType, value: arrow.DataType): arrow.Map_ =>
+  new arrow.Map_(
+    new arrow.Field('entries', new arrow.Struct([field('key', key), field('value', value, true)]), false) as unknown as arrow.Field<never>,
+    false,
+  );
 
 const col = (name: string, type: arrow.DataType, description: string, nullable = false): ColumnDef => ({
   name,
@@ -248,39 +251,70 @@ export class SchemaError extends Error {
   override name = 'SchemaError';
 }
 
-function checkValue(v: unknown, t: arrow.DataType, nullable: boolean, where: string): void {
+type Problem = [path: string, message: string];
+
+const isNumericLeaf = (t: arrow.DataType) => t instanceof arrow.Int || t instanceof arrow.Float64;
+
+/** null when `v` fits `t`; else [relative path, message]. Paths are only built on failure (this runs per value). */
+function checkValue(v: unknown, t: arrow.DataType, nullable: boolean): Problem | null {
   if (v === null || v === undefined) {
-    if (nullable && v === null) return;
-    throw new SchemaError(`${where} is ${v === null ? 'null' : 'missing'} (expected ${typeName(t)}${nullable ? ' or null' : ''})`);
+    if (nullable && v === null) return null;
+    return ['', `is ${v === null ? 'null' : 'missing'} (expected ${typeName(t)}${nullable ? ' or null' : ''})`];
   }
-  const bad = (what: string) => new SchemaError(`${where} must be ${what}, got ${Array.isArray(v) ? 'an array' : typeof v}`);
-  if (t instanceof arrow.Utf8) {
-    if (typeof v !== 'string') throw bad('a string');
-  } else if (t instanceof arrow.Bool) {
-    if (typeof v !== 'boolean') throw bad('a boolean');
-  } else if (t instanceof arrow.Float64) {
-    if (typeof v !== 'number') throw bad('a number');
-  } else if (t instanceof arrow.Int) {
-    if (typeof v !== 'number' && typeof v !== 'bigint') throw bad('an integer');
-    if (typeof v === 'number' && !Number.isFinite(v)) throw new SchemaError(`${where} must be a finite integer, got ${v}`);
-  } else if (t instanceof arrow.Map_) {
-    if (typeof v !== 'object' || Array.isArray(v)) throw bad('an object');
-    for (const [k, x] of v instanceof Map ? v.entries() : Object.entries(v as object)) checkValue(x, t.valueType, true, `${where}[${JSON.stringify(k)}]`);
-  } else if (t instanceof arrow.List) {
-    if (!Array.isArray(v) && !ArrayBuffer.isView(v)) throw bad('an array');
+  const bad = (what: string): Problem => ['', `must be ${what}, got ${Array.isArray(v) ? 'an array' : typeof v}`];
+  if (t instanceof arrow.Utf8) return typeof v === 'string' ? null : bad('a string');
+  if (t instanceof arrow.Bool) return typeof v === 'boolean' ? null : bad('a boolean');
+  if (t instanceof arrow.Float64) return typeof v === 'number' ? null : bad('a number');
+  if (t instanceof arrow.Int) {
+    if (typeof v === 'bigint') return null;
+    if (typeof v !== 'number') return bad('an integer');
+    return Number.isFinite(v) ? null : ['', `must be a finite integer, got ${v}`];
+  }
+  if (t instanceof arrow.Map_) {
+    if (typeof v !== 'object' || Array.isArray(v)) return bad('an object');
+    for (const [k, x] of v instanceof Map ? v.entries() : Object.entries(v as object)) {
+      const p = checkValue(x, t.valueType, true);
+      if (p) return [`[${JSON.stringify(k)}]${p[0]}`, p[1]];
+    }
+    return null;
+  }
+  if (t instanceof arrow.List) {
+    if (ArrayBuffer.isView(v)) return isNumericLeaf(t.valueType) ? null : bad('an array');
+    if (!Array.isArray(v)) return bad('an array');
     const child = t.children[0];
-    const arr = v as ArrayLike<unknown>;
-    // Typed arrays cannot hold wrong types; only check plain arrays.
-    if (Array.isArray(arr)) for (let i = 0; i < arr.length; i++) checkValue(arr[i], child.type, child.nullable, `${where}[${i}]`);
-  } else if (t instanceof arrow.Struct) {
-    if (typeof v !== 'object' || Array.isArray(v)) throw bad('an object');
-    for (const f of t.children) checkValue((v as Record<string, unknown>)[f.name], f.type, f.nullable, `${where}.${f.name}`);
+    if (isNumericLeaf(child.type) && !child.nullable) {
+      const int = child.type instanceof arrow.Int;
+      for (let i = 0; i < v.length; i++) {
+        const x: unknown = v[i];
+        if (typeof x !== 'number' || (int && !Number.isFinite(x))) {
+          return [`[${i}]`, `must be a ${int ? 'finite integer' : 'number'}, got ${x === null ? 'null' : typeof x === 'number' ? x : typeof x}`];
+        }
+      }
+      return null;
+    }
+    for (let i = 0; i < v.length; i++) {
+      const p = checkValue(v[i], child.type, child.nullable);
+      if (p) return [`[${i}]${p[0]}`, p[1]];
+    }
+    return null;
   }
+  if (t instanceof arrow.Struct) {
+    if (typeof v !== 'object' || Array.isArray(v)) return bad('an object');
+    for (const f of t.children) {
+      const p = checkValue((v as Record<string, unknown>)[f.name], f.type, f.nullable);
+      if (p) return [`.${f.name}${p[0]}`, p[1]];
+    }
+    return null;
+  }
+  return null;
 }
 
 /** Check one row against columns; throws {@link SchemaError} naming `label` and the field. */
 export function validateRow(cols: readonly ColumnDef[], row: Record<string, unknown>, label: string): void {
-  for (const c of cols) checkValue(row[c.name], c.type, c.nullable, `${label}: field "${c.name}"`);
+  for (const c of cols) {
+    const p = checkValue(row[c.name], c.type, c.nullable);
+    if (p) throw new SchemaError(`${label}: field "${c.name}"${p[0]} ${p[1]}`);
+  }
 }
 
 /** The `episodes` row of a record (everything but `steps`); validates it. */
@@ -304,46 +338,138 @@ export function stepRows(ep: EpisodeRecord): StepRow[] {
 // JS ⇄ Arrow
 // ---------------------------------------------------------------------------------------------------------------------
 
-function toArrowValue(v: unknown, t: arrow.DataType): unknown {
-  if (v === null || v === undefined) return null;
-  if (t instanceof arrow.Int && t.bitWidth === 64) return typeof v === 'bigint' ? v : BigInt(Math.round(v as number));
-  if (t instanceof arrow.Int) return typeof v === 'number' ? Math.round(v) : Number(v);
-  if (t instanceof arrow.Map_) {
-    const entries = v instanceof Map ? [...v.entries()] : Object.entries(v as object);
-    return new Map(entries.map(([k, x]) => [k, toArrowValue(x, t.valueType)]));
-  }
-  if (t instanceof arrow.List) {
-    const child = t.valueType;
-    const arr = v as ArrayLike<unknown>;
-    // Numeric leaf lists: a typed array is fastest for the builder.
-    if (child instanceof arrow.Int && child.bitWidth === 32) return Int32Array.from(arr as ArrayLike<number>, (x) => Math.round(x));
-    if (child instanceof arrow.Int && child.bitWidth === 8) return Int8Array.from(arr as ArrayLike<number>);
-    if (child instanceof arrow.Float64) return Float64Array.from(arr as ArrayLike<number>);
-    if (child instanceof arrow.Utf8) return arr;
-    return Array.from(arr, (x) => toArrowValue(x, child));
-  }
-  if (t instanceof arrow.Struct) {
-    const o = v as Record<string, unknown>;
-    const out: Record<string, unknown> = {};
-    for (const f of t.children) out[f.name] = toArrowValue(o[f.name], f.type);
-    return out;
-  }
-  return v;
+function validity(values: readonly unknown[]): { nullCount: number; nullBitmap?: Uint8Array } {
+  let nullCount = 0;
+  for (let i = 0; i < values.length; i++) if (values[i] === null || values[i] === undefined) nullCount++;
+  if (nullCount === 0) return { nullCount };
+  const nullBitmap = new Uint8Array(((values.length + 63) & ~63) >> 3);
+  for (let i = 0; i < values.length; i++) if (values[i] !== null && values[i] !== undefined) nullBitmap[i >> 3] |= 1 << (i & 7);
+  return { nullCount, nullBitmap };
 }
 
-/** Build an Arrow table with exactly `schema` from plain JS rows (numbers for int64 are converted to BigInt). */
+type NumArray = Int8Array | Int32Array | Float64Array | BigInt64Array;
+
+function numericArray(t: arrow.DataType, n: number): NumArray {
+  if (t instanceof arrow.Float64) return new Float64Array(n);
+  if (t instanceof arrow.Int && t.bitWidth === 64) return new BigInt64Array(n);
+  if (t instanceof arrow.Int && t.bitWidth === 8) return new Int8Array(n);
+  if (t instanceof arrow.Int && t.bitWidth === 32) return new Int32Array(n);
+  throw new SchemaError(`unsupported numeric type ${String(t)}`);
+}
+
+function setNum(arr: NumArray, i: number, x: unknown): void {
+  if (x === null || x === undefined) return;
+  if (arr instanceof BigInt64Array) arr[i] = typeof x === 'bigint' ? x : BigInt(Math.round(x as number));
+  else if (arr instanceof Float64Array) arr[i] = x as number;
+  else arr[i] = Math.round(x as number);
+}
+
+/**
+ * Columnar Arrow Data straight from JS values (much faster than apache-arrow's generic builders for long numeric lists).
+ * Supports the types the schemas use: utf8, bool, int8/32/64, float64, list, struct, map.
+ */
+function buildData(values: readonly unknown[], t: arrow.DataType): arrow.Data {
+  const n = values.length;
+  const { nullCount, nullBitmap } = validity(values);
+  if (t instanceof arrow.Utf8) {
+    const valueOffsets = new Int32Array(n + 1);
+    let bytes = 0;
+    for (let i = 0; i < n; i++) {
+      const v = values[i];
+      if (typeof v === 'string') bytes += Buffer.byteLength(v, 'utf8');
+      if (bytes > 0x7fffffff) throw new SchemaError('a utf8 column exceeds 2 GiB in one batch; flush more often');
+      valueOffsets[i + 1] = bytes;
+    }
+    const buf = Buffer.allocUnsafe(bytes);
+    for (let i = 0; i < n; i++) {
+      const v = values[i];
+      if (typeof v === 'string') buf.write(v, valueOffsets[i], 'utf8');
+    }
+    const data = new Uint8Array(buf.buffer, buf.byteOffset, buf.length);
+    return arrow.makeData({ type: t, length: n, nullCount, nullBitmap, valueOffsets, data });
+  }
+  if (t instanceof arrow.Bool) {
+    const data = new Uint8Array(((n + 63) & ~63) >> 3);
+    for (let i = 0; i < n; i++) if (values[i] === true) data[i >> 3] |= 1 << (i & 7);
+    return arrow.makeData({ type: t, length: n, nullCount, nullBitmap, data });
+  }
+  if (t instanceof arrow.Int || t instanceof arrow.Float64) {
+    const data = numericArray(t, n);
+    for (let i = 0; i < n; i++) setNum(data, i, values[i]);
+    return arrow.makeData({ type: t as arrow.Int, length: n, nullCount, nullBitmap, data: data as Int32Array });
+  }
+  if (t instanceof arrow.Map_) {
+    const valueOffsets = new Int32Array(n + 1);
+    const keys: unknown[] = [];
+    const vals: unknown[] = [];
+    for (let i = 0; i < n; i++) {
+      const v = values[i];
+      if (v !== null && v !== undefined) {
+        for (const [k, x] of v instanceof Map ? v.entries() : Object.entries(v as object)) {
+          keys.push(k);
+          vals.push(x);
+        }
+      }
+      valueOffsets[i + 1] = keys.length;
+    }
+    const entryType = t.children[0].type as arrow.Struct;
+    const child = arrow.makeData({
+      type: entryType,
+      length: keys.length,
+      nullCount: 0,
+      children: [buildData(keys, entryType.children[0].type), buildData(vals, entryType.children[1].type)],
+    });
+    return arrow.makeData({ type: t, length: n, nullCount, nullBitmap, valueOffsets, child });
+  }
+  if (t instanceof arrow.List) {
+    const valueOffsets = new Int32Array(n + 1);
+    let total = 0;
+    for (let i = 0; i < n; i++) {
+      const v = values[i] as ArrayLike<unknown> | null | undefined;
+      if (v !== null && v !== undefined) total += v.length;
+      valueOffsets[i + 1] = total;
+    }
+    const ct = t.valueType as arrow.DataType;
+    let child: arrow.Data;
+    if ((ct instanceof arrow.Int || ct instanceof arrow.Float64) && !t.children[0].nullable) {
+      const data = numericArray(ct, total);
+      for (let i = 0; i < n; i++) {
+        const v = values[i] as ArrayLike<unknown> | null | undefined;
+        if (v === null || v === undefined) continue;
+        const off = valueOffsets[i];
+        if (ArrayBuffer.isView(v) && v.constructor === data.constructor) (data as Int32Array).set(v as unknown as Int32Array, off);
+        else for (let k = 0; k < v.length; k++) setNum(data, off + k, v[k]);
+      }
+      child = arrow.makeData({ type: ct as arrow.Int, length: total, nullCount: 0, data: data as Int32Array });
+    } else {
+      const flat: unknown[] = new Array(total);
+      for (let i = 0; i < n; i++) {
+        const v = values[i] as ArrayLike<unknown> | null | undefined;
+        if (v === null || v === undefined) continue;
+        const off = valueOffsets[i];
+        for (let k = 0; k < v.length; k++) flat[off + k] = v[k];
+      }
+      child = buildData(flat, ct);
+    }
+    return arrow.makeData({ type: t, length: n, nullCount, nullBitmap, valueOffsets, child });
+  }
+  if (t instanceof arrow.Struct) {
+    const children = t.children.map((f) =>
+      buildData(
+        values.map((v) => (v === null || v === undefined ? null : (v as Record<string, unknown>)[f.name])),
+        f.type,
+      ),
+    );
+    return arrow.makeData({ type: t, length: n, nullCount, nullBitmap, children });
+  }
+  throw new SchemaError(`unsupported Arrow type ${String(t)}`);
+}
+
+/** Build an Arrow table with exactly `schema` from plain JS rows (int64 from numbers; typed arrays accepted for lists). */
 export function tableFromRows(schema: arrow.Schema, rows: readonly Record<string, unknown>[]): arrow.Table {
-  const children = schema.fields.map((f) => {
-    const values = rows.map((r) => toArrowValue(r[f.name], f.type));
-    return arrow.vectorFromArray(values, f.type as arrow.DataType).data[0];
-  });
+  const children = schema.fields.map((f) => buildData(rows.map((r) => r[f.name]), f.type as arrow.DataType));
   // One record batch whose struct children are the columns, so the schema (metadata, nullability) is kept exactly.
-  const data = arrow.makeData({
-    type: new arrow.Struct(schema.fields),
-    length: rows.length,
-    nullCount: 0,
-    children: children.length ? children : [],
-  });
+  const data = arrow.makeData({ type: new arrow.Struct(schema.fields), length: rows.length, nullCount: 0, children });
   return new arrow.Table([new arrow.RecordBatch(schema, data)]);
 }
 

@@ -174,10 +174,10 @@ function checkList(list: unknown[], path: string, what: string): NamedReward[] {
 }
 
 /**
- * Build a composite reward from a spec string (or parsed items), loading user modules. All components of one module get
+ * Build a composite reward from a spec string (default {@link DEFAULT_REWARD_SPEC} = "accuracy") or parsed items, loading user modules. All components of one module get
  * the module item's weight. Component names must be unique (a module may not shadow a built-in used in the same spec).
  */
-export async function buildReward(spec: string | RewardSpecItem[], opts: { cwd?: string } = {}): Promise<CompositeReward> {
+export async function buildReward(spec: string | RewardSpecItem[] = DEFAULT_REWARD_SPEC, opts: { cwd?: string } = {}): Promise<CompositeReward> {
   const items = typeof spec === 'string' ? parseRewardSpec(spec) : spec;
   const components: RewardComponent[] = [];
   for (const item of items) {

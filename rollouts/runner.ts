@@ -5,7 +5,7 @@
  * as `interrupted` and are NOT handed on (so `--resume` plays them again: every episode lands exactly once).
  */
 import PQueue from 'p-queue';
-import { RLMEnv, SandboxPool, type Prices, type SandboxLimits, type SubCallHandler, type Message, type StepRecord } from '../env/index.ts';
+import { RLMEnv, SandboxPool, type StepInfo, type Prices, type SandboxLimits, type SubCallHandler, type Message, type StepRecord } from '../env/index.ts';
 import { generateTask, type Task } from '../tasks/index.ts';
 import type { PolicyClient } from './client.ts';
 import { deriveSeed, planEpisodes, type PlannedEpisode } from './plan.ts';
@@ -193,7 +193,7 @@ async function playEpisode(o: RolloutOptions, ep: PlannedEpisode, tasks: TaskCac
   let stopReason: string | undefined;
   let terminated = false;
   let truncated = false;
-  let info;
+  let info: StepInfo | undefined;
   try {
     const reset = await env.reset({ seed: ep.sandboxSeed });
     info = reset.info;

@@ -83,7 +83,7 @@ async function main(): Promise<number> {
     const recorded = (manifest.config ?? {}) as Record<string, any>;
     settings = { ...recorded, endpoint: flags.endpoint.length ? flags.endpoint : recorded.endpoint, apiKeyEnv: flags.apiKeyEnv ?? recorded.apiKeyEnv, quiet: flags.quiet };
   } else {
-    outDir = path.resolve(flags.out ?? defaultOutDir(flags.model, flags.task));
+    outDir = path.resolve(flags.out ?? defaultOutDir(flags.model, flags.task, flags.shard));
   }
 
   const families = settings.task === 'all' ? FAMILIES : String(settings.task).split(',').map((s) => s.trim());
@@ -137,8 +137,12 @@ async function main(): Promise<number> {
       config,
       seed: settings.seed,
       shard: shard ?? null,
-      endpoints: root.served.map((s) => ({ url: root.reference ? 'reference (in-process)' : s.endpoint, served_models: s.models })),
+      endpoints: [
+        ...root.served.map((s) => ({ role: 'root', url: root.reference ? 'reference (in-process)' : s.endpoint, served_models: s.models })),
+        ...(sub === root ? [] : sub.served.map((s) => ({ role: 'sub', url: sub.reference ? 'reference (in-process)' : s.endpoint, served_models: s.models }))),
+      ],
       models: { root: root.model, sub: sub.model },
+      reward_spec: reward.spec,
     },
   });
   const skip = flags.resume ? await finishedEpisodeIds(outDir) : undefined;
@@ -190,25 +194,25 @@ async function main(): Promise<number> {
     `[rollout] ${families.join(', ')} · ${settings.n} task(s) each × group ${settings.groupSize}${shard ? ` · shard ${shard.index}/${shard.count}` : ''} · model ${root.model}` +
       `${root.reference ? ' (reference, in-process)' : ` @ ${root.clients.map((c) => c.endpoint).join(', ')}`} → ${path.relative(process.cwd(), outDir) || '.'}\n`,
   );
-  let reporter: ReturnType<typeof createProgressReporter> | null = null;
+  const progress: { reporter: ReturnType<typeof createProgressReporter> | null } = { reporter: null };
   let result;
   try {
     result = await runRollouts({
       ...options,
       onProgress: (p) => {
         if (settings.quiet) return;
-        reporter ??= createProgressReporter(p.total);
-        reporter.update(p);
+        progress.reporter ??= createProgressReporter(p.total);
+        progress.reporter.update(p);
       },
     });
   } catch (e) {
-    reporter?.stop();
+    progress.reporter?.stop();
     await writer.close({ status: 'failed' }).catch(() => undefined);
     await root.close();
     if (sub !== root) await sub.close();
     return fail(`run failed: ${(e as Error).message}`);
   }
-  reporter?.stop();
+  progress.reporter?.stop();
   const interrupted = abort.signal.aborted;
   await writer.close({ status: interrupted ? 'interrupted' : 'completed', interrupted_episodes: result.interrupted });
   await root.close();
@@ -222,9 +226,11 @@ async function main(): Promise<number> {
   return interrupted ? 130 : 0;
 }
 
-function defaultOutDir(model: string, task: string): string {
+function defaultOutDir(model: string, task: string, shard?: string): string {
   const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '').replace('T', '-');
-  return path.join('runs', `${stamp}-${model.replace(/[^\w.-]+/g, '_')}-${task.replace(/[^\w.-]+/g, '_')}`);
+  const run = path.join('runs', `${stamp}-${model.replace(/[^\w.-]+/g, '_')}-${task.replace(/[^\w.-]+/g, '_')}`);
+  // Shards never share a directory (one writer per run dir); DuckDB globs them all: runs/x/*/episodes/*.parquet
+  return shard ? path.join(run, `shard-${shard.replace('/', '-of-')}`) : run;
 }
 
 function checkWritable(dir: string): void {

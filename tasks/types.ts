@@ -50,4 +50,6 @@ export interface TaskFamilyDef {
   defaults: Record<string, unknown>;
   generate(options: GenerateOptions): Task;
   score(task: Task, prediction: string): ScoreResult;
+  /** Optional: one line per family option (name → meaning, accepted values, default), for help texts. */
+  optionDocs?: Record<string, string>;
 }

@@ -28,6 +28,8 @@ export interface SubCallRequest {
   subContext?: string;
   /** llm_query(prompt, model): optional model override. */
   model?: string;
+  /** Aborted when the session dies or closes while the call is in flight (added; handlers may ignore it). */
+  signal?: AbortSignal;
 }
 
 /** Runs on the parent side. Must be safe to call concurrently (bounded by `maxSubConcurrency`). */
@@ -48,6 +50,12 @@ export interface SandboxLimits {
   maxSubConcurrency?: number;
   /** Max chars of one sub-call prompt; larger ⇒ a clear error returned to the code, the model is not called. Default 400_000. */
   maxSubPromptChars?: number;
+  /** Max chars of the `subContext` of one rlm_query call. Default 50_000_000. (added) */
+  maxSubContextChars?: number;
+  /** Max chars of a submitted answer (FINAL / FINAL_VAR / answer.content); larger ⇒ an error to the code. Default 100_000. (added) */
+  maxFinalChars?: number;
+  /** Max chars of one cell's source; larger ⇒ an error observation, the code is not run. Default 1_000_000. (added) */
+  maxCodeChars?: number;
 }
 
 export interface SessionOptions extends SandboxLimits {
@@ -56,6 +64,11 @@ export interface SessionOptions extends SandboxLimits {
   seed: number;
   /** Optional cache key for the context (e.g. the task id) so a worker can reuse a transferred context. */
   contextKey?: string;
+  /**
+   * Sub-calls of this episode already used (e.g. by a previous sandbox that died): they count against `maxSubCalls`
+   * from the start, so budget messages keep naming the episode's real budget. Default 0. (added)
+   */
+  subCallsUsed?: number;
 }
 
 export type FinalSource = 'FINAL' | 'FINAL_VAR' | 'answer';

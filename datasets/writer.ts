@@ -1,0 +1,404 @@
+/**
+ * RunWriter: buffers finished episodes and writes them as Parquet part files, crash-safely, with a manifest.
+ *
+ *     const w = await RunWriter.open('runs/x', { runId: 'x', manifest: { config, seed, endpoints }, flushEvery: 16 });
+ *     for await (const ep of episodes) await w.add(ep);   // flushes every 16 episodes
+ *     await w.close();                                     // or close({ status: 'interrupted' }) on SIGINT
+ *
+ * Each flush writes `steps/part-NNNNN.parquet` then `episodes/part-NNNNN.parquet` (each: temp file, fsync, rename,
+ * fsync dir), then rewrites manifest.json atomically. Reopening a directory resumes it: numbering continues after the
+ * existing parts, previous parts stay in the manifest, parts written but not yet in the manifest (crash after rename) are
+ * adopted, orphan steps parts and temp files are removed.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdir, open as fsOpen, readFile, readdir, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import { basename, join, resolve } from 'node:path';
+import type { EpisodeRecord } from '../rollouts/types.ts';
+import {
+  EPISODES_DIR,
+  LOCK_FILE,
+  MANIFEST_FILE,
+  STEPS_DIR,
+  assertConsistent,
+  listRunParts,
+  partName,
+  sha256Hex,
+} from './layout.ts';
+import {
+  type Manifest,
+  type ManifestInput,
+  type PartCounts,
+  type PartInfo,
+  type RunStatus,
+  emptyCounts,
+  newManifest,
+  newSession,
+  readManifestFile,
+  redactUrl,
+  scrubSecrets,
+  serializeManifest,
+  totalCounts,
+} from './manifest.ts';
+import { DatasetError, decodeParquet, encodeRows, isTempName, writeFileAtomic } from './parquet.ts';
+import { EPISODES_SCHEMA, type EpisodeRow, SCHEMA_VERSION, STEPS_SCHEMA, type StepRow, episodeRow, rowsFromTable, stepRows } from './schema.ts';
+
+export interface RunWriterOptions {
+  /** Run id stamped on every row. Default: the existing manifest's run_id when resuming, else the directory's name. */
+  runId?: string;
+  /** What the manifest records about the run (command, config, seed, shard, endpoints, …). */
+  manifest?: ManifestInput;
+  /** Flush a part every K buffered episodes. Default 16. */
+  flushEvery?: number;
+}
+
+export interface CloseOptions {
+  /** Default 'completed'. Use 'interrupted' on SIGINT/SIGTERM, 'failed' on a fatal error. */
+  status?: Exclude<RunStatus, 'running'>;
+  /** Stored as manifest.summary (scrubbed), e.g. accuracy, mean reward, throughput. */
+  summary?: Record<string, unknown>;
+  /** Any other key is merged into manifest.extra (scrubbed), e.g. `interrupted_episodes: [...]`. */
+  [extra: string]: unknown;
+}
+
+interface Buffered {
+  episode: EpisodeRow;
+  steps: StepRow[];
+}
+
+const openDirs = new Set<string>();
+
+function nowIso(): string {
+  return new Date().toISOString();
+}
+
+/** Is `pid` a live process that could be a writer? (On Linux also checks it is a node process, against pid reuse.) */
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EPERM') return false;
+  }
+  try {
+    const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+    return /node|tsx|bun|deno/i.test(cmd);
+  } catch {
+    return true; // no /proc: assume alive
+  }
+}
+
+function countEpisodes(rows: readonly Pick<EpisodeRow, 'correct' | 'terminated' | 'truncated' | 'error' | 'reward_error' | 'stop_reason'>[], steps: number): PartCounts {
+  const c = emptyCounts();
+  c.episodes = rows.length;
+  c.steps = steps;
+  for (const r of rows) {
+    if (r.correct) c.correct++;
+    if (r.terminated) c.terminated++;
+    if (r.truncated) c.truncated++;
+    if (r.error !== null) c.errors++;
+    if (r.reward_error !== null) c.reward_errors++;
+    const k = String(r.stop_reason);
+    c.by_stop_reason[k] = (c.by_stop_reason[k] ?? 0) + 1;
+  }
+  return c;
+}
+
+/** sampling_params is JSON text: redact secret-named keys if any slipped in (re-serialized only then). */
+function scrubJsonText(text: string): string {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return text;
+  }
+  const scrubbed = scrubSecrets(parsed, []);
+  return JSON.stringify(scrubbed) === JSON.stringify(parsed) ? text : JSON.stringify(scrubbed);
+}
+
+export class RunWriter {
+  readonly dir: string;
+  readonly runId: string;
+  readonly flushEvery: number;
+  /** True when open() found an existing run (resume). */
+  readonly resumed: boolean;
+
+  private m: Manifest;
+  private buffer: Buffered[] = [];
+  private ids = new Set<string>();
+  private nextIndex: number;
+  private queue: Promise<unknown> = Promise.resolve();
+  private closed = false;
+
+  private constructor(dir: string, runId: string, flushEvery: number, manifest: Manifest, ids: Set<string>, nextIndex: number, resumed: boolean) {
+    this.dir = dir;
+    this.runId = runId;
+    this.flushEvery = flushEvery;
+    this.m = manifest;
+    this.ids = ids;
+    this.nextIndex = nextIndex;
+    this.resumed = resumed;
+  }
+
+  /** Create or resume a run directory. Writes manifest.json (status 'running') before returning. */
+  static async open(dir: string, opts: RunWriterOptions = {}): Promise<RunWriter> {
+    const abs = resolve(dir);
+    const flushEvery = opts.flushEvery ?? 16;
+    if (!Number.isInteger(flushEvery) || flushEvery < 1) throw new RangeError(`flushEvery must be a positive integer, got ${flushEvery}`);
+    if (openDirs.has(abs)) throw new DatasetError(`run ${abs} is already open for writing in this process`, 'locked');
+    await mkdir(join(abs, EPISODES_DIR), { recursive: true });
+    await mkdir(join(abs, STEPS_DIR), { recursive: true });
+    await acquireLock(abs);
+    openDirs.add(abs);
+    try {
+      return await RunWriter.init(abs, opts, flushEvery);
+    } catch (e) {
+      openDirs.delete(abs);
+      await rm(join(abs, LOCK_FILE), { force: true });
+      throw e;
+    }
+  }
+
+  private static async init(abs: string, opts: RunWriterOptions, flushEvery: number): Promise<RunWriter> {
+    const notes: string[] = [];
+    // 1. Temp files of a crashed writer.
+    for (const sub of ['', EPISODES_DIR, STEPS_DIR]) {
+      for (const f of await readdir(join(abs, sub))) {
+        if (isTempName(f)) {
+          await unlink(join(abs, sub, f));
+          notes.push(`removed temp file ${sub ? sub + '/' : ''}${f}`);
+        }
+      }
+    }
+    const prev = readManifestFile(join(abs, MANIFEST_FILE));
+    const input = opts.manifest ?? {};
+    const now = nowIso();
+    const runId = opts.runId ?? prev?.run_id ?? basename(abs);
+    if (prev && prev.run_id !== runId) {
+      throw new DatasetError(`run ${abs} has run_id "${prev.run_id}" but the writer was opened with runId "${runId}"`, 'run_id_mismatch');
+    }
+    // 2. Orphan steps parts (crash between the two renames): their episodes were not committed and will be re-run.
+    const listing = await listRunParts(abs);
+    assertConsistent(abs, listing);
+    for (const f of listing.orphanSteps) {
+      await unlink(join(abs, f));
+      notes.push(`removed orphan ${f} (its episodes part was never committed)`);
+    }
+    // 3. Reconcile manifest parts with the committed files.
+    const known = new Map((prev?.parts ?? []).map((p) => [p.index, p]));
+    const parts: PartInfo[] = [];
+    const ids = new Set<string>();
+    for (const pp of listing.committed) {
+      const epPath = join(abs, pp.episodesFile);
+      const stPath = join(abs, pp.stepsFile);
+      const have = known.get(pp.index);
+      const epBytes = await readFile(epPath);
+      const [epStat, stStat] = [await stat(epPath), await stat(stPath)];
+      if (have && have.episodes.bytes === epStat.size && have.steps.bytes === stStat.size) {
+        for (const r of rowsFromTable<{ episode_id: string }>(decodeParquet(epBytes, epPath, ['episode_id']))) ids.add(r.episode_id);
+        parts.push(have);
+        continue;
+      }
+      if (have) throw new DatasetError(`run ${abs}: ${pp.episodesFile} or ${pp.stepsFile} changed size since the manifest recorded it`, 'inconsistent');
+      // Committed after the last manifest write: adopt it.
+      const epTable = decodeParquet(epBytes, epPath);
+      const epRows = rowsFromTable<EpisodeRow>(epTable);
+      for (const r of epRows) ids.add(r.episode_id);
+      const stBytes = await readFile(stPath);
+      const stTable = decodeParquet(stBytes, stPath, ['episode_id']);
+      parts.push({
+        index: pp.index,
+        name: pp.name,
+        episodes: { file: pp.episodesFile, rows: epTable.numRows, bytes: epBytes.length, sha256: sha256Hex(epBytes) },
+        steps: { file: pp.stepsFile, rows: stTable.numRows, bytes: stBytes.length, sha256: sha256Hex(stBytes) },
+        counts: countEpisodes(epRows, stTable.numRows),
+        written_at: (await stat(epPath)).mtime.toISOString(),
+      });
+      notes.push(`adopted ${pp.name} (committed after the last manifest write)`);
+    }
+    for (const p of prev?.parts ?? []) {
+      if (!listing.committed.some((c) => c.index === p.index)) notes.push(`part ${p.name} listed in the manifest is missing on disk; dropped`);
+    }
+    const maxIndex = Math.max(-1, ...listing.committed.map((p) => p.index), ...(prev?.parts ?? []).map((p) => p.index));
+
+    let manifest: Manifest;
+    if (prev) {
+      const sessions = prev.sessions.map((s) => (s.status === 'running' ? { ...s, status: 'crashed' as const } : s));
+      sessions.push(newSession(input, now));
+      manifest = {
+        ...prev,
+        status: 'running',
+        ended_at: null,
+        updated_at: now,
+        sessions,
+        endpoints: input.endpoints ? input.endpoints.map((e) => ({ ...e, url: redactUrl(e.url) })) : prev.endpoints,
+        notes: [...(prev.notes ?? []), ...notes.map((n) => `${now} ${n}`)],
+        parts,
+        counts: totalCounts(parts),
+      };
+    } else {
+      manifest = newManifest(runId, input, now, SCHEMA_VERSION);
+      manifest.parts = parts;
+      manifest.counts = totalCounts(parts);
+      manifest.notes = notes.map((n) => `${now} ${n}`);
+    }
+    const w = new RunWriter(abs, runId, flushEvery, manifest, ids, maxIndex + 1, prev !== null || parts.length > 0);
+    await w.writeManifest();
+    return w;
+  }
+
+  /** A copy of the current manifest (as last written). */
+  get manifest(): Manifest {
+    return structuredClone(this.m);
+  }
+
+  /** Episodes buffered, not yet in a part file. */
+  get pending(): number {
+    return this.buffer.length;
+  }
+
+  /** Episodes committed to part files (including those of previous sessions). */
+  get written(): number {
+    return this.m.counts.episodes;
+  }
+
+  /** True when this episode id is already committed or buffered. */
+  has(episodeId: string): boolean {
+    return this.ids.has(episodeId);
+  }
+
+  /**
+   * Buffer one finished episode (validated against the schema now, so a bad record fails here, naming the field).
+   * Resolves once any flush it triggered is written. Throws DatasetError 'duplicate_episode' for an id already in the run.
+   */
+  add(episode: EpisodeRecord): Promise<void> {
+    if (this.closed) return Promise.reject(new DatasetError(`RunWriter for ${this.dir} is closed`, 'closed'));
+    try {
+      if (episode.run_id !== this.runId) {
+        throw new DatasetError(`episode ${episode.episode_id} has run_id "${episode.run_id}", expected "${this.runId}"`, 'run_id_mismatch');
+      }
+      if (this.ids.has(episode.episode_id)) {
+        throw new DatasetError(`episode ${episode.episode_id} is already in run ${this.runId} (written or buffered)`, 'duplicate_episode');
+      }
+      const row = episodeRow(episode);
+      const steps = stepRows(episode);
+      // sampling_params may carry extra_body (headers?) — redact secret-named keys. task_options are left byte-exact (replay).
+      const scrubbed: EpisodeRow = { ...row, sampling_params: scrubJsonText(row.sampling_params) };
+      this.ids.add(episode.episode_id);
+      this.buffer.push({ episode: scrubbed, steps });
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    if (this.buffer.length >= this.flushEvery) return this.flush().then(() => undefined);
+    return Promise.resolve();
+  }
+
+  /** Write the buffered episodes as one part (no-op when empty). Serialized: concurrent calls queue. */
+  flush(): Promise<PartInfo | null> {
+    const p = this.queue.then(() => this.doFlush());
+    this.queue = p.catch(() => undefined);
+    return p;
+  }
+
+  private async doFlush(): Promise<PartInfo | null> {
+    if (this.buffer.length === 0) return null;
+    const batch = this.buffer.splice(0);
+    const index = this.nextIndex++;
+    const name = partName(index);
+    const epFile = `${EPISODES_DIR}/${name}.parquet`;
+    const stFile = `${STEPS_DIR}/${name}.parquet`;
+    const episodes = batch.map((b) => b.episode);
+    const steps = batch.flatMap((b) => b.steps);
+    let stepsCommitted = false;
+    let epBytes: Uint8Array;
+    let stBytes: Uint8Array;
+    try {
+      stBytes = encodeRows(STEPS_SCHEMA, steps as unknown as Record<string, unknown>[]);
+      epBytes = encodeRows(EPISODES_SCHEMA, episodes as unknown as Record<string, unknown>[]);
+      await writeFileAtomic(join(this.dir, stFile), stBytes);
+      stepsCommitted = true;
+      await writeFileAtomic(join(this.dir, epFile), epBytes); // commit point
+    } catch (e) {
+      if (stepsCommitted) await rm(join(this.dir, stFile), { force: true });
+      this.buffer.unshift(...batch); // keep them for the next attempt
+      throw e;
+    }
+    const part: PartInfo = {
+      index,
+      name,
+      episodes: { file: epFile, rows: episodes.length, bytes: epBytes.length, sha256: sha256Hex(epBytes) },
+      steps: { file: stFile, rows: steps.length, bytes: stBytes.length, sha256: sha256Hex(stBytes) },
+      counts: countEpisodes(episodes, steps.length),
+      written_at: nowIso(),
+    };
+    this.m.parts.push(part);
+    this.m.counts = totalCounts(this.m.parts);
+    this.m.updated_at = part.written_at;
+    await this.writeManifest();
+    return part;
+  }
+
+  /**
+   * Flush, then finalize manifest.json (status, ended_at, summary) and release the directory. If the final flush fails,
+   * the manifest is written with status 'failed' and the error is rethrown.
+   */
+  async close(opts: CloseOptions = {}): Promise<Manifest> {
+    if (this.closed) return this.manifest;
+    let status = (opts.status ?? 'completed') as Exclude<RunStatus, 'running'>;
+    let failure: unknown = null;
+    try {
+      await this.flush();
+    } catch (e) {
+      failure = e;
+      status = 'failed';
+      this.m.notes.push(`${nowIso()} final flush failed: ${e instanceof Error ? e.message : String(e)} (${this.buffer.length} episodes not written)`);
+    }
+    const now = nowIso();
+    this.m.status = status;
+    this.m.ended_at = now;
+    this.m.updated_at = now;
+    const s = this.m.sessions[this.m.sessions.length - 1];
+    if (s) {
+      s.ended_at = now;
+      s.status = status;
+    }
+    const { status: _s, summary, ...extra } = opts;
+    if (summary) this.m.summary = summary;
+    if (Object.keys(extra).length) this.m.extra = { ...(this.m.extra ?? {}), ...extra };
+    this.closed = true;
+    try {
+      await this.writeManifest();
+    } finally {
+      openDirs.delete(this.dir);
+      await rm(join(this.dir, LOCK_FILE), { force: true });
+    }
+    if (failure) throw failure;
+    return this.manifest;
+  }
+
+  private async writeManifest(): Promise<void> {
+    await writeFileAtomic(join(this.dir, MANIFEST_FILE), serializeManifest(this.m));
+  }
+}
+
+/** Exclusive lock file holding the writer's pid; a lock whose pid is dead (a killed writer) is taken over. */
+async function acquireLock(dir: string): Promise<void> {
+  const path = join(dir, LOCK_FILE);
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const fh = await fsOpen(path, 'wx');
+      await fh.writeFile(String(process.pid));
+      await fh.close();
+      return;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      const pid = Number(existsSync(path) ? readFileSync(path, 'utf8').trim() : NaN);
+      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && pidAlive(pid)) {
+        throw new DatasetError(
+          `run ${dir} is being written by process ${pid} (lock ${path}); if no writer is running, delete that file`,
+          'locked',
+        );
+      }
+      await rm(path, { force: true }); // stale (dead pid, or our own pid from a writer that was never closed)
+    }
+  }
+  await writeFile(path, String(process.pid));
+}

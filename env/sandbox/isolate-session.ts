@@ -1,0 +1,274 @@
+/**
+ * One REPL = one isolated-vm isolate, host side. Independent of IPC: the worker process wraps it, and benchmarks can use
+ * it in-process. `run()` never throws for anything the model's code does.
+ */
+import ivm from 'isolated-vm';
+import { PRELUDE_SOURCE } from './prelude.ts';
+import { rewriteCell } from './rewrite.ts';
+import { fmtInt, truncationMarker, type ResolvedLimits } from './limits.ts';
+import { deadResult, SANDBOX_CLOCK_START_MS, type IsolateCellResult, type StopReason } from './results.ts';
+
+export { deadResult, SANDBOX_CLOCK_START_MS, type IsolateCellResult, type StopReason };
+
+export interface IsolateSessionInit {
+  /** The context as one string (a Doc[] is concatenated: see `docLayout`). Not released: callers may cache it. */
+  context: ivm.ExternalCopy<string>;
+  /** For Doc[] contexts: [idLength, titleLength, textLength] per document, in order; null for a string context. */
+  docLayout: number[] | null;
+  seed: number;
+  limits: ResolvedLimits;
+  /** Sub-calls used before this isolate (0 for a new episode). */
+  subCallsUsed?: number;
+  /** Carries one sub-call request (JSON from the isolate) to whoever runs it; resolves with the reply JSON. May reject. */
+  subCall: (payload: string) => Promise<string>;
+  onCatastrophicError?: (message: string) => void;
+  /**
+   * Called when the isolate's thread is stuck for good (a disposed or aborted isolate whose task never ends: see the
+   * sentinel note in prelude.ts). The thread keeps spinning; the process holding it should be retired (killed) soon.
+   */
+  onStuck?: () => void;
+}
+
+/** Folds a numeric seed (any finite number) into 32 bits, mixing the high part in. */
+export function seed32(seed: number): number {
+  const t = Math.trunc(seed);
+  const lo = t % 4294967296;
+  const hi = Math.trunc(t / 4294967296);
+  return ((lo >>> 0) ^ Math.imul(hi | 0, 0x9e3779b1)) >>> 0;
+}
+
+/** The primitive every model-running task rejects first (see prelude.ts): seeing it means "the task completed". */
+export const TASK_SENTINEL = 'RLM_SANDBOX_TASK_END';
+/** A task that has not settled this long after its isolate was disposed / its abort started is stuck. */
+const STUCK_AFTER_MS = 1_000;
+
+type Outcome = { kind: 'ok'; value: unknown } | { kind: 'err'; error: unknown } | { kind: 'killed' };
+
+const INTERNAL_FATAL = JSON.stringify({ remaining: 0, budget: null, fatal: 'internal error (the sub-call host failed)', results: [], texts: [] });
+
+export class IsolateSession {
+  readonly limits: ResolvedLimits;
+  private readonly isolate: ivm.Isolate;
+  private runRef!: ivm.Reference<(src: string, isAsync: boolean) => string>;
+  private finishRef!: ivm.Reference<() => string>;
+  private abortRef!: ivm.Reference<(message: string) => string>;
+  private collectRef!: ivm.Reference<() => string>;
+  private killReason: StopReason | null = null;
+  private onKilled: () => void = () => {};
+  private readonly killed: Promise<Outcome>;
+  private readonly onStuck: () => void;
+  private stuckReported = false;
+  private emitted = '';
+  private running = false;
+
+  private constructor(isolate: ivm.Isolate, limits: ResolvedLimits, onStuck: () => void) {
+    this.isolate = isolate;
+    this.limits = limits;
+    this.onStuck = onStuck;
+    this.killed = new Promise<Outcome>((resolve) => (this.onKilled = () => resolve({ kind: 'killed' })));
+  }
+
+  static async create(init: IsolateSessionInit): Promise<IsolateSession> {
+    const limits = init.limits;
+    const isolate = new ivm.Isolate({
+      memoryLimit: limits.memoryMB,
+      onCatastrophicError: init.onCatastrophicError ?? ((message: string) => {
+        process.stderr.write(`isolated-vm catastrophic error: ${message}\n`);
+        process.abort();
+      }),
+    });
+    const s = new IsolateSession(isolate, limits, init.onStuck ?? (() => {}));
+    try {
+      const context = await isolate.createContext();
+      const emit = new ivm.Callback((chunk: unknown) => {
+        if (typeof chunk === 'string') s.onEmit(chunk);
+      });
+      const sub = new ivm.Reference(async (payload: unknown): Promise<string> => {
+        if (typeof payload !== 'string') return INTERNAL_FATAL;
+        try {
+          const reply = await init.subCall(payload);
+          return typeof reply === 'string' ? reply : INTERNAL_FATAL;
+        } catch {
+          return INTERNAL_FATAL;
+        }
+      });
+      const cfg = JSON.stringify({
+        seed: seed32(init.seed),
+        clockStartMs: SANDBOX_CLOCK_START_MS,
+        maxOutputChars: limits.maxOutputChars,
+        maxSubCalls: limits.maxSubCalls,
+        remaining: Math.max(0, limits.maxSubCalls - (init.subCallsUsed ?? 0)),
+        maxSubPromptChars: limits.maxSubPromptChars,
+        maxSubContextChars: limits.maxSubContextChars,
+        maxFinalChars: limits.maxFinalChars,
+        maxErrorChars: limits.maxErrorChars,
+        docLayout: init.docLayout,
+        sentinel: TASK_SENTINEL,
+      });
+      const api = (await context.evalClosure(PRELUDE_SOURCE, [sub, emit, init.context.copyInto(), cfg], {
+        result: { reference: true },
+        timeout: 10_000,
+      })) as unknown as ivm.Reference<Record<string, unknown>>;
+      s.runRef = (await api.get('run', { reference: true })) as unknown as typeof s.runRef;
+      s.finishRef = (await api.get('finish', { reference: true })) as unknown as typeof s.finishRef;
+      s.abortRef = (await api.get('abort', { reference: true })) as unknown as typeof s.abortRef;
+      s.collectRef = (await api.get('collect', { reference: true })) as unknown as typeof s.collectRef;
+      api.release();
+      return s;
+    } catch (e) {
+      if (!isolate.isDisposed) isolate.dispose();
+      const msg = e instanceof Error ? e.message : String(e);
+      throw new Error(/memory limit/i.test(msg) ? `the context does not fit the memory limit of ${limits.memoryMB} MB` : msg);
+    }
+  }
+
+  get dead(): boolean {
+    return this.killReason !== null || this.isolate.isDisposed;
+  }
+
+  private onEmit(chunk: string): void {
+    // The isolate caps output itself; this is a second, host-side guard.
+    const room = this.limits.maxOutputChars - this.emitted.length;
+    if (room > 0) this.emitted += chunk.length > room ? chunk.slice(0, room) : chunk;
+  }
+
+  /** Disposes the isolate; a running cell ends (at once) with dead + `reason`. */
+  kill(reason: StopReason): void {
+    if (this.killReason === null) this.killReason = reason;
+    if (!this.isolate.isDisposed) {
+      try {
+        this.isolate.dispose();
+      } catch {
+        /* already gone */
+      }
+    }
+    this.onKilled();
+  }
+
+  dispose(): void {
+    this.kill('worker_crash');
+  }
+
+  private reportStuck(): void {
+    if (this.stuckReported) return;
+    this.stuckReported = true;
+    this.onStuck();
+  }
+
+  /**
+   * Runs one task of the isolate. A rejection with the sentinel counts as completion. Resolves as soon as the session is
+   * killed, even if the isolate's thread never comes back (then, after STUCK_AFTER_MS, the thread is reported stuck).
+   */
+  private async task(start: () => Promise<unknown>): Promise<Outcome> {
+    if (this.killReason !== null || this.isolate.isDisposed) return { kind: 'killed' };
+    let settledFlag = false;
+    const settled: Promise<Outcome> = start().then(
+      (value) => ((settledFlag = true), { kind: 'ok', value }),
+      (error) => ((settledFlag = true), error === TASK_SENTINEL ? { kind: 'ok', value: undefined } : { kind: 'err', error }),
+    );
+    const out = await Promise.race([settled, this.killed]);
+    if (out.kind === 'killed' && !settledFlag) {
+      const t = setTimeout(() => this.reportStuck(), STUCK_AFTER_MS);
+      t.unref();
+      void settled.then(() => clearTimeout(t));
+    }
+    return out;
+  }
+
+  async run(code: string): Promise<IsolateCellResult> {
+    const t0 = performance.now();
+    const done = (r: Omit<IsolateCellResult, 'durationMs'>): IsolateCellResult => ({ ...r, durationMs: performance.now() - t0 });
+    if (this.dead) return done(deadResult(this.killReason ?? 'worker_crash', '', this.limits));
+    if (this.running) return done({ output: '', error: 'Error: another cell is still running in this sandbox' });
+    if (code.length > this.limits.maxCodeChars) {
+      return done({ output: '', error: `SyntaxError: the code is ${fmtInt(code.length)} chars; the limit is ${fmtInt(this.limits.maxCodeChars)} chars per cell` });
+    }
+    const rw = rewriteCell(code);
+    if (!rw.ok) return done({ output: '', error: rw.error });
+
+    this.running = true;
+    this.emitted = '';
+    const wall = setTimeout(() => this.kill('wall_timeout'), this.limits.cellWallTimeoutMs);
+    try {
+      return done(await this.runPhases(rw.code, rw.isAsync));
+    } finally {
+      clearTimeout(wall);
+      this.running = false;
+    }
+  }
+
+  private async runPhases(code: string, isAsync: boolean): Promise<Omit<IsolateCellResult, 'durationMs'>> {
+    const cpuMs = this.limits.cellCpuTimeoutMs;
+    const cpu0 = this.cpuTime();
+    let out = await this.task(() => this.runRef.apply(undefined, [code, isAsync], { timeout: cpuMs, result: { copy: true } }));
+    if (out.kind === 'ok') {
+      const left = Math.max(1, Math.ceil(cpuMs - (this.cpuTime() - cpu0)));
+      out = await this.task(() => this.finishRef.apply(undefined, [], { timeout: left, result: { copy: true } }));
+    }
+    if (out.kind === 'ok') return this.collect();
+    if (out.kind === 'killed') return deadResult(this.killReason ?? 'worker_crash', this.emitted, this.limits);
+
+    const msg = out.error instanceof Error ? out.error.message : String(out.error);
+    if (this.isolate.isDisposed || this.killReason !== null) {
+      const reason: StopReason = this.killReason ?? (/memory limit/i.test(msg) ? 'memory_limit' : 'worker_crash');
+      if (this.killReason === null) this.killReason = reason;
+      return deadResult(reason, this.emitted, this.limits);
+    }
+    if (/timed out/i.test(msg)) {
+      const text = `TimeoutError: the cell exceeded its CPU time limit of ${fmtInt(cpuMs)} ms and was stopped (variables set before that are kept)`;
+      // abort() runs no model code, but the timed-out task skipped isolated-vm's epilogue, so promises the model rejected
+      // before the timeout are still queued and get read when abort's task ends: if that never finishes, give up.
+      const guard = setTimeout(() => {
+        this.kill('cpu_timeout');
+        this.reportStuck();
+      }, STUCK_AFTER_MS);
+      const a = await this.task(() => this.abortRef.apply(undefined, [text], { timeout: 250, result: { copy: true } }));
+      clearTimeout(guard);
+      if (a.kind !== 'killed' && !this.isolate.isDisposed) {
+        const r = await this.collect();
+        if (!r.dead) return { ...r, error: text, stopReason: 'cpu_timeout' };
+      }
+      if (this.killReason === null) this.kill('cpu_timeout');
+      return deadResult(this.killReason ?? 'cpu_timeout', this.emitted, this.limits);
+    }
+    return { output: this.emitted, error: `InternalError: ${msg}` };
+  }
+
+  private async collect(): Promise<Omit<IsolateCellResult, 'durationMs'>> {
+    const c = await this.task(() => this.collectRef.apply(undefined, [], { timeout: 250, result: { copy: true } }));
+    if (c.kind === 'ok' && typeof c.value === 'string') return this.parse(c.value);
+    if (c.kind === 'killed' || this.isolate.isDisposed) return deadResult(this.killReason ?? 'worker_crash', this.emitted, this.limits);
+    return { output: this.emitted, error: 'InternalError: the cell result could not be read' };
+  }
+
+  private cpuTime(): number {
+    try {
+      return Number(this.isolate.cpuTime) / 1e6;
+    } catch {
+      return 0;
+    }
+  }
+
+  private parse(json: string): Omit<IsolateCellResult, 'durationMs'> {
+    let j: { o?: unknown; d?: unknown; e?: unknown; s?: unknown; fv?: unknown; fs?: unknown };
+    try {
+      j = JSON.parse(json);
+    } catch {
+      return { output: this.emitted, error: 'InternalError: unreadable cell result' };
+    }
+    let output = this.emitted + (typeof j.o === 'string' ? j.o : '');
+    let dropped = typeof j.d === 'number' && j.d > 0 ? j.d : 0;
+    if (output.length > this.limits.maxOutputChars) {
+      dropped += output.length - this.limits.maxOutputChars;
+      output = output.slice(0, this.limits.maxOutputChars);
+    }
+    if (dropped > 0) output += truncationMarker(dropped);
+    const r: Omit<IsolateCellResult, 'durationMs'> = { output };
+    if (typeof j.e === 'string') r.error = j.e;
+    if (j.s === 'sub_call_budget') r.stopReason = 'sub_call_budget';
+    if (typeof j.fv === 'string' && (j.fs === 'FINAL' || j.fs === 'FINAL_VAR' || j.fs === 'answer')) {
+      r.final = { value: j.fv, source: j.fs };
+    }
+    return r;
+  }
+}

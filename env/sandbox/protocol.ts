@@ -1,0 +1,39 @@
+/** Messages between the parent (SandboxPool) and a worker process, over Node's IPC channel (JSON serialization). */
+import type { IsolateCellResult } from './results.ts';
+import type { ResolvedLimits } from './limits.ts';
+
+/**
+ * How the context reaches the worker. Doc[] contexts travel as ONE string (id + title + text of every document,
+ * concatenated) plus `layout` = [idLength, titleLength, textLength] per document; the isolate slices them back (O(1)).
+ * Big texts go through a temp file written once by the parent; `key` lets the worker keep an ExternalCopy cached.
+ */
+export interface ContextTransfer {
+  /** Worker cache key (contextKey + length), or null: do not cache. */
+  key: string | null;
+  chars: number;
+  layout: number[] | null;
+  source: { kind: 'inline'; text: string } | { kind: 'file'; path: string; encoding: 'latin1' | 'utf16le' };
+}
+
+export type ParentToWorker =
+  | { t: 'open'; sid: number; ctx: ContextTransfer; seed: number; limits: ResolvedLimits; subCallsUsed: number }
+  | { t: 'run'; sid: number; cell: number; code: string }
+  | { t: 'subres'; sid: number; id: number; reply: string }
+  | { t: 'close'; sid: number };
+
+export type WorkerToParent =
+  | { t: 'ready'; pid: number }
+  | { t: 'opened'; sid: number; error: string | null; cached: boolean; ms: number }
+  | { t: 'sub'; sid: number; id: number; payload: string }
+  | { t: 'result'; sid: number; cell: number; result: IsolateCellResult }
+  | { t: 'closed'; sid: number }
+  /** An isolate thread of this worker is stuck for good: stop placing sessions here and kill it when it is empty. */
+  | { t: 'tainted'; sid: number };
+
+/** Options of the worker process, passed as argv[2] (JSON). */
+export interface WorkerConfig {
+  /** Max contexts kept as ExternalCopy in the worker's cache. */
+  cacheEntries: number;
+  /** Max total size of the cached contexts (MB of string data, chars × 1 or 2). */
+  cacheMB: number;
+}

@@ -1,0 +1,176 @@
+/**
+ * Entry point of a sandbox worker process (forked by SandboxPool with `--no-node-snapshot --import tsx`).
+ * Holds several isolates (one per session), a small LRU cache of contexts (ExternalCopy by key), and relays sub-calls to
+ * the parent, which runs them. If this process dies, the parent marks its sessions dead and starts a new one.
+ */
+import ivm from 'isolated-vm';
+import { readFileSync } from 'node:fs';
+import { IsolateSession } from './isolate-session.ts';
+import type { ContextTransfer, ParentToWorker, WorkerConfig, WorkerToParent } from './protocol.ts';
+
+if (typeof process.send !== 'function') {
+  process.stderr.write('env/sandbox/worker.ts must be started by SandboxPool (child_process.fork)\n');
+  process.exit(2);
+}
+
+const config: WorkerConfig = { cacheEntries: 8, cacheMB: 1024, ...safeJson(process.argv[2]) };
+
+interface Entry {
+  session: IsolateSession | null;
+  closed: boolean;
+}
+const sessions = new Map<number, Entry>();
+const pendingSubs = new Map<number, { sid: number; resolve: (reply: string) => void }>();
+let nextSubId = 0;
+/** LRU: Map iteration order = least recently used first. */
+const cache = new Map<string, { copy: ivm.ExternalCopy<string>; bytes: number }>();
+let cacheBytes = 0;
+
+const SHUTDOWN_REPLY = JSON.stringify({ remaining: 0, budget: null, fatal: 'the sandbox is shutting down', results: [], texts: [] });
+
+function send(m: WorkerToParent): void {
+  try {
+    process.send!(m);
+  } catch {
+    /* parent gone: 'disconnect' ends this process */
+  }
+}
+
+function safeJson(s: string | undefined): Partial<WorkerConfig> {
+  try {
+    return s ? (JSON.parse(s) as Partial<WorkerConfig>) : {};
+  } catch {
+    return {};
+  }
+}
+
+function settleSubs(sid: number): void {
+  for (const [id, p] of pendingSubs) {
+    if (p.sid === sid) {
+      pendingSubs.delete(id);
+      p.resolve(SHUTDOWN_REPLY);
+    }
+  }
+}
+
+function loadContext(ctx: ContextTransfer): { copy: ivm.ExternalCopy<string>; release: boolean; cached: boolean } {
+  if (ctx.key !== null) {
+    const hit = cache.get(ctx.key);
+    if (hit) {
+      cache.delete(ctx.key);
+      cache.set(ctx.key, hit); // most recently used
+      return { copy: hit.copy, release: false, cached: true };
+    }
+  }
+  const text = ctx.source.kind === 'inline' ? ctx.source.text : readFileSync(ctx.source.path).toString(ctx.source.encoding);
+  if (text.length !== ctx.chars) throw new Error(`context transfer is corrupt (${text.length} chars, expected ${ctx.chars})`);
+  const copy = new ivm.ExternalCopy(text);
+  if (ctx.key === null) return { copy, release: true, cached: false };
+  const bytes = ctx.source.kind === 'file' && ctx.source.encoding === 'utf16le' ? text.length * 2 : text.length;
+  cache.set(ctx.key, { copy, bytes });
+  cacheBytes += bytes;
+  for (const [k, v] of cache) {
+    if (cache.size <= 1 || (cache.size <= config.cacheEntries && cacheBytes <= config.cacheMB * 1024 * 1024)) break;
+    if (k === ctx.key) continue;
+    cache.delete(k);
+    cacheBytes -= v.bytes;
+    v.copy.release(); // isolates that received it keep their own copy
+  }
+  return { copy, release: false, cached: false };
+}
+
+async function onOpen(m: Extract<ParentToWorker, { t: 'open' }>): Promise<void> {
+  const t0 = performance.now();
+  const entry: Entry = { session: null, closed: false };
+  sessions.set(m.sid, entry);
+  let cached = false;
+  try {
+    const ctx = loadContext(m.ctx);
+    cached = ctx.cached;
+    try {
+      entry.session = await IsolateSession.create({
+        context: ctx.copy,
+        docLayout: m.ctx.layout,
+        seed: m.seed,
+        limits: m.limits,
+        subCallsUsed: m.subCallsUsed,
+        subCall: (payload) =>
+          new Promise<string>((resolve) => {
+            if (entry.closed) return resolve(SHUTDOWN_REPLY);
+            const id = ++nextSubId;
+            pendingSubs.set(id, { sid: m.sid, resolve });
+            send({ t: 'sub', sid: m.sid, id, payload });
+          }),
+        onStuck: () => send({ t: 'tainted', sid: m.sid }),
+      });
+    } finally {
+      if (ctx.release) ctx.copy.release();
+    }
+    if (entry.closed) {
+      entry.session.dispose();
+      sessions.delete(m.sid);
+    }
+    send({ t: 'opened', sid: m.sid, error: null, cached, ms: performance.now() - t0 });
+  } catch (e) {
+    sessions.delete(m.sid);
+    send({ t: 'opened', sid: m.sid, error: e instanceof Error ? e.message : String(e), cached, ms: performance.now() - t0 });
+  }
+}
+
+async function onRun(m: Extract<ParentToWorker, { t: 'run' }>): Promise<void> {
+  const entry = sessions.get(m.sid);
+  if (!entry || !entry.session) {
+    send({
+      t: 'result',
+      sid: m.sid,
+      cell: m.cell,
+      result: { output: '', error: 'Error: the sandbox is gone; its variables are lost', dead: true, stopReason: 'worker_crash', durationMs: 0 },
+    });
+    return;
+  }
+  const result = await entry.session.run(m.code);
+  if (result.dead) {
+    settleSubs(m.sid);
+    sessions.delete(m.sid);
+  }
+  send({ t: 'result', sid: m.sid, cell: m.cell, result });
+}
+
+function onClose(sid: number): void {
+  const entry = sessions.get(sid);
+  if (entry) {
+    entry.closed = true;
+    entry.session?.dispose();
+    sessions.delete(sid);
+  }
+  settleSubs(sid);
+  send({ t: 'closed', sid });
+}
+
+process.on('message', (raw: unknown) => {
+  const m = raw as ParentToWorker;
+  switch (m?.t) {
+    case 'open':
+      void onOpen(m);
+      break;
+    case 'run':
+      void onRun(m);
+      break;
+    case 'subres': {
+      const p = pendingSubs.get(m.id);
+      if (p) {
+        pendingSubs.delete(m.id);
+        p.resolve(m.reply);
+      }
+      break;
+    }
+    case 'close':
+      onClose(m.sid);
+      break;
+  }
+});
+process.on('disconnect', () => process.exit(0));
+process.on('unhandledRejection', (e) => {
+  process.stderr.write(`sandbox worker: unhandled rejection: ${e instanceof Error ? e.stack : String(e)}\n`);
+});
+send({ t: 'ready', pid: process.pid });

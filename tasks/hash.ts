@@ -1,0 +1,68 @@
+/**
+ * Task ids: a short SHA-256 over everything that defines a task, so replay can regenerate a task and prove it is the
+ * same one (`verifyTaskId`). Each field is length-prefixed so that no two different field tuples hash the same bytes.
+ */
+import { createHash } from 'node:crypto';
+import type { Doc, Task } from './types.ts';
+
+/** JSON with object keys sorted recursively: the same options object always serializes to the same bytes. */
+export function canonicalJson(value: unknown): string {
+  return JSON.stringify(sortKeys(value));
+}
+
+function sortKeys(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(sortKeys);
+  if (value !== null && typeof value === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const key of Object.keys(value as Record<string, unknown>).sort()) {
+      const v = (value as Record<string, unknown>)[key];
+      if (v !== undefined) out[key] = sortKeys(v);
+    }
+    return out;
+  }
+  return value;
+}
+
+export interface TaskHashInput {
+  family: string;
+  seed: number;
+  options: Record<string, unknown>;
+  question: string;
+  answer: string;
+  context: string | Doc[];
+}
+
+const HASH_SLICE = 1 << 20;
+
+/** 16 hex digits (64 bits) of SHA-256 over (family, seed, normalized options, question, answer, context). */
+export function taskHash(input: TaskHashInput): string {
+  const h = createHash('sha256');
+  const field = (s: string): void => {
+    h.update(`${s.length}:`);
+    // Hash long strings in 1M-char slices: each update encodes its input to UTF-8 first, and one update of a 50 MB
+    // context would briefly double the memory a 10M-token task needs.
+    for (let i = 0; i < s.length; i += HASH_SLICE) h.update(s.length <= HASH_SLICE ? s : s.slice(i, i + HASH_SLICE));
+  };
+  field(input.family);
+  field(String(input.seed));
+  field(canonicalJson(input.options));
+  field(input.question);
+  field(input.answer);
+  if (typeof input.context === 'string') {
+    field('string');
+    field(input.context);
+  } else {
+    field(`docs:${input.context.length}`);
+    for (const doc of input.context) {
+      field(doc.id);
+      field(doc.title);
+      field(doc.text);
+    }
+  }
+  return h.digest('hex').slice(0, 16);
+}
+
+/** True when `task.id` matches its content (a regenerated or loaded task is the one that was recorded). */
+export function verifyTaskId(task: Task): boolean {
+  return task.id === taskHash(task);
+}

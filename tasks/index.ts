@@ -1,0 +1,70 @@
+/**
+ * tasks/ — seeded task generators and scorers (the door of this layer).
+ *
+ *   generateTask('sniah', { seed: 7, contextTokens: 100_000 })  → Task (byte-identical for the same seed + options)
+ *   scoreTask(task, prediction)                                  → { score ∈ [0,1], correct, details } (never throws on
+ *                                                                  a malformed prediction: it scores 0)
+ * Families: sniah, oolong, oolong-pairs, browsecomp (see each file's header for formats and scoring).
+ */
+import { browsecompFamily } from './browsecomp.ts';
+import { TaskOptionError, UnknownTaskError } from './errors.ts';
+import { oolongFamily } from './oolong.ts';
+import { oolongPairsFamily } from './oolong-pairs.ts';
+import { sniahFamily } from './sniah.ts';
+import type { GenerateOptions, ScoreResult, Task, TaskFamilyDef } from './types.ts';
+
+export type { AnswerType, Doc, GenerateOptions, ScoreResult, Task, TaskFamily, TaskFamilyDef } from './types.ts';
+export { TaskOptionError, UnknownTaskError } from './errors.ts';
+export { canonicalJson, taskHash, verifyTaskId, type TaskHashInput } from './hash.ts';
+export { countTokens } from './tokens.ts';
+export { matchesAny, normalizeAnswer, numericScore, parseFirstNumber, parsePairs, setF1 } from './normalize.ts';
+export { OOLONG_LABELS, OOLONG_LABEL_DEFINITIONS, oolongLabelRule, type OolongLabel } from './records.ts';
+export { OOLONG_QUERY_KINDS, type OolongQueryKind } from './oolong.ts';
+export { PAIR_CONDITION_KINDS, type PairCondition } from './oolong-pairs.ts';
+export { SNIAH_VALUE_TYPES, type SniahValueType } from './sniah.ts';
+export { formatTaskSummary } from './preview.ts';
+
+/** The registry: every family by name. */
+export const TASK_FAMILIES: Record<string, TaskFamilyDef> = {
+  sniah: sniahFamily,
+  oolong: oolongFamily,
+  'oolong-pairs': oolongPairsFamily,
+  browsecomp: browsecompFamily,
+};
+
+export const TASK_FAMILY_NAMES: readonly string[] = Object.keys(TASK_FAMILIES);
+
+/** The family definition; throws UnknownTaskError (listing the valid names) for anything else. */
+export function getTaskFamily(name: string): TaskFamilyDef {
+  const def = Object.prototype.hasOwnProperty.call(TASK_FAMILIES, name) ? TASK_FAMILIES[name] : undefined;
+  if (!def) throw new UnknownTaskError(String(name), TASK_FAMILY_NAMES);
+  return def;
+}
+
+/**
+ * Generates one task. Options are validated per family (TaskOptionError names the option and the rule);
+ * defaults are filled in and recorded in `task.options`, so `generateTask(task.family, task.options)` regenerates it.
+ */
+export function generateTask(family: string, options: GenerateOptions): Task {
+  const def = getTaskFamily(family);
+  if (options === null || typeof options !== 'object') {
+    throw new TaskOptionError(family, '', 'options must be an object with at least a numeric \'seed\'');
+  }
+  return def.generate(options);
+}
+
+/**
+ * Scores a prediction against a task's gold answer. A malformed prediction (not a string, unparsable, empty) scores
+ * 0 — it never throws for that. An unknown `task.family` is a programming error and throws UnknownTaskError.
+ */
+export function scoreTask(task: Task, prediction: string): ScoreResult {
+  const def = getTaskFamily(task.family);
+  try {
+    const r = def.score(task, prediction);
+    const score = Number.isFinite(r.score) ? Math.min(1, Math.max(0, r.score)) : 0;
+    return { ...r, score };
+  } catch (err) {
+    // Defensive: a scorer bug or an odd prediction must cost the episode its reward, not crash a batch of rollouts.
+    return { score: 0, correct: false, details: { error: err instanceof Error ? err.message : String(err) } };
+  }
+}

@@ -1,0 +1,287 @@
+/**
+ * oolong — aggregation over records whose label must be inferred (the paper's OOLONG trec_coarse: linear work).
+ *
+ * Context: records.ts lines. Query kinds (option `query`, drawn from the seed when null):
+ *   count           how many instances have label L                         → integer
+ *   most_frequent   which label is the most frequent (unique by construction) → label
+ *   least_frequent  which label is the least frequent (unique by construction)→ label
+ *   compare         is label A more common, less common or the same as B      → more | less | same
+ *   count_users     how many instances of label L come from a set of users    → integer
+ *   count_dates     how many instances of label L fall in a date range        → integer
+ * A program answers every kind by labelling each line (the rule or a sub-model per instance), filtering by the user
+ * or date fields, and counting. Integers score 0.75^|gold − predicted| (first number in the prediction); labels and
+ * comparisons score by normalized exact match (meta.aliases lists accepted variants such as "more common").
+ */
+import { z } from 'zod';
+import { taskHash } from './hash.ts';
+import { matchesAny, normalizeAnswer, numericScore, parseFirstNumber, predictionText } from './normalize.ts';
+import { contextTokensSchema, parseOptions, seedSchema } from './options.ts';
+import {
+  DATE_DAYS,
+  OOLONG_LABELS,
+  type OolongLabel,
+  type RecordSet,
+  drawUserIds,
+  formatDay,
+  generateRecords,
+  labelCounts,
+  lineOf,
+  oolongPreamble,
+} from './records.ts';
+import { Rng, cumulative } from './rng.ts';
+import type { GenerateOptions, ScoreResult, Task, TaskFamilyDef } from './types.ts';
+
+export const OOLONG_QUERY_KINDS = ['count', 'most_frequent', 'least_frequent', 'compare', 'count_users', 'count_dates'] as const;
+export type OolongQueryKind = (typeof OOLONG_QUERY_KINDS)[number];
+
+/** ~16K tokens ≈ 650 records: enough for every query kind to be non-trivial, quick for a default rollout. */
+export const OOLONG_DEFAULTS = {
+  contextTokens: 16_384,
+  /** null: drawn from the seed. */
+  query: null as OolongQueryKind | null,
+  /** null: about one user per 12 records (5 … 1000). */
+  users: null as number | null,
+};
+
+const schema = z
+  .object({
+    seed: seedSchema,
+    contextTokens: contextTokensSchema(512, OOLONG_DEFAULTS.contextTokens),
+    query: z.enum(OOLONG_QUERY_KINDS).nullable().default(OOLONG_DEFAULTS.query),
+    users: z.number().int().min(2).max(20_000).nullable().default(OOLONG_DEFAULTS.users),
+  })
+  .strict();
+
+/** Average o200k tokens per record line (measured over the templates); only used to size the user pool. */
+const AVG_LINE_TOKENS = 24;
+/** Evidence line lists are capped so meta stays small at 10M tokens; meta.evidenceLineCount has the full count. */
+const MAX_EVIDENCE_LINES = 200;
+
+const COMPARE_ALIASES: Record<string, string[]> = {
+  more: ['more common', 'more frequent', 'more often', 'greater', 'more common than'],
+  less: ['less common', 'less frequent', 'fewer', 'less often', 'less common than'],
+  same: ['same frequency', 'the same', 'equal', 'equally common', 'same frequency as'],
+};
+
+interface Query {
+  kind: OolongQueryKind;
+  text: string;
+  answer: string;
+  answerType: 'numeric' | 'label';
+  aliases: string[];
+  params: Record<string, unknown>;
+  evidence: number[] | null;
+}
+
+function quoted(l: OolongLabel): string {
+  return `'${l}'`;
+}
+
+function joinList(items: readonly string[]): string {
+  if (items.length <= 1) return items.join('');
+  return `${items.slice(0, -1).join(', ')} and ${items[items.length - 1]}`;
+}
+
+/** Indexes (into records.userIds) of the users that have at least one record, ascending. */
+function presentUsers(records: RecordSet): number[] {
+  const seen = new Uint8Array(records.userIds.length);
+  for (let i = 0; i < records.count; i++) seen[records.user[i]] = 1;
+  const out: number[] = [];
+  seen.forEach((v, u) => {
+    if (v) out.push(u);
+  });
+  return out;
+}
+
+/** Builds the query of `kind` over the records, or null when this draw cannot give an unambiguous answer. */
+function buildQuery(kind: OolongQueryKind, rng: Rng, records: RecordSet, counts: Record<OolongLabel, number>): Query | null {
+  const integerFormat = 'Answer with a single integer only.';
+  if (kind === 'count') {
+    const label = rng.pick(OOLONG_LABELS);
+    const li = OOLONG_LABELS.indexOf(label);
+    const evidence: number[] = [];
+    for (let i = 0; i < records.count; i++) if (records.label[i] === li) evidence.push(lineOf(i));
+    return {
+      kind,
+      text: `How many instances in the context are in the category ${quoted(label)}? ${integerFormat}`,
+      answer: String(counts[label]),
+      answerType: 'numeric',
+      aliases: [],
+      params: { label },
+      evidence,
+    };
+  }
+  if (kind === 'most_frequent' || kind === 'least_frequent') {
+    const sorted = [...OOLONG_LABELS].sort((a, b) => counts[b] - counts[a]);
+    const pickIdx = kind === 'most_frequent' ? 0 : sorted.length - 1;
+    const neighbour = kind === 'most_frequent' ? 1 : sorted.length - 2;
+    // Ties make the answer ambiguous: reject this draw (the caller resamples the records).
+    if (counts[sorted[pickIdx]] === counts[sorted[neighbour]]) return null;
+    const word = kind === 'most_frequent' ? 'most' : 'least';
+    return {
+      kind,
+      text: `Which category is the ${word} frequent among all instances in the context? Answer with the category name only (one of: ${OOLONG_LABELS.join(', ')}).`,
+      answer: sorted[pickIdx],
+      answerType: 'label',
+      aliases: [],
+      params: { margin: Math.abs(counts[sorted[pickIdx]] - counts[sorted[neighbour]]) },
+      evidence: null,
+    };
+  }
+  if (kind === 'compare') {
+    const [a, b] = rng.sample(OOLONG_LABELS, 2);
+    const answer = counts[a] > counts[b] ? 'more' : counts[a] < counts[b] ? 'less' : 'same';
+    return {
+      kind,
+      text:
+        `Across all instances in the context, is the category ${quoted(a)} more common, less common, or the same ` +
+        `frequency as the category ${quoted(b)}? Answer with exactly one word: more, less, or same.`,
+      answer,
+      answerType: 'label',
+      aliases: COMPARE_ALIASES[answer],
+      params: { labels: [a, b], counts: [counts[a], counts[b]] },
+      evidence: null,
+    };
+  }
+  if (kind === 'count_users') {
+    const candidates = presentUsers(records);
+    if (candidates.length < 2) return null;
+    const chosen = rng.sample(candidates, Math.min(candidates.length, rng.range(2, 5)));
+    const chosenSet = new Set(chosen);
+    const label = rng.pick(OOLONG_LABELS);
+    const li = OOLONG_LABELS.indexOf(label);
+    const evidence: number[] = [];
+    for (let i = 0; i < records.count; i++) if (chosenSet.has(records.user[i]) && records.label[i] === li) evidence.push(lineOf(i));
+    const ids = chosen.map((u) => records.userIds[u]).sort((x, y) => x - y);
+    return {
+      kind,
+      text: `How many instances from the users ${joinList(ids.map(String))} (taken together) are in the category ${quoted(label)}? ${integerFormat}`,
+      answer: String(evidence.length),
+      answerType: 'numeric',
+      aliases: [],
+      params: { label, userIds: ids },
+      evidence,
+    };
+  }
+  // count_dates: a window of 30–180 days inside the data's date span.
+  const span = rng.range(30, 180);
+  const from = rng.int(DATE_DAYS - span);
+  const to = from + span - 1;
+  const label = rng.pick(OOLONG_LABELS);
+  const li = OOLONG_LABELS.indexOf(label);
+  const evidence: number[] = [];
+  for (let i = 0; i < records.count; i++) {
+    const d = records.day[i];
+    if (d >= from && d <= to && records.label[i] === li) evidence.push(lineOf(i));
+  }
+  return {
+    kind,
+    text: `How many instances dated from ${formatDay(from)} to ${formatDay(to)} (both dates inclusive) are in the category ${quoted(label)}? ${integerFormat}`,
+    answer: String(evidence.length),
+    answerType: 'numeric',
+    aliases: [],
+    params: { label, dateFrom: formatDay(from), dateTo: formatDay(to) },
+    evidence,
+  };
+}
+
+export function generateOolong(raw: GenerateOptions): Task {
+  const opts = parseOptions('oolong', schema, raw);
+  const root = Rng.forTask('oolong', opts.seed);
+  const setup = root.fork('setup');
+  const kind: OolongQueryKind = opts.query ?? setup.pick(OOLONG_QUERY_KINDS);
+  const estimatedRecords = Math.max(1, Math.round(opts.contextTokens / AVG_LINE_TOKENS));
+  const userCount = opts.users ?? Math.min(1000, Math.max(5, Math.round(estimatedRecords / 12)));
+  const userIds = drawUserIds(setup, userCount);
+
+  // Resampling loop: a draw whose query would be ambiguous (tied most/least frequent labels) is redrawn with the
+  // next attempt's streams. Ties only happen at small sizes; 40 attempts make failure practically impossible.
+  for (let attempt = 0; attempt < 40; attempt++) {
+    const draw = root.fork(`records#${attempt}`);
+    // Skewed label mix: weights in [0.4, 2.0] so labels differ in frequency. For most/least queries the extreme label
+    // gets a weight at least 15% clear of the runner-up, so the answer is not a coin flip at any size; exact ties
+    // (possible in small contexts) are still rejected below and redrawn.
+    const raw = OOLONG_LABELS.map(() => 0.4 + 1.6 * draw.next());
+    const order = raw.map((_, i) => i).sort((a, b) => raw[b] - raw[a]);
+    if (kind === 'most_frequent') raw[order[0]] = Math.max(raw[order[0]], raw[order[1]] * 1.15);
+    if (kind === 'least_frequent') raw[order[5]] = Math.min(raw[order[5]], raw[order[4]] / 1.15);
+    const weights = cumulative(raw);
+    const records = generateRecords(draw.fork('lines'), {
+      budgetTokens: opts.contextTokens,
+      userIds,
+      drawUser: (r) => r.int(userIds.length),
+      drawLabel: (r) => r.weightedCumulative(weights),
+    });
+    const counts = labelCounts(records);
+    const query = buildQuery(kind, root.fork(`query#${attempt}`), records, counts);
+    if (!query) continue;
+    const question = `${oolongPreamble()}\n${query.text}`;
+    const options: Record<string, unknown> = { ...opts };
+    const context = records.context;
+    const evidence = query.evidence;
+    const meta: Record<string, unknown> = {
+      contextTokens: records.tokens,
+      contextChars: context.length,
+      targetTokens: opts.contextTokens,
+      records: records.count,
+      users: presentUsers(records).length,
+      labelCounts: counts,
+      queryKind: query.kind,
+      query: query.params,
+      aliases: query.aliases,
+      attempt,
+      ...(evidence
+        ? {
+            evidenceLines: evidence.slice(0, MAX_EVIDENCE_LINES),
+            evidenceLineCount: evidence.length,
+            evidenceLinesTruncated: evidence.length > MAX_EVIDENCE_LINES,
+          }
+        : {}),
+    };
+    const id = taskHash({ family: 'oolong', seed: opts.seed, options, question, answer: query.answer, context });
+    return {
+      id,
+      family: 'oolong',
+      seed: opts.seed,
+      options,
+      question,
+      context,
+      answer: query.answer,
+      answerType: query.answerType,
+      meta,
+    };
+  }
+  throw new Error(`oolong: could not draw an unambiguous '${kind}' query for seed ${opts.seed} (contextTokens ${opts.contextTokens})`);
+}
+
+export function scoreOolong(task: Task, prediction: string): ScoreResult {
+  const text = predictionText(prediction);
+  if (task.answerType === 'numeric') {
+    const gold = Number(task.answer);
+    const predicted = parseFirstNumber(text);
+    const score = numericScore(gold, predicted);
+    return { score, correct: score === 1, details: { metric: '0.75^|gold-predicted|', gold, predicted } };
+  }
+  const aliases = Array.isArray(task.meta.aliases) ? (task.meta.aliases as unknown[]).map(String) : [];
+  const correct = matchesAny(text, task.answer, aliases);
+  return {
+    score: correct ? 1 : 0,
+    correct,
+    details: { metric: 'normalized_exact_match', normalizedPrediction: normalizeAnswer(text), gold: task.answer },
+  };
+}
+
+export const oolongFamily: TaskFamilyDef = {
+  name: 'oolong',
+  description: 'Aggregate inferred labels over many records (OOLONG trec_coarse): counts, most/least frequent, comparisons, user/date slices.',
+  defaults: { ...OOLONG_DEFAULTS },
+  generate: generateOolong,
+  score: scoreOolong,
+};
+
+oolongFamily.optionDocs = {
+  seed: 'integer ≥ 0; same seed + options ⇒ identical task',
+  contextTokens: `context size in o200k tokens, 512 … 20,000,000 (default ${OOLONG_DEFAULTS.contextTokens})`,
+  query: `query kind: ${OOLONG_QUERY_KINDS.join(' | ')}; default: drawn from the seed`,
+  users: 'number of distinct user ids; default: about one per 12 records (5 … 1000)',
+};

@@ -1,0 +1,97 @@
+/**
+ * Human-readable task summaries for `npm run tasks` (and for anyone debugging a task): identity, sizes, question,
+ * answer, the analysis fields of meta, and a few lines of context around the evidence.
+ */
+import { headLines, linesAt } from './records.ts';
+import type { Doc, Task } from './types.ts';
+
+const num = (n: unknown): string => (typeof n === 'number' ? n.toLocaleString('en-US') : String(n));
+
+function clip(s: string, max: number): string {
+  return s.length <= max ? s : `${s.slice(0, max - 1)}…`;
+}
+
+function indent(text: string, prefix = '  '): string {
+  return text
+    .split('\n')
+    .map((l) => prefix + l)
+    .join('\n');
+}
+
+function sniahEvidence(task: Task): string {
+  const ctx = task.context as string;
+  const at = Number(task.meta.needleCharOffset ?? -1);
+  if (at < 0) return '';
+  const from = Math.max(0, at - 160);
+  const to = Math.min(ctx.length, at + Number((task.meta.evidence as { length?: number })?.length ?? 0) + 160);
+  return `${from > 0 ? '…' : ''}${ctx.slice(from, to).replace(/\n+/g, ' ¶ ')}${to < ctx.length ? '…' : ''}`;
+}
+
+function recordEvidence(task: Task): string {
+  const ctx = task.context as string;
+  const lines = Array.isArray(task.meta.evidenceLines) ? (task.meta.evidenceLines as number[]).slice(0, 4) : [];
+  if (lines.length > 0) {
+    const found = linesAt(ctx, lines);
+    const total = Number(task.meta.evidenceLineCount ?? lines.length);
+    const shown = lines.map((n) => `line ${n}: ${found.get(n) ?? ''}`).join('\n');
+    return `${shown}${total > lines.length ? `\n… ${num(total - lines.length)} more evidence lines` : ''}`;
+  }
+  return headLines(ctx, 4)
+    .map((l, i) => `line ${i + 1}: ${l}`)
+    .join('\n');
+}
+
+const FACT_WORDS = /\b(born|studied|educated|chair|received|founded|based in|presented|organised|Participants|taking part|established|port city|river town|mountain town|market town|mining town)\b/;
+
+function browsecompEvidence(task: Task): string {
+  const docs = task.context as Doc[];
+  const ids = Array.isArray(task.meta.evidenceDocIds) ? (task.meta.evidenceDocIds as string[]) : [];
+  const byId = new Map(docs.map((d) => [d.id, d]));
+  return ids
+    .map((id) => {
+      const d = byId.get(id);
+      if (!d) return `${id}: (missing)`;
+      const facts = d.text
+        .split(/(?<=\.)\s+/)
+        .filter((s) => FACT_WORDS.test(s))
+        .map((s) => clip(s, 200));
+      return `${id} "${d.title}"\n${indent(facts.join('\n'), '    ')}`;
+    })
+    .join('\n');
+}
+
+/** Meta fields worth a glance, per family (everything is in --json anyway). */
+function metaLine(task: Task): string {
+  const m = task.meta;
+  switch (task.family) {
+    case 'sniah':
+      return `key ${m.key} · value type ${m.valueType} · depth ${m.depth} · distractors ${m.distractorCount}`;
+    case 'oolong':
+      return `query ${m.queryKind} ${JSON.stringify(m.query)} · records ${num(m.records)} · users ${num(m.users)} · label counts ${JSON.stringify(m.labelCounts)}`;
+    case 'oolong-pairs':
+      return `condition ${JSON.stringify(m.condition)} · pairs ${m.pairCount} of ${num(m.candidatePairs)} · records ${num(m.records)} · users ${m.users}`;
+    case 'browsecomp':
+      return `docs ${num(m.numDocs)} · hops ${m.hops} · near-miss distractors ${m.distractors} · aliases ${JSON.stringify(m.aliases)}`;
+    default:
+      return JSON.stringify(m);
+  }
+}
+
+export function formatTaskSummary(task: Task): string {
+  const m = task.meta;
+  const answer = task.answer.includes('\n') ? `\n${indent(clip(task.answer, 1200))}` : ` ${task.answer}`;
+  let evidence = '';
+  if (task.family === 'sniah') evidence = sniahEvidence(task);
+  else if (task.family === 'oolong' || task.family === 'oolong-pairs') evidence = recordEvidence(task);
+  else if (task.family === 'browsecomp') evidence = browsecompEvidence(task);
+  const parts = [
+    `=== ${task.family} · id ${task.id} · seed ${task.seed} ===`,
+    `options: ${JSON.stringify(task.options)}`,
+    `size: ${num(m.contextTokens)} tokens (o200k) · ${num(m.contextChars)} chars${Array.isArray(task.context) ? ` · ${num(task.context.length)} documents` : ''}`,
+    `meta: ${metaLine(task)}`,
+    `question:\n${indent(task.question)}`,
+    `answer (${task.answerType}):${answer}`,
+  ];
+  if (evidence) parts.push(`evidence:\n${indent(evidence)}`);
+  return parts.join('\n');
+}
