@@ -494,8 +494,7 @@ export class RLMEnv {
     this.sandboxRestarts++;
     await this.endSession();
     try {
-      const left = Math.max(0, this.cfg.maxSubCalls - this.subCallCount);
-      this.session = await this.pool!.open({ ...this.sessionOptions!, maxSubCalls: left }, (req) => this.handleSubCall(req));
+      this.session = await this.pool!.open({ ...this.sessionOptions!, subCallsUsed: this.subCallCount }, (req) => this.handleSubCall(req));
       return true;
     } catch {
       return false;
