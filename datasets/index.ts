@@ -88,3 +88,8 @@ export type { ExportFormat, ExportOptions, ExportTable, ExportResult, TokenSeque
 
 export { syntheticEpisode, syntheticEpisodes } from './synthetic.ts';
 export type { SyntheticOptions } from './synthetic.ts';
+
+export { replayRun } from './replay.ts';
+export type { ReplayResult, ReplayEpisodeResult, ReplayMismatch, ReplayOptions } from './replay.ts';
+
+export { writeRun } from './writer.ts';

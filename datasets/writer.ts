@@ -402,3 +402,15 @@ async function acquireLock(dir: string): Promise<void> {
   }
   await writeFile(path, String(process.pid));
 }
+
+/** Writes finished episodes to a new run directory in one go (RunWriter open → add each → close). */
+export async function writeRun(dir: string, episodes: Iterable<EpisodeRecord> | AsyncIterable<EpisodeRecord>, options: RunWriterOptions = {}): Promise<Manifest> {
+  const writer = await RunWriter.open(dir, options);
+  try {
+    for await (const ep of episodes) await writer.add(ep);
+  } catch (e) {
+    await writer.close({ status: 'failed' });
+    throw e;
+  }
+  return writer.close({ status: 'completed' });
+}

@@ -173,9 +173,9 @@ async function playEpisode(o: RolloutOptions, ep: PlannedEpisode, tasks: TaskCac
   const sub = o.sub ?? o.policies[0];
   const subSampling = o.subSampling ?? { ...o.sampling, logprobs: false, max_tokens: Math.min(o.sampling.max_tokens, 2048) };
   let subModelId = sub.model;
-  let subIndex = 0;
   const subModel: SubCallHandler = async (req) => {
-    const seed = deriveSeed(o.seed, ep.index, 0, `sub:${subIndex++}:${req.prompt.length}`);
+    // Keyed by the prompt, not the call order: parallel batches finish in any order, seeds must not depend on it.
+    const seed = deriveSeed(o.seed, ep.index, 0, `sub:${req.prompt}`);
     const r = await sub.chat([{ role: 'user', content: req.prompt }], { ...subSampling, seed }, o.signal);
     subModelId = r.model;
     return { text: r.text, model: r.model, promptTokens: r.promptTokens, completionTokens: r.completionTokens };

@@ -15,6 +15,7 @@ import {
   EndpointUnreachableError,
   ModelNotServedError,
   type RolloutOptions,
+  type EnvLimits,
   type SamplingParams,
 } from '../rollouts/index.ts';
 import { buildReward, computeReward, RewardSpecError } from '../rewards/index.ts';
@@ -77,10 +78,12 @@ async function main(): Promise<number> {
   // --resume replays the recorded settings; flags only supply connection details (endpoints, keys).
   let settings: Record<string, any> = { ...flags };
   let outDir: string;
+  let resumedRunId: string | null = null;
   if (flags.resume) {
     outDir = path.resolve(flags.resume);
     const manifest = await readManifest(outDir).catch((e: Error) => fail(`--resume ${flags.resume}: ${e.message}`));
     const recorded = (manifest.config ?? {}) as Record<string, any>;
+    resumedRunId = manifest.run_id;
     settings = { ...recorded, endpoint: flags.endpoint.length ? flags.endpoint : recorded.endpoint, apiKeyEnv: flags.apiKeyEnv ?? recorded.apiKeyEnv, quiet: flags.quiet };
   } else {
     outDir = path.resolve(flags.out ?? defaultOutDir(flags.model, flags.task, flags.shard));
@@ -125,7 +128,16 @@ async function main(): Promise<number> {
     extra_body: settings.extraBody ?? null,
   };
   const prices = settings.priceIn != null ? { inputPerM: settings.priceIn, outputPerM: settings.priceOut ?? settings.priceIn } : null;
-  const runId = flags.resume ? path.basename(outDir) : path.basename(outDir);
+  const envLimits: EnvLimits = {
+    maxTurns: settings.maxTurns,
+    maxSubCalls: settings.maxSubCalls,
+    maxRootTokens: settings.maxRootTokens ?? null,
+    maxWallMs: settings.maxEpisodeSeconds ? settings.maxEpisodeSeconds * 1000 : null,
+    maxCostUsd: settings.maxCost ?? null,
+    prices,
+    sandbox: { cellCpuTimeoutMs: Math.round(settings.cellTimeout * 1000), maxSubConcurrency: settings.maxSubConcurrency },
+  };
+  const runId = resumedRunId ?? path.basename(outDir);
 
   // What gets recorded: every setting, never the key (only the NAME of its variable).
   const config = { ...settings, resume: undefined, out: undefined, quiet: undefined };
@@ -143,6 +155,8 @@ async function main(): Promise<number> {
       ],
       models: { root: root.model, sub: sub.model },
       reward_spec: reward.spec,
+      // What replay needs to rebuild each episode's env exactly (sandbox seed = deriveSeed(seed, episode_index, 0)).
+      extra: { env: envLimits },
     },
   });
   const skip = flags.resume ? await finishedEpisodeIds(outDir) : undefined;
@@ -175,15 +189,7 @@ async function main(): Promise<number> {
     sub: sub.clients[0],
     sampling,
     subSampling: { ...sampling, logprobs: false, max_tokens: settings.subMaxTokens },
-    env: {
-      maxTurns: settings.maxTurns,
-      maxSubCalls: settings.maxSubCalls,
-      maxRootTokens: settings.maxRootTokens ?? null,
-      maxWallMs: settings.maxEpisodeSeconds ? settings.maxEpisodeSeconds * 1000 : null,
-      maxCostUsd: settings.maxCost ?? null,
-      prices,
-      sandbox: { cellCpuTimeoutMs: Math.round(settings.cellTimeout * 1000), maxSubConcurrency: settings.maxSubConcurrency },
-    },
+    env: envLimits,
     concurrency: settings.concurrency,
     reward: (ep) => computeReward(reward, ep),
     onEpisode: (ep) => writer.add(ep),
