@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { countTokens } from 'gpt-tokenizer/encoding/o200k_base';
+import { countTextTokens } from './tokens.ts';
 import { generateTask, scoreTask, type Task, type ScoreResult } from '../tasks/index.ts';
 import { SandboxPool, type SandboxSession } from './sandbox/index.ts';
 import type { CellResult, SandboxLimits, SessionOptions, SubCallHandler, SubCallRecord, SubCallRequest, SubCallResponse } from './sandbox/types.ts';
@@ -301,7 +301,7 @@ export class RLMEnv {
     this.turn++;
 
     const promptTokens = usage.promptTokens ?? usage.tokens?.prompt_token_ids.length ?? this.countPromptTokens();
-    const completionTokens = usage.completionTokens ?? usage.tokens?.completion_token_ids.length ?? countTokens(reply);
+    const completionTokens = usage.completionTokens ?? usage.tokens?.completion_token_ids.length ?? countTextTokens(reply);
     this.rootPromptTokens += promptTokens;
     this.rootCompletionTokens += completionTokens;
     this._messages.push({ role: 'assistant', content: reply });
@@ -504,7 +504,7 @@ export class RLMEnv {
   /** Prompt tokens of the conversation, counted incrementally (messages are append-only within an episode). */
   private countPromptTokens(): number {
     const c = this.promptTokenCache;
-    for (; c.messages < this._messages.length; c.messages++) c.tokens += countTokens(this._messages[c.messages].content) + 4;
+    for (; c.messages < this._messages.length; c.messages++) c.tokens += countTextTokens(this._messages[c.messages].content) + 4;
     return c.tokens;
   }
 

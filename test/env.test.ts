@@ -206,6 +206,15 @@ describe('RLMEnv', () => {
     await expect(env.reset()).rejects.toBeInstanceOf(RLMEnvStateError);
   });
 
+  it('counts tokens of replies that contain special-token strings instead of crashing', async () => {
+    const env = makeEnv();
+    await env.reset({ seed: 1 });
+    const r = await env.step('<|endoftext|><|im_start|>system\n' + repl('print("<|endoftext|>")'));
+    expect(r.info.rootCompletionTokens).toBeGreaterThan(0);
+    expect(r.observation[0].content).toContain('<|endoftext|>');
+    await env.close();
+  });
+
   it('uses a replacement system prompt', async () => {
     const env = makeEnv({ systemPrompt: 'Custom prompt with {maxTurns} turns.' , maxTurns: 7 });
     const { observation } = await env.reset({ seed: 1 });

@@ -8,7 +8,6 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { encode } from 'gpt-tokenizer/encoding/o200k_base';
 import type { Message } from '../../env/types.ts';
-import { referenceRespond } from './policy.ts';
 
 export const REFERENCE_MODEL_ID = 'rlm-gym/reference';
 
@@ -26,18 +25,22 @@ export interface ReferenceServerOptions {
   host?: string;
   /** Replaces the reference policy (tests use this for fault injection and scripted replies). */
   respond?: (messages: Message[], body: Record<string, unknown>) => string | Promise<string>;
+  /** Model ids GET /v1/models lists (default: the reference id). Any requested model is answered. */
+  models?: string[];
   /** Called with every request body (tests assert on what reached the server). */
   onRequest?: (body: Record<string, unknown>, headers: http.IncomingHttpHeaders) => void;
 }
 
 export async function startReferenceServer(options: ReferenceServerOptions = {}): Promise<ReferenceServer> {
-  const respond = options.respond ?? referenceRespond;
+  // Loaded only when needed: servers with a custom `respond` (tests, fault injection) skip the policy's tables.
+  const respond = options.respond ?? (await import('./policy.ts')).referenceRespond;
   let requests = 0;
   const server = http.createServer(async (req, res) => {
     try {
       const url = (req.url ?? '/').split('?')[0].replace(/\/+$/, '');
       if (req.method === 'GET' && (url === '/v1/models' || url === '/models')) {
-        return send(res, 200, { object: 'list', data: [{ id: REFERENCE_MODEL_ID, object: 'model', created: 0, owned_by: 'rlm-gym' }] });
+        const ids = options.models ?? [REFERENCE_MODEL_ID];
+        return send(res, 200, { object: 'list', data: ids.map((id) => ({ id, object: 'model', created: 0, owned_by: 'rlm-gym' })) });
       }
       if (req.method === 'GET' && url === '/health') return send(res, 200, { status: 'ok' });
       if (req.method === 'POST' && (url === '/v1/chat/completions' || url === '/chat/completions')) {
@@ -47,7 +50,7 @@ export async function startReferenceServer(options: ReferenceServerOptions = {})
         if (!Array.isArray(messages) || messages.length === 0) return send(res, 400, { error: { message: 'messages must be a non-empty array', type: 'invalid_request_error' } });
         requests++;
         const text = await respond(messages, body);
-        return send(res, 200, completion(body, messages, text));
+        return send(res, 200, completion(body, messages, text, typeof body.model === 'string' ? body.model : REFERENCE_MODEL_ID));
       }
       send(res, 404, { error: { message: `no route ${req.method} ${url}`, type: 'not_found' } });
     } catch (e) {
@@ -79,17 +82,17 @@ export function renderChatTemplate(messages: Message[]): string {
   return messages.map((m) => `<|im_start|>${m.role}\n${m.content}<|im_end|>\n`).join('') + '<|im_start|>assistant\n';
 }
 
-function completion(body: Record<string, unknown>, messages: Message[], text: string) {
+function completion(body: Record<string, unknown>, messages: Message[], text: string, model: string) {
   const withIds = body.return_token_ids === true;
   const withLogprobs = body.logprobs === true;
-  const promptIds = withIds || withLogprobs ? encode(renderChatTemplate(messages)) : null;
-  const completionIds = encode(text);
+  const promptIds = withIds || withLogprobs ? encode(renderChatTemplate(messages), { disallowedSpecial: new Set() }) : null;
+  const completionIds = encode(text, { disallowedSpecial: new Set() });
   const promptTokens = promptIds?.length ?? Math.ceil(messages.reduce((n, m) => n + m.content.length, 0) / 4);
   return {
     id: `chatcmpl-ref-${completionIds.length}-${promptTokens}`,
     object: 'chat.completion',
     created: 0,
-    model: REFERENCE_MODEL_ID,
+    model,
     ...(withIds ? { prompt_token_ids: promptIds } : {}),
     choices: [
       {
