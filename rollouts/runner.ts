@@ -4,6 +4,7 @@
  * `error` recorded; the run goes on. An abort signal stops new episodes; running ones end at their next turn boundary
  * as `interrupted` and are NOT handed on (so `--resume` plays them again: every episode lands exactly once).
  */
+import { setMaxListeners } from 'node:events';
 import PQueue from 'p-queue';
 import { RLMEnv, SandboxPool, type StepInfo, type Prices, type SandboxLimits, type SubCallHandler, type Message, type StepRecord } from '../env/index.ts';
 import { generateTask, type Task } from '../tasks/index.ts';
@@ -96,6 +97,8 @@ export interface RolloutResult {
 export async function runRollouts(o: RolloutOptions): Promise<RolloutResult> {
   if (o.policies.length === 0) throw new Error('runRollouts: at least one policy client is needed');
   const started = performance.now();
+  // Every in-flight request listens on the run's abort signal; dozens at once is expected, not a leak.
+  if (o.signal) setMaxListeners(0, o.signal);
   const plan = planEpisodes({ families: o.families, n: o.n, seed: o.seed, groupSize: o.groupSize ?? 1, shard: o.shard });
   const todo = plan.filter((p) => !o.skip?.has(p.episodeId));
   const ownsPool = !o.pool;

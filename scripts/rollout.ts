@@ -3,6 +3,7 @@
  * score and reward them, write the run directory (Parquet + manifest), print a summary table.
  */
 import fs from 'node:fs';
+import { setMaxListeners } from 'node:events';
 import path from 'node:path';
 import { Command, Option } from 'commander';
 import { TASK_FAMILIES } from '../tasks/index.ts';
@@ -173,6 +174,7 @@ async function main(): Promise<number> {
       void writer.close({ status: 'interrupted' }).finally(() => process.exit(130));
     }
   };
+  setMaxListeners(0, abort.signal);
   process.on('SIGINT', () => onSignal('SIGINT'));
   process.on('SIGTERM', () => onSignal('SIGTERM'));
 
@@ -198,7 +200,7 @@ async function main(): Promise<number> {
 
   process.stderr.write(
     `[rollout] ${families.join(', ')} · ${settings.n} task(s) each × group ${settings.groupSize}${shard ? ` · shard ${shard.index}/${shard.count}` : ''} · model ${root.model}` +
-      `${root.reference ? ' (reference, in-process)' : ` @ ${root.clients.map((c) => c.endpoint).join(', ')}`} → ${path.relative(process.cwd(), outDir) || '.'}\n`,
+      `${root.reference ? ' (reference, in-process)' : ` @ ${root.clients.map((c) => c.endpoint).join(', ')}`} → ${shown(outDir)}\n`,
   );
   const progress: { reporter: ReturnType<typeof createProgressReporter> | null } = { reporter: null };
   let result;
@@ -226,8 +228,8 @@ async function main(): Promise<number> {
 
   if (result.byFamily.length) process.stdout.write(`\n${formatSummaryTable(result.byFamily, prices !== null)}\n`);
   process.stdout.write(
-    `\n${result.completed} episode(s) written to ${path.relative(process.cwd(), outDir) || outDir}` +
-      `${result.skipped ? ` (${result.skipped} already recorded)` : ''}${result.interrupted.length ? `; ${result.interrupted.length} not played — finish with: npm run rollout -- --resume ${path.relative(process.cwd(), outDir)}` : ''}\n`,
+    `\n${result.completed} episode(s) written to ${shown(outDir)}` +
+      `${result.skipped ? ` (${result.skipped} already recorded)` : ''}${result.interrupted.length ? `; ${result.interrupted.length} not played — finish with: npm run rollout -- --resume ${shown(outDir)}` : ''}\n`,
   );
   return interrupted ? 130 : 0;
 }
@@ -239,15 +241,23 @@ function defaultOutDir(model: string, task: string, shard?: string): string {
   return shard ? path.join(run, `shard-${shard.replace('/', '-of-')}`) : run;
 }
 
+/** A path as the user would type it: relative when under the cwd, absolute otherwise. */
+function shown(p: string): string {
+  const rel = path.relative(process.cwd(), p);
+  return rel && !rel.startsWith('..') ? rel : p;
+}
+
 function checkWritable(dir: string): void {
   if (fs.existsSync(path.join(dir, 'manifest.json'))) fail(`--out ${dir} already holds a run; use --resume ${dir} to finish it, or pick another --out`, 2);
   let probe = dir;
   while (!fs.existsSync(probe)) probe = path.dirname(probe);
+  // access(W_OK) says yes to root everywhere (even /proc): create and remove a real entry instead.
+  const entry = path.join(probe, `.rlm-gym-probe-${process.pid}`);
   try {
-    fs.accessSync(probe, fs.constants.W_OK);
-    if (!fs.statSync(probe).isDirectory()) throw new Error('not a directory');
+    fs.mkdirSync(entry);
+    fs.rmdirSync(entry);
   } catch (e) {
-    fail(`--out ${dir} is not writable (${probe}: ${(e as Error).message})`, 2);
+    fail(`--out ${dir} is not writable (${probe}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, 2);
   }
 }
 

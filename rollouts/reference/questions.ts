@@ -62,6 +62,7 @@ export interface BrowseQuestion {
 
 export interface UnknownQuestion {
   family: 'unknown';
+  question: string;
 }
 
 export type ParsedQuestion = SniahQuestion | OolongQuestion | PairsQuestion | BrowseQuestion | UnknownQuestion;
@@ -93,7 +94,7 @@ export function parseQuestion(question: string): ParsedQuestion {
     }
     if (constraints.length > 0) return { family: 'browsecomp', constraints };
   }
-  return { family: 'unknown' };
+  return { family: 'unknown', question: q };
 }
 
 function parseOolongQuery(q: string): OolongQuery | null {
