@@ -138,6 +138,19 @@ describe('runRollouts through real HTTP', () => {
     expect(run.episodes.map((e) => e.episode_id).sort()).toEqual([...Array(10).keys()].map((i) => String(i).padStart(6, '0')));
   });
 
+  it('the @huggingface/inference client plays the same episodes (--provider hf)', async () => {
+    const bodies: Record<string, unknown>[] = [];
+    const s = await startReferenceServer({ respond: scriptedPolicy, onRequest: (b) => bodies.push(b) });
+    const conn = await connect({ provider: 'hf', model: 'rlm-gym/reference', endpoints: [s.url] });
+    expect(conn.clients[0].provider).toBe('hf');
+    const got: EpisodeRecord[] = [];
+    await runRollouts({ runId: 'hf', families: ['sniah'], n: 2, seed: 3, taskOptions, policies: conn.clients, pool, sampling: { ...sampling, top_k: 7, extra_body: { min_p: 0.1 } }, onEpisode: (e) => void got.push(e) });
+    await s.close();
+    expect(got.every((e) => e.correct)).toBe(true);
+    expect(got[0].root_prompt_tokens).toBeGreaterThan(0);
+    expect(bodies[0]).toMatchObject({ temperature: 0.5, top_p: 0.9, top_k: 7, min_p: 0.1, model: 'rlm-gym/reference' });
+  });
+
   it('several endpoints share the load', async () => {
     const a: unknown[] = [];
     const b: unknown[] = [];

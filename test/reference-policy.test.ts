@@ -1,0 +1,211 @@
+/**
+ * The embedded reference policy, end to end: referenceRespond drives RLMEnv as the root policy AND answers the
+ * sub-calls its programs make (no HTTP here; the server is a thin wrapper tested with the rollouts).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RLMEnv, SandboxPool, type Message, type SubCallHandler } from '../env/index.ts';
+import { answerSubPrompt, classifyPrompt, parseQuestion, referenceRespond, UNKNOWN_SUB_REPLY } from '../rollouts/reference/policy.ts';
+import { generateTask, oolongLabelRule, type Task } from '../tasks/index.ts';
+import { allInstances } from '../tasks/records.ts';
+import { OOLONG_LABELS } from '../tasks/index.ts';
+
+let pool: SandboxPool;
+beforeAll(() => {
+  pool = new SandboxPool({ workers: 2 });
+});
+afterAll(async () => {
+  await pool.close();
+});
+
+const refSub: SubCallHandler = async (req) => ({
+  text: referenceRespond([{ role: 'user', content: req.prompt }]),
+  model: 'ref',
+  promptTokens: 0,
+  completionTokens: 0,
+});
+
+interface Played {
+  score: number;
+  terminated: boolean;
+  truncated: boolean;
+  turns: number;
+  subCalls: number;
+  replies: string[];
+  maxSubPromptChars: number;
+  finalAnswer: string | null;
+  wallMs: number;
+}
+
+async function play(config: ConstructorParameters<typeof RLMEnv>[0], seed: number): Promise<Played> {
+  const env = new RLMEnv({ pool, subModel: refSub, ...config });
+  const t0 = performance.now();
+  try {
+    const { observation } = await env.reset({ seed });
+    const msgs: Message[] = [...observation];
+    const replies: string[] = [];
+    let maxSubPromptChars = 0;
+    for (;;) {
+      const reply = referenceRespond(msgs);
+      replies.push(reply);
+      const r = await env.step(reply);
+      for (const c of r.info.step?.sub_calls ?? []) maxSubPromptChars = Math.max(maxSubPromptChars, c.prompt.length);
+      msgs.push({ role: 'assistant', content: reply }, ...r.observation);
+      if (r.terminated || r.truncated) {
+        return {
+          score: r.info.score?.score ?? 0,
+          terminated: r.terminated,
+          truncated: r.truncated,
+          turns: r.info.turn,
+          subCalls: r.info.subCalls,
+          replies,
+          maxSubPromptChars,
+          finalAnswer: r.info.finalAnswer,
+          wallMs: performance.now() - t0,
+        };
+      }
+      if (replies.length > 40) throw new Error('episode did not end');
+    }
+  } finally {
+    await env.close();
+  }
+}
+
+const SEEDS = Array.from({ length: 20 }, (_, i) => i);
+
+describe('reference policy: scores at default sizes (20 seeds per family)', () => {
+  for (const family of ['sniah', 'oolong', 'oolong-pairs', 'browsecomp']) {
+    it(`${family}: mean score ≥ 0.9, every episode answers`, async () => {
+      const results: Played[] = [];
+      for (const seed of SEEDS) results.push(await play({ task: family }, seed));
+      const mean = results.reduce((n, r) => n + r.score, 0) / results.length;
+      expect(mean).toBeGreaterThanOrEqual(0.9);
+      for (const r of results) {
+        expect(r.terminated).toBe(true);
+        expect(r.truncated).toBe(false);
+        expect(r.turns).toBeLessThanOrEqual(3);
+        // Turn 1 explores, turn 2 solves: real code blocks every time.
+        for (const reply of r.replies) expect(reply).toMatch(/```repl\n[\s\S]+\n```/);
+      }
+      if (family === 'oolong' || family === 'oolong-pairs') {
+        for (const r of results) expect(r.subCalls).toBeGreaterThan(0);
+      }
+    }, 180_000);
+  }
+});
+
+describe('reference policy: determinism', () => {
+  it('same messages ⇒ same reply; same seed ⇒ the same episode', async () => {
+    const task = generateTask('oolong', { seed: 5 });
+    const msgs: Message[] = [
+      { role: 'system', content: 'You answer a question … 30 turns in all, 500 sub-calls in all …' },
+      { role: 'user', content: `context is a string.\n\nQuestion: ${task.question}\n\nStart by writing code in a \`\`\`repl block.` },
+    ];
+    expect(referenceRespond(msgs)).toBe(referenceRespond(structuredClone(msgs)));
+    const a = await play({ task: 'oolong-pairs' }, 3);
+    const b = await play({ task: 'oolong-pairs' }, 3);
+    expect(a.replies).toEqual(b.replies);
+    expect(a.finalAnswer).toBe(b.finalAnswer);
+  }, 60_000);
+});
+
+describe('reference policy: sub-call answers', () => {
+  it('classifies numbered questions with the documented label rule', () => {
+    const instances = OOLONG_LABELS.flatMap((l) => allInstances(l).slice(0, 15));
+    const reply = answerSubPrompt(classifyPrompt(instances));
+    const lines = reply.split('\n');
+    expect(lines).toHaveLength(instances.length);
+    lines.forEach((line, i) => expect(line).toBe(`${i + 1}: ${oolongLabelRule(instances[i])}`));
+    // The same through referenceRespond (a single user message = a sub-call).
+    expect(referenceRespond([{ role: 'user', content: classifyPrompt(instances.slice(0, 3)) }])).toBe(lines.slice(0, 3).join('\n'));
+  });
+
+  it('finds a needle in a chunk or says NONE; unknown prompts get a short fixed reply', () => {
+    const p = (text: string) =>
+      `Find the sentence "The special magic number for quiet-harbor is <value>." in the text below. Reply with the value only, or NONE if the text has no such sentence.\n\nText:\n${text}`;
+    expect(answerSubPrompt(p('Filler. The special magic number for quiet-harbor is 1234567. More.'))).toBe('1234567');
+    expect(answerSubPrompt(p('Filler. The special magic number for quiet-ferry is 7654321. More.'))).toBe('NONE');
+    expect(referenceRespond([{ role: 'user', content: 'What is the capital of France?' }])).toBe(UNKNOWN_SUB_REPLY);
+  });
+
+  it('never throws on malformed requests', () => {
+    for (const bad of [[], null, undefined, [{ role: 'tool', content: 1 }], [{ role: 'user' }], 'x'] as unknown[]) {
+      expect(typeof referenceRespond(bad as Message[])).toBe('string');
+    }
+    // OpenAI content parts are read as text.
+    const parts = [{ role: 'user', content: [{ type: 'text', text: classifyPrompt(['Who wrote it?']) }] }] as unknown as Message[];
+    expect(referenceRespond(parts)).toBe('1: human');
+  });
+
+  it('recognises every family from the question text', () => {
+    expect(parseQuestion(generateTask('sniah', { seed: 1 }).question).family).toBe('sniah');
+    for (let seed = 0; seed < 12; seed++) {
+      expect(parseQuestion(generateTask('oolong', { seed }).question).family).toBe('oolong');
+      expect(parseQuestion(generateTask('oolong-pairs', { seed }).question).family).toBe('oolong-pairs');
+      const bc = parseQuestion(generateTask('browsecomp', { seed, numDocs: 100, contextTokens: 20_000 }).question);
+      expect(bc.family).toBe('browsecomp');
+      if (bc.family === 'browsecomp') expect(bc.constraints.every((c) => c.kind !== 'unknown')).toBe(true);
+    }
+    expect(parseQuestion('What is the meaning of life?').family).toBe('unknown');
+  });
+});
+
+describe('reference policy: fallbacks', () => {
+  it('answers even when every sub-call fails (keyword fallback on the next turn)', async () => {
+    const dead: SubCallHandler = async () => {
+      throw new Error('sub-model down');
+    };
+    const r = await play({ task: 'oolong', subModel: dead }, 3);
+    expect(r.terminated).toBe(true);
+    expect(r.turns).toBe(3);
+    expect(r.replies[2]).toContain('previous step did not settle the answer');
+  }, 60_000);
+
+  it('submits within the turn budget (maxTurns 1 and 2)', async () => {
+    for (const maxTurns of [1, 2]) {
+      for (const task of ['sniah', 'oolong', 'browsecomp']) {
+        const r = await play({ task, maxTurns, taskOptions: task === 'browsecomp' ? { numDocs: 200, contextTokens: 40_000 } : {} }, 4);
+        expect(r.terminated).toBe(true);
+        expect(r.turns).toBeLessThanOrEqual(maxTurns);
+        expect(r.score).toBe(1);
+      }
+    }
+  }, 60_000);
+
+  it('respects a tiny sub-call budget and a small prompt limit', async () => {
+    const tiny = await play({ task: 'oolong', maxSubCalls: 3, taskOptions: { query: 'count' } }, 4);
+    expect(tiny.terminated).toBe(true);
+    expect(tiny.subCalls).toBeLessThanOrEqual(3);
+    const small = await play({ task: 'oolong', sandbox: { maxSubPromptChars: 3_000 }, taskOptions: { query: 'count' } }, 4);
+    expect(small.terminated).toBe(true);
+    expect(small.maxSubPromptChars).toBeLessThanOrEqual(3_000);
+    expect(small.score).toBe(1);
+  }, 60_000);
+
+  it('explores, then submits a best-effort answer to an unrecognised question', async () => {
+    const task: Task = {
+      id: 'custom-1', family: 'custom', seed: 0, options: {}, question: 'What colour was the sky in the story?',
+      context: 'Once upon a time the sky was green.\n'.repeat(20), answer: 'green', answerType: 'exact', meta: {},
+    };
+    const r = await play({ task, score: () => ({ score: 0, correct: false, details: {} }) }, 0);
+    expect(r.terminated).toBe(true);
+    expect(r.turns).toBe(2);
+    expect(typeof r.finalAnswer).toBe('string');
+  }, 60_000);
+});
+
+describe('reference policy: 10M-token contexts within the default budgets', () => {
+  it('sniah at 10M tokens', async () => {
+    const r = await play({ task: 'sniah', taskOptions: { contextTokens: 10_000_000 } }, 1);
+    expect(r.terminated).toBe(true);
+    expect(r.score).toBe(1);
+  }, 300_000);
+
+  it('oolong at 10M tokens: ≤ 200 sub-calls, every prompt under 400,000 chars', async () => {
+    const r = await play({ task: 'oolong', taskOptions: { contextTokens: 10_000_000, query: 'count' } }, 1);
+    expect(r.terminated).toBe(true);
+    expect(r.score).toBe(1);
+    expect(r.subCalls).toBeGreaterThan(0);
+    expect(r.subCalls).toBeLessThanOrEqual(200);
+    expect(r.maxSubPromptChars).toBeLessThan(400_000);
+  }, 300_000);
+});
