@@ -9,6 +9,7 @@ import PQueue from 'p-queue';
 import { RLMEnv, SandboxPool, type StepInfo, type Prices, type SandboxLimits, type SubCallHandler, type Message, type StepRecord } from '../env/index.ts';
 import { generateTask, type Task } from '../tasks/index.ts';
 import type { PolicyClient } from './client.ts';
+import { RolloutConfigError } from './errors.ts';
 import { deriveSeed, planEpisodes, type PlannedEpisode } from './plan.ts';
 import type { EpisodeRecord, SamplingParams } from './types.ts';
 import type { RewardInput } from '../rewards/types.ts';
@@ -110,14 +111,30 @@ export async function runRollouts(o: RolloutOptions): Promise<RolloutResult> {
   const interrupted: string[] = [];
   let sinkError: unknown = null;
 
+  // Bad task options fail here, before any episode starts, with the generator's message.
+  for (const family of new Set(todo.map((p) => p.family))) {
+    const first = todo.find((p) => p.family === family)!;
+    try {
+      tasks.prime(first);
+    } catch (e) {
+      if (ownsPool) await pool.close();
+      throw new RolloutConfigError(`cannot generate ${family} tasks: ${(e as Error).message}`);
+    }
+  }
   try {
     for (const ep of todo) {
-      queue.add(async () => {
+      void queue.add(async () => {
         if (o.signal?.aborted || sinkError) {
           interrupted.push(ep.episodeId);
           return;
         }
-        const rec = await playEpisode(o, ep, tasks, pool);
+        let rec: EpisodeRecord | null;
+        try {
+          rec = await playEpisode(o, ep, tasks, pool);
+        } catch (e) {
+          sinkError ??= e; // only harness bugs get here (playEpisode records policy/sandbox failures itself)
+          return;
+        }
         if (rec === null) {
           interrupted.push(ep.episodeId);
           progress.interrupted++;
@@ -158,14 +175,21 @@ export async function runRollouts(o: RolloutOptions): Promise<RolloutResult> {
 class TaskCache {
   private readonly cache = new Map<string, { task: Task; uses: number }>();
   constructor(private readonly options: Record<string, unknown>) {}
+  prime(ep: PlannedEpisode): void {
+    this.entry(ep);
+  }
   take(ep: PlannedEpisode, groupSize: number): Task {
+    const entry = this.entry(ep);
+    if (++entry.uses >= groupSize) this.cache.delete(ep.groupId);
+    return entry.task;
+  }
+  private entry(ep: PlannedEpisode): { task: Task; uses: number } {
     let entry = this.cache.get(ep.groupId);
     if (!entry) {
       entry = { task: generateTask(ep.family, { ...this.options, seed: ep.taskSeed }), uses: 0 };
       this.cache.set(ep.groupId, entry);
     }
-    if (++entry.uses >= groupSize) this.cache.delete(ep.groupId);
-    return entry.task;
+    return entry;
   }
 }
 

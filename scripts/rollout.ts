@@ -15,6 +15,7 @@ import {
   formatSummaryTable,
   EndpointUnreachableError,
   ModelNotServedError,
+  RolloutConfigError,
   type RolloutOptions,
   type EnvLimits,
   type SamplingParams,
@@ -218,6 +219,10 @@ async function main(): Promise<number> {
     await writer.close({ status: 'failed' }).catch(() => undefined);
     await root.close();
     if (sub !== root) await sub.close();
+    if (e instanceof RolloutConfigError) {
+      if (!flags.resume && writer.written === 0) fs.rmSync(outDir, { recursive: true, force: true }); // nothing to keep
+      return fail(e.message, 2);
+    }
     return fail(`run failed: ${(e as Error).message}`);
   }
   progress.reporter?.stop();
