@@ -26,13 +26,9 @@ export interface BenchContext {
   select: string[] | null;
 }
 
+/** A benchmark module's export; its --help line, sub-selections and aliases live in the registry (bench/index.ts). */
 export interface Benchmark {
-  /** The selector used by --only (results may carry longer names, e.g. taskgen_sniah_1m). */
   id: string;
-  /** One line for --help. */
-  describe: string;
-  /** Sub-names accepted by --only as `${id}_${sub}` (e.g. taskgen_sniah). */
-  subs?: readonly string[];
   run(ctx: BenchContext): Promise<BenchResult[]>;
 }
 
@@ -106,11 +102,24 @@ export async function timeWithSetup<T>(setup: (i: number) => T | Promise<T>, fn:
   return out;
 }
 
-export function makeResult(r: Omit<BenchResult, 'ratio'> & { ratio?: number }): BenchResult {
-  const ratio = r.ratio ?? (r.baseline_value === 0 ? NaN : r.value / r.baseline_value);
-  const { name, value, unit, baseline, baseline_value, goal, goal_met, ...extra } = r;
-  delete (extra as { ratio?: number }).ratio;
-  return { name, value: sig(value), unit, baseline, baseline_value: sig(baseline_value), ratio: sig(ratio, 3), goal, goal_met, ...extra };
+export interface ResultInput {
+  name: string;
+  value: number;
+  unit: string;
+  baseline: string;
+  baseline_value: number;
+  goal: string;
+  goal_met: boolean | null;
+  /** Default value / baseline_value. */
+  ratio?: number;
+  [extra: string]: unknown;
+}
+
+/** Builds a result row: rounds value/baseline to 4 significant digits, computes ratio = value / baseline_value. */
+export function makeResult(r: ResultInput): BenchResult {
+  const { name, value, unit, baseline, baseline_value, goal, goal_met, ratio, ...extra } = r;
+  const rt = ratio ?? (baseline_value === 0 ? NaN : value / baseline_value);
+  return { name, value: sig(value), unit, baseline, baseline_value: sig(baseline_value), ratio: sig(rt, 3), goal, goal_met, ...extra };
 }
 
 // ----- memory -----------------------------------------------------------------------------------------------------

@@ -1,0 +1,296 @@
+/**
+ * harness_turn — what the rollout path costs per turn beyond its parts, and how many small episodes per second it plays.
+ *
+ * The whole path: runRollouts → OpenAIPolicyClient (openai SDK, HTTP) → an in-process OpenAI-compatible server
+ * (startReferenceServer) whose policy is a zero-latency scripted sniah solver (test/helpers/servers.ts: 2 turns, one
+ * llm_query sub-call, also over HTTP) → RLMEnv / SandboxPool worker → RunWriter (Parquet, flushEvery 16, as the CLI).
+ *
+ * The parts, each measured alone on the same tasks, per episode:
+ *   - task generation (the runner generates each task),
+ *   - RLMEnv reset + the 2 steps with the same replies (sub-model answered in-process, zero latency),
+ *   - the 3 HTTP round trips (2 root chat calls with the real conversations + the sub-call), through the same client,
+ *   - RunWriter.add of the same episode records (flushes included, amortized).
+ * overhead/turn = (whole − Σ parts) / turns. Measured at concurrency 1, in interleaved rounds.
+ *
+ * harness_episodes_per_s: the whole path at several concurrencies (the best is reported) vs the env alone at the same
+ * concurrency (RLMEnv driven in-process by the scripted policy: no HTTP, no runner, no writer).
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { RLMEnv, SandboxPool, type Message, type ReplyUsage, type SubCallHandler } from '../env/index.ts';
+import { generateTask, type Task } from '../tasks/index.ts';
+import { OpenAIPolicyClient, REFERENCE_MODEL_ID, runRollouts, startReferenceServer, type EpisodeRecord, type SamplingParams } from '../rollouts/index.ts';
+import { RunWriter } from '../datasets/index.ts';
+import { scriptedPolicy } from '../test/helpers/servers.ts';
+import { log, makeResult, median, sig, type BenchContext, type BenchResult, type Benchmark } from './lib.ts';
+
+const CONTEXT_TOKENS = 1_000;
+const FLUSH_EVERY = 16;
+const CONTEXT_CACHE_ENTRIES = 1024;
+const GOAL_OVERHEAD_MS = 1;
+const GOAL_EPS = 200;
+const SAMPLING: Omit<SamplingParams, 'seed'> = { temperature: 0, top_p: 1, max_tokens: 1024, stop: null, top_k: null, logprobs: false, extra_body: null };
+
+interface Harness {
+  pool: SandboxPool;
+  client: OpenAIPolicyClient;
+  close(): Promise<void>;
+}
+
+async function startHarness(workers?: number): Promise<Harness> {
+  const server = await startReferenceServer({ respond: (messages) => scriptedPolicy(messages) });
+  const client = new OpenAIPolicyClient({ endpoint: server.url, model: REFERENCE_MODEL_ID });
+  // contextCacheEntries raised from 8: with ≥ 8 opens in flight per worker the worker's LRU can release a context another
+  // open is still copying ("Copy has been released", env/sandbox/worker.ts loadContext vs IsolateSession.create).
+  const pool = new SandboxPool({ ...(workers ? { workers } : {}), contextCacheEntries: CONTEXT_CACHE_ENTRIES });
+  await pool.warmup();
+  return {
+    pool,
+    client,
+    close: async () => {
+      await pool.close();
+      await server.close();
+    },
+  };
+}
+
+let runCounter = 0;
+
+/** The whole path: runRollouts + RunWriter. Returns wall ms (open/close of the writer excluded) and the records. */
+async function wholePath(h: Harness, n: number, seed: number, concurrency: number, keep = false): Promise<{ ms: number; records: EpisodeRecord[]; turns: number }> {
+  const dir = mkdtempSync(join(tmpdir(), 'rlm-bench-harness-'));
+  const runId = `bench-${++runCounter}`;
+  const records: EpisodeRecord[] = [];
+  let turns = 0;
+  try {
+    const w = await RunWriter.open(dir, { runId, flushEvery: FLUSH_EVERY, manifest: { config: { bench: 'harness_turn' } } });
+    const t0 = performance.now();
+    const r = await runRollouts({
+      runId,
+      families: ['sniah'],
+      n,
+      seed,
+      taskOptions: { contextTokens: CONTEXT_TOKENS },
+      policies: [h.client],
+      sampling: SAMPLING,
+      concurrency,
+      pool: h.pool,
+      onEpisode: async (ep) => {
+        turns += ep.turns;
+        if (keep) records.push(ep);
+        await w.add(ep);
+      },
+    });
+    const ms = performance.now() - t0;
+    await w.close();
+    if (r.completed !== n) throw new Error(`harness_turn: ${r.completed}/${n} episodes completed`);
+    const acc = r.byFamily[0]?.accuracy ?? 0;
+    if (acc < 1) throw new Error(`harness_turn: the scripted policy should solve every sniah task, accuracy ${acc}`);
+    return { ms, records, turns };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** One episode's conversation data, for replaying its parts alone. */
+interface EpisodeScript {
+  task: Task;
+  sandboxSeed: number;
+  replies: string[];
+  usages: ReplyUsage[];
+  /** The root conversations sent on each turn. */
+  conversations: Message[][];
+  subPrompts: string[];
+  record: EpisodeRecord;
+}
+
+const localSub: SubCallHandler = async (req) => ({ text: scriptedPolicy([{ role: 'user', content: req.prompt }]), model: 'scripted', promptTokens: 10, completionTokens: 3 });
+
+function scriptsFrom(records: EpisodeRecord[]): EpisodeScript[] {
+  return records.map((rec) => {
+    const task = generateTask(rec.task_family, { ...(JSON.parse(rec.task_options) as Record<string, unknown>), seed: rec.seed });
+    const conversations: Message[][] = [];
+    const replies: string[] = [];
+    rec.messages.forEach((m, i) => {
+      if (m.role === 'assistant') {
+        conversations.push(rec.messages.slice(0, i));
+        replies.push(m.content);
+      }
+    });
+    return {
+      task,
+      sandboxSeed: 0,
+      replies,
+      usages: rec.steps.map((s) => ({ promptTokens: s.prompt_tokens, completionTokens: s.completion_tokens })),
+      conversations,
+      subPrompts: rec.steps.flatMap((s) => s.sub_calls.map((c) => c.prompt)),
+      record: rec,
+    };
+  });
+}
+
+interface PartTimes {
+  taskgen: number;
+  reset: number;
+  steps: number;
+  http: number;
+  writer: number;
+}
+
+/** Each part alone, over the same episodes, sequentially. Returns total ms per part. */
+async function partsAlone(h: Harness, scripts: EpisodeScript[], runId: string): Promise<PartTimes> {
+  const t: PartTimes = { taskgen: 0, reset: 0, steps: 0, http: 0, writer: 0 };
+  for (const s of scripts) {
+    let t0 = performance.now();
+    generateTask(s.task.family, { ...s.task.options, seed: s.task.seed });
+    t.taskgen += performance.now() - t0;
+
+    const env = new RLMEnv({ task: s.task, pool: h.pool, subModel: localSub });
+    t0 = performance.now();
+    await env.reset({ seed: s.sandboxSeed });
+    t.reset += performance.now() - t0;
+    if (process.env.BENCH_DEBUG) process.stderr.write(`reset ${(performance.now() - t0).toFixed(1)} `);
+    t0 = performance.now();
+    for (let i = 0; i < s.replies.length; i++) await env.step(s.replies[i], s.usages[i]);
+    t.steps += performance.now() - t0;
+    await env.close();
+
+    t0 = performance.now();
+    for (let i = 0; i < s.conversations.length; i++) await h.client.chat(s.conversations[i], { ...SAMPLING, seed: i });
+    for (const p of s.subPrompts) await h.client.chat([{ role: 'user', content: p }], { ...SAMPLING, max_tokens: 1024, seed: 0 });
+    t.http += performance.now() - t0;
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'rlm-bench-writer-'));
+  try {
+    const w = await RunWriter.open(dir, { runId, flushEvery: FLUSH_EVERY, manifest: { config: { bench: 'harness_turn parts' } } });
+    const t0 = performance.now();
+    for (const s of scripts) await w.add(s.record);
+    t.writer += performance.now() - t0;
+    await w.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  return t;
+}
+
+/** The env alone at a concurrency: RLMEnv + the scripted policy called in-process. Returns episodes/s. */
+async function envOnlyThroughput(pool: SandboxPool, n: number, seed: number, concurrency: number): Promise<number> {
+  let next = 0;
+  let solved = 0;
+  const t0 = performance.now();
+  const lane = async () => {
+    for (;;) {
+      const i = next++;
+      if (i >= n) return;
+      const task = generateTask('sniah', { seed: seed * 100_000 + i, contextTokens: CONTEXT_TOKENS });
+      const env = new RLMEnv({ task, pool, subModel: localSub });
+      let { observation } = await env.reset({ seed: i });
+      const messages = [...observation];
+      for (;;) {
+        const reply = scriptedPolicy(messages);
+        const r = await env.step(reply, { promptTokens: 100, completionTokens: 20 });
+        messages.push({ role: 'assistant', content: reply }, ...r.observation);
+        observation = r.observation;
+        if (r.terminated || r.truncated) {
+          if (r.info.score?.correct) solved++;
+          break;
+        }
+      }
+      await env.close();
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, lane));
+  const ms = performance.now() - t0;
+  if (solved !== n) throw new Error(`harness_turn env-only: ${solved}/${n} solved`);
+  return (n / ms) * 1000;
+}
+
+export async function benchHarnessTurn(ctx: BenchContext): Promise<BenchResult[]> {
+  const rounds = ctx.quick ? 6 : 12;
+  const perRound = FLUSH_EVERY; // one RunWriter flush per round, in the whole path and in the writer part alike
+  const h = await startHarness();
+  const results: BenchResult[] = [];
+  try {
+    // Warm-up (JIT, HTTP keep-alive, worker isolates) and the records the parts replay.
+    await wholePath(h, 20, 1, 1);
+    const wholePerEp: number[] = [];
+    const partsPerEp: PartTimes[] = [];
+    let turnsPerEp = 0;
+    for (let r = 0; r < rounds; r++) {
+      const whole = await wholePath(h, perRound, 1000 + r, 1, true);
+      wholePerEp.push(whole.ms / perRound);
+      turnsPerEp = whole.turns / perRound;
+      const scripts = scriptsFrom(whole.records);
+      const p = await partsAlone(h, scripts, whole.records[0]!.run_id);
+      partsPerEp.push(Object.fromEntries(Object.entries(p).map(([k, v]) => [k, v / perRound])) as unknown as PartTimes);
+    }
+    const keys = Object.keys(partsPerEp[0]!) as (keyof PartTimes)[];
+    const parts = Object.fromEntries(keys.map((k) => [k, median(partsPerEp.map((p) => p[k]))])) as unknown as PartTimes;
+    const partsSumPerEp = median(partsPerEp.map((p) => keys.reduce((a, k) => a + p[k], 0)));
+    const wholeEp = median(wholePerEp);
+    const overheadPerTurn = (wholeEp - partsSumPerEp) / turnsPerEp;
+    log(`harness_turn: whole ${sig(wholeEp, 3)} ms/episode, parts ${sig(partsSumPerEp, 3)} ms/episode (${JSON.stringify(Object.fromEntries(Object.entries(parts).map(([k, v]) => [k, sig(v, 3)])))}), overhead ${sig(overheadPerTurn, 3)} ms/turn`);
+    results.push(
+      makeResult({
+        name: 'harness_turn',
+        value: wholeEp / turnsPerEp,
+        unit: 'ms/turn (whole path, concurrency 1)',
+        baseline: 'sum of the parts measured alone (task gen + env reset/steps + HTTP round trips + RunWriter.add), per turn',
+        baseline_value: partsSumPerEp / turnsPerEp,
+        goal: `≤ ${GOAL_OVERHEAD_MS} ms/turn beyond the parts`,
+        goal_met: overheadPerTurn <= GOAL_OVERHEAD_MS,
+        overhead_ms_per_turn: sig(overheadPerTurn, 3),
+        turns_per_episode: turnsPerEp,
+        http_calls_per_episode: turnsPerEp + 1,
+        parts_ms_per_episode: Object.fromEntries(Object.entries(parts).map(([k, v]) => [k, sig(v, 3)])),
+        whole_ms_per_episode: sig(wholeEp, 4),
+        context_tokens: CONTEXT_TOKENS,
+        rounds,
+        episodes_per_round: perRound,
+      }),
+    );
+
+    // Throughput: the whole path at several concurrencies vs the env alone at the same concurrency.
+    const n = ctx.quick ? 96 : 256;
+    const levels = ctx.quick ? [8, 16] : [4, 8, 16, 32];
+    const sweep: { concurrency: number; episodes_per_s: number; env_only_episodes_per_s: number }[] = [];
+    for (const c of levels) {
+      await wholePath(h, Math.min(32, n), 50 + c, c); // warm-up at this level
+      const eps: number[] = [];
+      const envEps: number[] = [];
+      for (let r = 0; r < (ctx.quick ? 1 : 2); r++) {
+        const whole = await wholePath(h, n, 7000 + c * 10 + r, c);
+        eps.push((n / whole.ms) * 1000);
+        envEps.push(await envOnlyThroughput(h.pool, n, 9000 + c * 10 + r, c));
+      }
+      sweep.push({ concurrency: c, episodes_per_s: sig(median(eps), 4), env_only_episodes_per_s: sig(median(envEps), 4) });
+      log(`harness_episodes_per_s: concurrency ${c}: ${sig(median(eps), 3)} episodes/s (env alone ${sig(median(envEps), 3)})`);
+    }
+    const best = sweep.reduce((a, b) => (b.episodes_per_s > a.episodes_per_s ? b : a));
+    results.push(
+      makeResult({
+        name: 'harness_episodes_per_s',
+        value: best.episodes_per_s,
+        unit: 'episodes/s (best concurrency)',
+        baseline: 'RLMEnv alone at the same concurrency (scripted policy in-process: no HTTP, runner, writer)',
+        baseline_value: best.env_only_episodes_per_s,
+        goal: `≥ ${GOAL_EPS} episodes/s on 2 cores (${CONTEXT_TOKENS}-token sniah, 2 turns + 1 sub-call)`,
+        goal_met: best.episodes_per_s >= GOAL_EPS,
+        best_concurrency: best.concurrency,
+        sandbox_workers: h.pool.workerPids().length,
+        context_cache_entries: CONTEXT_CACHE_ENTRIES,
+        sweep,
+        episodes_per_level: n,
+      }),
+    );
+    return results;
+  } finally {
+    await h.close();
+  }
+}
+
+export const harnessTurn: Benchmark = {
+  id: 'harness_turn',
+  run: benchHarnessTurn,
+};
