@@ -23,7 +23,7 @@ import { generateTask, type Task } from '../tasks/index.ts';
 import { OpenAIPolicyClient, REFERENCE_MODEL_ID, runRollouts, startReferenceServer, type EpisodeRecord, type SamplingParams } from '../rollouts/index.ts';
 import { RunWriter } from '../datasets/index.ts';
 import { scriptedPolicy } from '../test/helpers/servers.ts';
-import { log, makeResult, median, sig, type BenchContext, type BenchResult, type Benchmark } from './lib.ts';
+import { log, makeResult, median, quantile, sig, type BenchContext, type BenchResult, type Benchmark } from './lib.ts';
 
 const CONTEXT_TOKENS = 1_000;
 const FLUSH_EVERY = 16;
@@ -57,15 +57,21 @@ async function startHarness(workers?: number): Promise<Harness> {
 
 let runCounter = 0;
 
-/** The whole path: runRollouts + RunWriter. Returns wall ms (open/close of the writer excluded) and the records. */
-async function wholePath(h: Harness, n: number, seed: number, concurrency: number, keep = false): Promise<{ ms: number; records: EpisodeRecord[]; turns: number }> {
+/**
+ * The whole path: runRollouts + RunWriter. Returns wall ms (open/close of the writer excluded), the records, and — at
+ * concurrency 1 — each episode's own time: from the end of the previous episode's onEpisode (writer.add included) to the
+ * end of its own (the first episode, which also pays the run's setup, is left out).
+ */
+async function wholePath(h: Harness, n: number, seed: number, concurrency: number, keep = false): Promise<{ ms: number; records: EpisodeRecord[]; turns: number; perEpisode: number[] }> {
   const dir = mkdtempSync(join(tmpdir(), 'rlm-bench-harness-'));
   const runId = `bench-${++runCounter}`;
   const records: EpisodeRecord[] = [];
   let turns = 0;
+  const perEpisode: number[] = [];
   try {
     const w = await RunWriter.open(dir, { runId, flushEvery: FLUSH_EVERY, manifest: { config: { bench: 'harness_turn' } } });
     const t0 = performance.now();
+    let last = -1;
     const r = await runRollouts({
       runId,
       families: ['sniah'],
@@ -80,6 +86,9 @@ async function wholePath(h: Harness, n: number, seed: number, concurrency: numbe
         turns += ep.turns;
         if (keep) records.push(ep);
         await w.add(ep);
+        const now = performance.now();
+        if (last >= 0) perEpisode.push(now - last);
+        last = now;
       },
     });
     const ms = performance.now() - t0;
@@ -87,7 +96,7 @@ async function wholePath(h: Harness, n: number, seed: number, concurrency: numbe
     if (r.completed !== n) throw new Error(`harness_turn: ${r.completed}/${n} episodes completed`);
     const acc = r.byFamily[0]?.accuracy ?? 0;
     if (acc < 1) throw new Error(`harness_turn: the scripted policy should solve every sniah task, accuracy ${acc}`);
-    return { ms, records, turns };
+    return { ms, records, turns, perEpisode };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -138,40 +147,43 @@ interface PartTimes {
   writer: number;
 }
 
-/** Each part alone, over the same episodes, sequentially. Returns total ms per part. */
-async function partsAlone(h: Harness, scripts: EpisodeScript[], runId: string): Promise<PartTimes> {
-  const t: PartTimes = { taskgen: 0, reset: 0, steps: 0, http: 0, writer: 0 };
+/** Each part alone, over the same episodes, sequentially. Returns each episode's part times (ms). */
+async function partsAlone(h: Harness, scripts: EpisodeScript[], runId: string): Promise<PartTimes[]> {
+  const out: PartTimes[] = [];
   for (const s of scripts) {
+    const t: PartTimes = { taskgen: 0, reset: 0, steps: 0, http: 0, writer: 0 };
     let t0 = performance.now();
     generateTask(s.task.family, { ...s.task.options, seed: s.task.seed });
-    t.taskgen += performance.now() - t0;
+    t.taskgen = performance.now() - t0;
 
     const env = new RLMEnv({ task: s.task, pool: h.pool, subModel: localSub });
     t0 = performance.now();
     await env.reset({ seed: s.sandboxSeed });
-    t.reset += performance.now() - t0;
-    if (process.env.BENCH_DEBUG) process.stderr.write(`reset ${(performance.now() - t0).toFixed(1)} `);
+    t.reset = performance.now() - t0;
     t0 = performance.now();
     for (let i = 0; i < s.replies.length; i++) await env.step(s.replies[i], s.usages[i]);
-    t.steps += performance.now() - t0;
+    t.steps = performance.now() - t0;
     await env.close();
 
     t0 = performance.now();
     for (let i = 0; i < s.conversations.length; i++) await h.client.chat(s.conversations[i], { ...SAMPLING, seed: i });
     for (const p of s.subPrompts) await h.client.chat([{ role: 'user', content: p }], { ...SAMPLING, max_tokens: 1024, seed: 0 });
-    t.http += performance.now() - t0;
+    t.http = performance.now() - t0;
+    out.push(t);
   }
   const dir = mkdtempSync(join(tmpdir(), 'rlm-bench-writer-'));
   try {
     const w = await RunWriter.open(dir, { runId, flushEvery: FLUSH_EVERY, manifest: { config: { bench: 'harness_turn parts' } } });
-    const t0 = performance.now();
-    for (const s of scripts) await w.add(s.record);
-    t.writer += performance.now() - t0;
+    for (const [i, s] of scripts.entries()) {
+      const t0 = performance.now();
+      await w.add(s.record);
+      out[i]!.writer = performance.now() - t0;
+    }
     await w.close();
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-  return t;
+  return out;
 }
 
 /** The env alone at a concurrency: RLMEnv + the scripted policy called in-process. Returns episodes/s. */
@@ -207,7 +219,7 @@ async function envOnlyThroughput(pool: SandboxPool, n: number, seed: number, con
 }
 
 export async function benchHarnessTurn(ctx: BenchContext): Promise<BenchResult[]> {
-  const rounds = ctx.quick ? 6 : 12;
+  const rounds = ctx.quick ? 4 : 8;
   const perRound = FLUSH_EVERY; // one RunWriter flush per round, in the whole path and in the writer part alike
   const h = await startHarness();
   const results: BenchResult[] = [];
@@ -216,19 +228,23 @@ export async function benchHarnessTurn(ctx: BenchContext): Promise<BenchResult[]
     await wholePath(h, 20, 1, 1);
     const wholePerEp: number[] = [];
     const partsPerEp: PartTimes[] = [];
-    let turnsPerEp = 0;
+    let turns = 0;
+    let episodes = 0;
     for (let r = 0; r < rounds; r++) {
       const whole = await wholePath(h, perRound, 1000 + r, 1, true);
-      wholePerEp.push(whole.ms / perRound);
-      turnsPerEp = whole.turns / perRound;
-      const scripts = scriptsFrom(whole.records);
-      const p = await partsAlone(h, scripts, whole.records[0]!.run_id);
-      partsPerEp.push(Object.fromEntries(Object.entries(p).map(([k, v]) => [k, v / perRound])) as unknown as PartTimes);
+      wholePerEp.push(...whole.perEpisode);
+      turns += whole.turns;
+      episodes += perRound;
+      partsPerEp.push(...(await partsAlone(h, scriptsFrom(whole.records), whole.records[0]!.run_id)));
     }
+    const turnsPerEp = turns / episodes;
+    // Medians per episode (robust to the load spikes of a shared machine). The RunWriter flush (1 episode in 16) is an
+    // outlier on both sides alike, so the medians leave it out of both; its amortized cost is reported separately.
     const keys = Object.keys(partsPerEp[0]!) as (keyof PartTimes)[];
     const parts = Object.fromEntries(keys.map((k) => [k, median(partsPerEp.map((p) => p[k]))])) as unknown as PartTimes;
     const partsSumPerEp = median(partsPerEp.map((p) => keys.reduce((a, k) => a + p[k], 0)));
     const wholeEp = median(wholePerEp);
+    const writerMean = partsPerEp.reduce((a, p) => a + p.writer, 0) / partsPerEp.length;
     const overheadPerTurn = (wholeEp - partsSumPerEp) / turnsPerEp;
     log(`harness_turn: whole ${sig(wholeEp, 3)} ms/episode, parts ${sig(partsSumPerEp, 3)} ms/episode (${JSON.stringify(Object.fromEntries(Object.entries(parts).map(([k, v]) => [k, sig(v, 3)])))}), overhead ${sig(overheadPerTurn, 3)} ms/turn`);
     results.push(
@@ -245,9 +261,10 @@ export async function benchHarnessTurn(ctx: BenchContext): Promise<BenchResult[]
         http_calls_per_episode: turnsPerEp + 1,
         parts_ms_per_episode: Object.fromEntries(Object.entries(parts).map(([k, v]) => [k, sig(v, 3)])),
         whole_ms_per_episode: sig(wholeEp, 4),
+        writer_flush_ms_per_episode_amortized: sig(writerMean - parts.writer, 3),
+        whole_p90_ms_per_episode: sig(quantile(wholePerEp, 0.9), 4),
         context_tokens: CONTEXT_TOKENS,
-        rounds,
-        episodes_per_round: perRound,
+        episodes: episodes,
       }),
     );
 

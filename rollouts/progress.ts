@@ -59,7 +59,7 @@ export function compact(n: number): string {
 
 /** The end-of-run table: one row per family (+ "all"). Cost only when prices were configured. */
 export function formatSummaryTable(rows: FamilySummary[], withCost: boolean): string {
-  const head = ['task', 'n', 'accuracy', 'mean score', 'mean reward', 'mean turns', 'sub-calls', 'tokens', ...(withCost ? ['cost $'] : []), 'errors', 'wall s'];
+  const head = ['task', 'n', 'accuracy', 'mean score', 'mean reward', 'mean turns', 'sub-calls', 'tokens', ...(withCost ? ['cost $'] : []), 'errors', 's/episode'];
   const body = rows.map((r) => [
     r.family,
     String(r.n),
@@ -71,7 +71,7 @@ export function formatSummaryTable(rows: FamilySummary[], withCost: boolean): st
     compact(r.tokens),
     ...(withCost ? [r.costUsd.toFixed(4)] : []),
     String(r.errors),
-    (r.wallMs / 1000).toFixed(1),
+    (r.wallMs / r.n / 1000).toFixed(2),
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
   const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');

@@ -233,7 +233,7 @@ async function main(): Promise<number> {
 
   if (result.byFamily.length) process.stdout.write(`\n${formatSummaryTable(result.byFamily, prices !== null)}\n`);
   process.stdout.write(
-    `\n${result.completed} episode(s) written to ${shown(outDir)}` +
+    `\n${result.completed} episode(s) in ${(result.wallMs / 1000).toFixed(1)} s written to ${shown(outDir)}` +
       `${result.skipped ? ` (${result.skipped} already recorded)` : ''}${result.interrupted.length ? `; ${result.interrupted.length} not played — finish with: npm run rollout -- --resume ${shown(outDir)}` : ''}\n`,
   );
   return interrupted ? 130 : 0;
