@@ -87,15 +87,9 @@ export class OpenAIPolicyClient implements PolicyClient {
 
   async chat(messages: Message[], sampling: SamplingParams, signal?: AbortSignal): Promise<ChatResult> {
     const body: VllmChatParams = {
-      ...(sampling.extra_body ?? {}),
+      ...samplingFields(sampling),
       model: this.model,
       messages: messages.map((m) => ({ role: m.role, content: m.content })) as OpenAI.Chat.ChatCompletionMessageParam[],
-      temperature: sampling.temperature,
-      top_p: sampling.top_p,
-      max_tokens: sampling.max_tokens,
-      ...(sampling.stop ? { stop: sampling.stop } : {}),
-      ...(sampling.seed !== null ? { seed: sampling.seed } : {}),
-      ...(sampling.top_k !== null ? { top_k: sampling.top_k } : {}),
       ...(sampling.logprobs ? { logprobs: true, return_token_ids: true } : {}),
     };
     const started = performance.now();
@@ -171,16 +165,10 @@ export class HFPolicyClient implements PolicyClient {
 
   async chat(messages: Message[], sampling: SamplingParams, signal?: AbortSignal): Promise<ChatResult> {
     const args = {
-      ...(sampling.extra_body ?? {}),
+      ...samplingFields(sampling),
       model: this.model,
       ...(this.providerName ? { provider: this.providerName as 'auto' } : {}),
       messages,
-      temperature: sampling.temperature,
-      top_p: sampling.top_p,
-      max_tokens: sampling.max_tokens,
-      ...(sampling.stop ? { stop: sampling.stop } : {}),
-      ...(sampling.seed !== null ? { seed: sampling.seed } : {}),
-      ...(sampling.top_k !== null ? { top_k: sampling.top_k } : {}),
     };
     const started = performance.now();
     const { value, attempts } = await withRetries(
@@ -207,6 +195,19 @@ export class HFPolicyClient implements PolicyClient {
 
 export function createPolicyClient(provider: 'openai' | 'hf', options: ClientOptions): PolicyClient {
   return provider === 'hf' ? new HFPolicyClient(options) : new OpenAIPolicyClient(options);
+}
+
+/** The sampling parameters every request carries explicitly (the extra body first, so explicit flags win). */
+function samplingFields(sampling: SamplingParams) {
+  return {
+    ...(sampling.extra_body ?? {}),
+    temperature: sampling.temperature,
+    top_p: sampling.top_p,
+    max_tokens: sampling.max_tokens,
+    ...(sampling.stop ? { stop: sampling.stop } : {}),
+    ...(sampling.seed !== null ? { seed: sampling.seed } : {}),
+    ...(sampling.top_k !== null ? { top_k: sampling.top_k } : {}),
+  };
 }
 
 function preview(v: unknown): string {

@@ -17,7 +17,7 @@ function run(script: string, args: string[]) {
 }
 
 /** Rows with the columns that legitimately differ between two runs removed. */
-function stable<T extends Record<string, unknown>>(rows: T[]): unknown[] {
+function stable(rows: readonly object[]): unknown[] {
   return rows.map((r) => {
     const { run_id, wall_ms, duration_ms, ...rest } = r as Record<string, unknown>;
     if (Array.isArray(rest.sub_calls)) rest.sub_calls = (rest.sub_calls as Record<string, unknown>[]).map(({ latency_ms, ...c }) => c);
