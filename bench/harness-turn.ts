@@ -16,14 +16,14 @@
  * concurrency (RLMEnv driven in-process by the scripted policy: no HTTP, no runner, no writer).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import os, { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RLMEnv, SandboxPool, type Message, type ReplyUsage, type SubCallHandler } from '../env/index.ts';
 import { generateTask, type Task } from '../tasks/index.ts';
 import { OpenAIPolicyClient, REFERENCE_MODEL_ID, runRollouts, startReferenceServer, type EpisodeRecord, type SamplingParams } from '../rollouts/index.ts';
 import { RunWriter } from '../datasets/index.ts';
 import { scriptedPolicy } from '../test/helpers/servers.ts';
-import { log, makeResult, median, quantile, sig, type BenchContext, type BenchResult, type Benchmark } from './lib.ts';
+import { log, makeResult, median, procCpuMs, quantile, selfCpuMs, sig, type BenchContext, type BenchResult, type Benchmark } from './lib.ts';
 
 const CONTEXT_TOKENS = 1_000;
 const FLUSH_EVERY = 16;
@@ -271,18 +271,26 @@ export async function benchHarnessTurn(ctx: BenchContext): Promise<BenchResult[]
     // Throughput: the whole path at several concurrencies vs the env alone at the same concurrency.
     const n = ctx.quick ? 96 : 256;
     const levels = ctx.quick ? [8, 16] : [4, 8, 16, 32];
-    const sweep: { concurrency: number; episodes_per_s: number; env_only_episodes_per_s: number }[] = [];
+    const sweep: { concurrency: number; episodes_per_s: number; env_only_episodes_per_s: number; cpu_ms_per_episode: { bench_process: number; workers: number } }[] = [];
+    const pids = h.pool.workerPids();
+    const workersCpu = () => pids.reduce((a, pid) => a + (procCpuMs(pid) ?? 0), 0);
     for (const c of levels) {
       await wholePath(h, Math.min(32, n), 50 + c, c); // warm-up at this level
       const eps: number[] = [];
       const envEps: number[] = [];
+      const cpu = { self: [] as number[], workers: [] as number[] };
       for (let r = 0; r < (ctx.quick ? 1 : 2); r++) {
+        const c0 = selfCpuMs();
+        const w0 = workersCpu();
         const whole = await wholePath(h, n, 7000 + c * 10 + r, c);
+        cpu.self.push((selfCpuMs() - c0) / n);
+        cpu.workers.push((workersCpu() - w0) / n);
         eps.push((n / whole.ms) * 1000);
         envEps.push(await envOnlyThroughput(h.pool, n, 9000 + c * 10 + r, c));
       }
-      sweep.push({ concurrency: c, episodes_per_s: sig(median(eps), 4), env_only_episodes_per_s: sig(median(envEps), 4) });
-      log(`harness_episodes_per_s: concurrency ${c}: ${sig(median(eps), 3)} episodes/s (env alone ${sig(median(envEps), 3)})`);
+      const cpuEp = { bench_process: sig(median(cpu.self), 3), workers: sig(median(cpu.workers), 3) };
+      sweep.push({ concurrency: c, episodes_per_s: sig(median(eps), 4), env_only_episodes_per_s: sig(median(envEps), 4), cpu_ms_per_episode: cpuEp });
+      log(`harness_episodes_per_s: concurrency ${c}: ${sig(median(eps), 3)} episodes/s (env alone ${sig(median(envEps), 3)}); CPU/episode: bench process ${cpuEp.bench_process} ms, workers ${cpuEp.workers} ms`);
     }
     const best = sweep.reduce((a, b) => (b.episodes_per_s > a.episodes_per_s ? b : a));
     results.push(
@@ -295,6 +303,9 @@ export async function benchHarnessTurn(ctx: BenchContext): Promise<BenchResult[]
         goal: `≥ ${GOAL_EPS} episodes/s on 2 cores (${CONTEXT_TOKENS}-token sniah, 2 turns + 1 sub-call)`,
         goal_met: best.episodes_per_s >= GOAL_EPS,
         best_concurrency: best.concurrency,
+        cpu_ms_per_episode: best.cpu_ms_per_episode,
+        // What 2 otherwise idle cores could sustain at this CPU cost (the measured rate also suffers other processes' load).
+        cpu_bound_episodes_per_s: sig((os.availableParallelism() * 1000) / (best.cpu_ms_per_episode.bench_process + best.cpu_ms_per_episode.workers), 3),
         sandbox_workers: h.pool.workerPids().length,
         context_cache_entries: CONTEXT_CACHE_ENTRIES,
         sweep,

@@ -171,6 +171,23 @@ export class RssSampler {
   }
 }
 
+/** CPU time (user + system) a process has used so far, ms, from /proc/<pid>/stat (clock ticks of 10 ms); null if gone. */
+export function procCpuMs(pid: number): number | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * 10; // utime, stime (USER_HZ = 100 on Linux)
+  } catch {
+    return null;
+  }
+}
+
+/** CPU time of this process so far, ms. */
+export function selfCpuMs(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+}
+
 export const MB = 1024 * 1024;
 export const toMB = (bytes: number, digits = 1) => round(bytes / MB, digits);
 

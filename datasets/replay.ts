@@ -102,13 +102,17 @@ async function replayEpisode(
   let recorded: StepRecord | null = null;
   const queues = new Map<string, StepRecord['sub_calls']>();
   const subModel: SubCallHandler = async (req) => {
-    const q = queues.get(req.prompt);
+    // rlm_query without recursion reaches the sub-model as prompt + "\n\n" + subContext; it was recorded as prompt.
+    let q = queues.get(req.prompt);
+    if (!q?.length) for (const [k, v] of queues) if (v.length && req.prompt.startsWith(`${k}\n\n`)) q = v;
     const call = q?.shift();
     if (!call) throw new Error(`replay: turn ${recorded?.turn} made a sub-call that is not in the recording`);
     if (call.error !== null) throw new Error(call.error);
     return { text: call.response, model: call.model, promptTokens: call.prompt_tokens, completionTokens: call.completion_tokens };
   };
-  const env = new RLMEnv({ ...envLimits, task, pool, subModel });
+  // rlm_query child episodes are recorded as their final answers: replay serves those like any sub-call.
+  const { rlmDepth: _depth, ...limits } = envLimits;
+  const env = new RLMEnv({ ...limits, task, pool, subModel });
   try {
     const reset = await env.reset({ seed: deriveSeed(runSeed, ep.episode_index, 0) });
     check(0, 'observation', ep.messages.slice(0, 2), reset.observation);

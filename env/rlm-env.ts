@@ -163,6 +163,8 @@ export interface StepResult {
  */
 export class RLMEnv {
   private readonly cfg: RLMEnvConfig & { [K in keyof typeof DEFAULTS]: number };
+  /** The config as given (child episodes of rlm_query start from it). */
+  private readonly config: RLMEnvConfig;
   private readonly ownsPool: boolean;
   private pool: SandboxPool | null;
   private closed = false;
@@ -200,6 +202,7 @@ export class RLMEnv {
       throw new RLMEnvConfigError('invalid RLMEnv config: task must be a family name, a Task or a function (seed) => Task');
     }
     const sb = config.sandbox ?? {};
+    this.config = config;
     this.cfg = {
       ...DEFAULTS,
       ...config,
@@ -452,7 +455,7 @@ export class RLMEnv {
   private async runChildEpisode(req: SubCallRequest): Promise<SubCallResponse> {
     const rec = this.cfg.recursion!;
     const child = new RLMEnv({
-      ...this.cfg,
+      ...this.config,
       pool: this.pool ?? undefined,
       task: {
         id: `${this.task?.id ?? 'task'}-rlm`,

@@ -29,6 +29,8 @@ export interface EnvLimits {
   prices?: Prices | null;
   systemPrompt?: string;
   sandbox?: Omit<SandboxLimits, 'maxSubCalls'>;
+  /** rlm_query depth: 0 = rlm_query is a plain sub-call; n > 0 = child episodes played by the root policy, n levels deep. */
+  rlmDepth?: number;
 }
 
 export interface RolloutOptions {
@@ -215,7 +217,18 @@ async function playEpisode(o: RolloutOptions, ep: PlannedEpisode, tasks: TaskCac
   } catch (e) {
     throw new Error(`cannot generate task ${ep.family} seed ${ep.taskSeed}: ${(e as Error).message}`);
   }
-  const env = new RLMEnv({ ...o.env, task, pool, subModel });
+  const { rlmDepth = 0, ...limits } = o.env ?? {};
+  let childTurn = 0;
+  const recursion = rlmDepth > 0
+    ? {
+        maxDepth: rlmDepth,
+        policy: async (messages: Message[]) => {
+          const r = await policy.chat(messages, { ...o.sampling, logprobs: false, seed: deriveSeed(o.seed, ep.index, 0, `rlm:${childTurn++}`) }, o.signal);
+          return { text: r.text, usage: { promptTokens: r.promptTokens, completionTokens: r.completionTokens } };
+        },
+      }
+    : null;
+  const env = new RLMEnv({ ...limits, task, pool, subModel, recursion });
   let rootModel = policy.model;
   let stopReason: string | undefined;
   let terminated = false;

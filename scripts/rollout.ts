@@ -45,6 +45,7 @@ const program = strictCommand(new Command('rollout'))
   .option('--max-root-tokens <int>', 'root tokens per episode (prompt+completion over turns)', intArg('--max-root-tokens', 1))
   .option('--max-episode-seconds <s>', 'wall time per episode', numArg('--max-episode-seconds', 1))
   .option('--cell-timeout <s>', 'CPU seconds per REPL cell', numArg('--cell-timeout', 0.1), 10)
+  .option('--rlm-depth <int>', 'rlm_query recursion: 0 = a plain sub-call on prompt + subContext; n = child episodes played by the root model, n deep', intArg('--rlm-depth', 0), 0)
   .option('--concurrency <int>', 'episodes in flight', intArg('--concurrency', 1), 8)
   .option('--max-sub-concurrency <int>', 'concurrent sub-calls per episode', intArg('--max-sub-concurrency', 1), 16)
   .option('--temperature <t>', 'sampling temperature', numArg('--temperature', 0, 2), 0.7)
@@ -138,6 +139,7 @@ async function main(): Promise<number> {
     maxCostUsd: settings.maxCost ?? null,
     prices,
     sandbox: { cellCpuTimeoutMs: Math.round(settings.cellTimeout * 1000), maxSubConcurrency: settings.maxSubConcurrency },
+    rlmDepth: settings.rlmDepth ?? 0,
   };
   const runId = resumedRunId ?? path.basename(outDir);
 

@@ -215,6 +215,28 @@ describe('RLMEnv', () => {
     await env.close();
   });
 
+  it('rlm_query runs a recursive sub-episode with its own REPL when recursion is configured', async () => {
+    const seen: string[] = [];
+    const policy = async (messages: { role: string; content: string }[]) => {
+      seen.push(messages[1].content);
+      return { text: repl('FINAL(String(context.length) + ":" + context.slice(0, 3))') };
+    };
+    const env = makeEnv({ recursion: { policy, maxDepth: 1 } });
+    const { observation } = await env.reset({ seed: 1 });
+    expect(observation[0].content).toContain('sub-agent');
+    const r = await env.step(repl('print(rlm_query("How long is it?", "abcdef"))'));
+    expect(r.observation[0].content).toContain('6:abc');
+    expect(seen[0]).toContain('How long is it?');
+    expect(r.info.subCalls).toBe(1);
+    await env.close();
+    // without recursion, rlm_query is a plain sub-model call on prompt + subContext
+    const plain = makeEnv();
+    await plain.reset({ seed: 1 });
+    const p = await plain.step(repl('print(rlm_query("Q", "ctx"))'));
+    expect(p.info.step?.sub_calls[0].response).toBe('echo:Q\n\nctx');
+    await plain.close();
+  });
+
   it('uses a replacement system prompt', async () => {
     const env = makeEnv({ systemPrompt: 'Custom prompt with {maxTurns} turns.' , maxTurns: 7 });
     const { observation } = await env.reset({ seed: 1 });
