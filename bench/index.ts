@@ -14,6 +14,7 @@ import { fork } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
+import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { BenchContext, BenchResult, Benchmark } from './lib.ts';
 
@@ -34,7 +35,7 @@ Measures rlm-gym against a baseline per benchmark, in one run on this machine (w
   --json        print one JSON object { machine, results } on stdout (progress goes to stderr)
   --quick       reduced sizes and repetitions (under 2 minutes on 2 cores)
   --only LIST   comma-separated benchmarks to run (below), or a family form such as taskgen_sniah, scale_10m_oolong
-  --cpu-prof    write a V8 CPU profile of each benchmark process to bench/profiles/ (open in Chrome DevTools)
+  --cpu-prof    write a V8 CPU profile of each benchmark process to a temp dir (printed; open in Chrome DevTools)
   -h, --help    this text
 
 Benchmarks:
@@ -254,7 +255,7 @@ async function main(argv: string[]): Promise<number> {
   });
   const machine = machineInfo();
   const started = performance.now();
-  const cpuProfDir = flags.cpuProf ? fileURLToPath(new URL('./profiles/', import.meta.url)) : null;
+  const cpuProfDir = flags.cpuProf ? path.join(os.tmpdir(), `rlm-gym-bench-profiles-${Date.now()}`) : null;
   if (cpuProfDir) mkdirSync(cpuProfDir, { recursive: true });
   process.stderr.write(`[bench] ${flags.quick ? 'quick' : 'full'} run: ${items.map((i) => i.id + (i.select ? `(${i.select.join(',')})` : '')).join(', ')}\n`);
   const results: BenchResult[] = [];
@@ -263,7 +264,10 @@ async function main(argv: string[]): Promise<number> {
     const label = item.id + (item.select ? `(${item.select.join(',')})` : '');
     process.stderr.write(`[bench] (${k + 1}/${items.length}) ${label} …\n`);
     const t0 = performance.now();
+    const load = Math.round(os.loadavg()[0] * 100) / 100;
     const r = await runInChild(item, flags.quick, cpuProfDir);
+    // Other processes' load skews every timing on a small machine: record it with each result.
+    for (const res of r.results) res.load_1m_at_start = load;
     const s = ((performance.now() - t0) / 1000).toFixed(1);
     if (r.error) {
       errors.push({ bench: label, error: r.error });
@@ -281,8 +285,9 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(JSON.stringify(out, null, 2) + '\n');
   } else {
     process.stdout.write(formatTable(machine, results, errors));
-    process.stdout.write(`\n${results.length} result(s) in ${duration} s${cpuProfDir ? `; CPU profiles in ${cpuProfDir}` : ''}\n`);
+    process.stdout.write(`\n${results.length} result(s) in ${duration} s\n`);
   }
+  if (cpuProfDir) process.stderr.write(`[bench] CPU profiles (bench processes; sandbox workers are not profiled): ${cpuProfDir}\n`);
   return errors.length ? 1 : 0;
 }
 

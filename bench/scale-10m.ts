@@ -23,6 +23,17 @@ export const SCALE_FAMILIES = ['sniah', 'oolong'] as const;
 const SAMPLING: Omit<SamplingParams, 'seed'> = { temperature: 0.7, top_p: 0.95, max_tokens: 4096, stop: null, top_k: null, logprobs: false, extra_body: null };
 const SEED = 1;
 
+/** The default pool, timing each open() (context transfer + isolate + prelude) for the breakdown. */
+class TimedPool extends SandboxPool {
+  readonly openMs: number[] = [];
+  override async open(...args: Parameters<SandboxPool['open']>): ReturnType<SandboxPool['open']> {
+    const t0 = performance.now();
+    const s = await super.open(...args);
+    this.openMs.push(performance.now() - t0);
+    return s;
+  }
+}
+
 /** The reference policy is written by a colleague; wait for it to land (poll every 60 s, up to ~30 min). */
 export async function waitForReferencePolicy(maxPolls = 30): Promise<void> {
   for (let i = 0; ; i++) {
@@ -45,8 +56,8 @@ async function scaleOne(family: string, tokens: number): Promise<BenchResult> {
   generateTask(family, { seed: SEED + 1, contextTokens: Math.min(tokens, 200_000) });
   const genSamples: number[] = [];
   let bytes = 0;
-  for (let i = 0; i < (tokens >= 10_000_000 ? 2 : 3); i++) {
-    gc();
+  for (let i = 0; i < 3; i++) {
+    gc(); // each repetition starts from a collected heap, like the episode's own generation; keeps the HWM clean too
     const g0 = performance.now();
     const task = generateTask(family, { seed: SEED, contextTokens: tokens });
     genSamples.push(performance.now() - g0);
@@ -56,7 +67,7 @@ async function scaleOne(family: string, tokens: number): Promise<BenchResult> {
   gc();
   await sleep(100);
   const conn = await connect({ model: 'reference' });
-  const pool = new SandboxPool();
+  const pool = new TimedPool();
   const dir = mkdtempSync(join(tmpdir(), 'rlm-bench-scale-'));
   try {
     await pool.warmup();
@@ -105,6 +116,7 @@ async function scaleOne(family: string, tokens: number): Promise<BenchResult> {
       turns: ep.turns,
       sub_calls: ep.sub_calls,
       http_requests: conn.reference?.requests ?? null,
+      sandbox_open_ms: pool.openMs.map((m) => Math.round(m)),
       context_tokens: tokens,
       context_mb: toMB(bytes),
       peak_rss_mb: toMB(peak),

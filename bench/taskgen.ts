@@ -8,6 +8,7 @@ import { generateTask, type Task } from '../tasks/index.ts';
 import { contextBytes, gc, log, makeResult, median, sig, type BenchContext, type BenchResult, type Benchmark } from './lib.ts';
 
 export const TASKGEN_FAMILIES = ['sniah', 'oolong', 'oolong-pairs', 'browsecomp'] as const;
+/** oolong-pairs has no goal of its own in the issue: it is held to oolong's (same record generator). */
 const GOAL_MBPS: Record<string, number> = { sniah: 100, oolong: 100, 'oolong-pairs': 100, browsecomp: 20 };
 const TEMPLATE = 'The quick brown fox jumps over the lazy dog near the old mill, and record 0123456789 says nothing new.\n';
 
@@ -35,20 +36,20 @@ export async function benchTaskgen(ctx: BenchContext): Promise<BenchResult[]> {
   for (const family of families) {
     for (const tokens of sizes) {
       const reps = tokens >= 10_000_000 ? 3 : ctx.quick ? 3 : 5;
-      // Warm-up: a smaller task of the same family (JIT, tokenizer tables), then one of the measured size for 1M.
+      // Warm-up: a smaller task of the same family (JIT, tokenizer tables), then two of the measured size for 1M (the
+      // heap grows to its working size, as in a long rollout run). No forced GC between repetitions for the same reason.
+      gc();
       generateTask(family, { seed: 999, contextTokens: 200_000 });
-      if (tokens < 10_000_000) generateTask(family, { seed: 998, contextTokens: tokens });
+      if (tokens < 10_000_000) for (const seed of [998, 997]) generateTask(family, { seed, contextTokens: tokens });
       const genMs: number[] = [];
       const baseMs: number[] = [];
       let bytes = 0;
       for (let i = 0; i < reps; i++) {
-        gc();
         let t0 = performance.now();
         let task: Task | null = generateTask(family, { seed: 100 + i, contextTokens: tokens });
         genMs.push(performance.now() - t0);
         bytes = contextBytes(task.context);
         task = null;
-        gc();
         t0 = performance.now();
         let s: string | null = templateText(bytes);
         baseMs.push(performance.now() - t0);
@@ -71,6 +72,8 @@ export async function benchTaskgen(ctx: BenchContext): Promise<BenchResult[]> {
           context_tokens: tokens,
           context_mb: sig(bytes / 1e6, 4),
           generate_ms_p50: sig(median(genMs), 4),
+          // The fastest repetition: closest to an unloaded machine when other processes compete for the cores.
+          best_mbps: sig(bytes / 1e6 / (Math.min(...genMs) / 1000), 4),
           baseline_ms_p50: sig(median(baseMs), 4),
           samples: reps,
         }),
