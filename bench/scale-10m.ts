@@ -72,6 +72,7 @@ async function scaleOne(family: string, tokens: number): Promise<BenchResult> {
   try {
     await pool.warmup();
     const pids = pool.workerPids();
+    const rssBefore = (procMem('self')?.rss ?? 0) + pids.reduce((a, p) => a + (procMem(p)?.rss ?? 0), 0);
     const writer = await RunWriter.open(dir, { runId: `scale-${family}`, flushEvery: 16 });
     let rec: EpisodeRecord | null = null;
     log(`scale: ${family} ${label}: playing one reference episode`);
@@ -122,7 +123,11 @@ async function scaleOne(family: string, tokens: number): Promise<BenchResult> {
       peak_rss_mb: toMB(peak),
       peak_rss_mb_bench_process: toMB(parentHwm),
       peak_rss_mb_workers: workerHwm.map((b) => toMB(b)),
-      peak_rss_over_context: sig(peak / bytes, 3),
+      // Growth over the processes' resident size just before the episode (node + tsx + loaded modules ≈ 250 MB here,
+      // each idle sandbox worker ≈ 85 MB).
+      rss_before_mb: toMB(rssBefore),
+      peak_rss_growth_mb: toMB(peak - rssBefore),
+      peak_rss_growth_over_context: sig((peak - rssBefore) / bytes, 3),
     });
   } finally {
     await pool.close();

@@ -44,10 +44,17 @@ export interface ReplayOptions {
 
 export async function replayRun(dir: string, options: ReplayOptions = {}): Promise<ReplayResult> {
   const run = await readRun(dir);
-  const manifest = run.manifest as unknown as { seed?: number | null; reward_spec?: string | null; extra?: { env?: EnvLimits } | null };
+  const manifest = run.manifest as unknown as {
+    seed?: number | null;
+    cwd?: string;
+    config?: { reward?: string } | null;
+    reward_spec?: string | null;
+    extra?: { env?: EnvLimits } | null;
+  };
   if (typeof manifest.seed !== 'number') throw new Error(`${dir}: manifest.json has no run seed; cannot derive the sandbox seeds`);
   const envLimits: EnvLimits = manifest.extra?.env ?? {};
-  const reward = await buildReward(manifest.reward_spec ?? 'accuracy');
+  // The spec as the user wrote it (module paths relative to the run's cwd); reward_spec is the resolved, display form.
+  const reward = await buildReward(manifest.config?.reward ?? 'accuracy', { cwd: manifest.cwd ?? process.cwd() });
   const wanted = options.episodes ? new Set(options.episodes) : null;
   const episodes = joinSteps(run).filter((e) => !wanted || wanted.has(e.episode_id));
   const ownsPool = !options.pool;

@@ -47,6 +47,8 @@ export interface RLMEnvConfig {
   prices?: Prices | null;
   /** Replaces the system prompt: a template with {placeholders} (see env/prompt.ts) or a function of the budgets. */
   systemPrompt?: string | ((info: PromptInfo) => string);
+  /** Cap of one observation (all cells of a turn together); the per-cell cap is sandbox.maxOutputChars. Default 50,000. */
+  maxObservationChars?: number;
   /** Sandbox limits (memory, CPU/wall per cell, output cap, sub-call concurrency and prompt size). */
   sandbox?: Omit<SandboxLimits, 'maxSubCalls'>;
   /** A shared worker pool. Without one the env starts its own and closes it in close(). */
@@ -73,6 +75,7 @@ const ConfigSchema = z
     maxSubCalls: z.number().int().nonnegative().optional(),
     maxWallMs: Nullable(PositiveInt),
     maxCostUsd: Nullable(z.number().positive()),
+    maxObservationChars: PositiveInt.optional(),
     prices: z
       .object({
         inputPerM: z.number().nonnegative(),
@@ -114,6 +117,7 @@ const DEFAULTS = {
   maxOutputChars: 20_000,
   maxSubConcurrency: 16,
   maxSubPromptChars: 400_000,
+  maxObservationChars: 50_000,
 } as const;
 
 /** `info` of reset() and step(). Terminal-only fields are undefined before the episode ends. */
@@ -184,6 +188,7 @@ export class RLMEnv {
   private _steps: StepRecord[] = [];
   private lastScore: ScoreResult | undefined;
   private sandboxRestarts = 0;
+  private stepping = false;
   private sessionOptions: SessionOptions | null = null;
   private promptTokenCache = { messages: 0, tokens: 0 };
   private stopReason: StopReason | undefined;
@@ -213,6 +218,7 @@ export class RLMEnv {
       maxOutputChars: sb.maxOutputChars ?? DEFAULTS.maxOutputChars,
       maxSubConcurrency: sb.maxSubConcurrency ?? DEFAULTS.maxSubConcurrency,
       maxSubPromptChars: sb.maxSubPromptChars ?? DEFAULTS.maxSubPromptChars,
+      maxObservationChars: config.maxObservationChars ?? DEFAULTS.maxObservationChars,
     };
     this.ownsPool = !config.pool;
     this.pool = config.pool ?? null;
@@ -297,8 +303,18 @@ export class RLMEnv {
    */
   async step(reply: string, usage: ReplyUsage = {}): Promise<StepResult> {
     this.assertOpen();
-    if (!this.task || !this.session) throw new RLMEnvStateError('step() called before reset()');
+    if (!this.task) throw new RLMEnvStateError('step() called before reset()');
     if (this.done) throw new RLMEnvStateError('step() called after the episode ended; call reset() to start another');
+    if (this.stepping || !this.session) throw new RLMEnvStateError('step() called while another step() or reset() of this env is running; await it first');
+    this.stepping = true;
+    try {
+      return await this.playStep(reply, usage);
+    } finally {
+      this.stepping = false;
+    }
+  }
+
+  private async playStep(reply: string, usage: ReplyUsage): Promise<StepResult> {
     if (typeof reply !== 'string') throw new RLMEnvStateError(`step() expects the reply text (a string), got ${typeof reply}`);
     const started = performance.now();
     this.turn++;
@@ -321,7 +337,7 @@ export class RLMEnv {
       const textFinal = extractTextFinal(reply);
       if (textFinal?.kind === 'FINAL') final = textFinal.value;
       else if (textFinal?.kind === 'FINAL_VAR') {
-        const r = await this.session.run(`FINAL_VAR(${JSON.stringify(textFinal.name)})`);
+        const r = await this.session!.run(`FINAL_VAR(${JSON.stringify(textFinal.name)})`);
         subCalls.push(...r.subCalls);
         if (r.final) final = r.final.value;
         else parts.push(`FINAL_VAR(${JSON.stringify(textFinal.name)}) failed: ${r.error ?? 'no such variable'}`);
@@ -333,7 +349,7 @@ export class RLMEnv {
 
     for (let i = 0; i < cells.length && final === null; i++) {
       const wallLeft = this.wallLeft();
-      const r: CellResult = await this.session.run(cells[i]);
+      const r: CellResult = await this.session!.run(cells[i]);
       subCalls.push(...r.subCalls);
       parts.push(formatCell(i + 1, cells.length, r));
       if (r.error) cellErrors.push(r.error);
@@ -369,13 +385,18 @@ export class RLMEnv {
     let reward = 0;
     if (terminated || truncated) {
       this.done = true;
-      const score = (this.cfg.score ?? scoreTask)(this.task, this.finalAnswer ?? '');
+      const score = (this.cfg.score ?? scoreTask)(this.task!, this.finalAnswer ?? '');
       this.lastScore = terminated ? score : { score: 0, correct: false, details: { ...score.details, reason: `no answer (${this.stopReason})` } };
-      reward = terminated ? (this.cfg.reward ? this.cfg.reward(score, this.task) : score.score) : 0;
+      reward = terminated ? (this.cfg.reward ? this.cfg.reward(score, this.task!) : score.score) : 0;
       await this.endSession();
     }
 
     let observationText = parts.join('\n\n');
+    // Many cells each under the per-cell cap can still flood the next prompt: cap the turn as a whole.
+    if (observationText.length > this.cfg.maxObservationChars) {
+      const cut = observationText.length - this.cfg.maxObservationChars;
+      observationText = `${observationText.slice(0, this.cfg.maxObservationChars)}\n… [turn output truncated: ${cut.toLocaleString('en-US')} more chars]`;
+    }
     if (!this.done) {
       const header = renderBudgetLine(this.turn, this.cfg.maxTurns, Math.max(0, this.cfg.maxSubCalls - this.subCallCount));
       observationText = `${header}\n${observationText}`;
@@ -573,7 +594,7 @@ export class RLMEnv {
 function formatCell(index: number, total: number, r: CellResult): string {
   const label = total > 1 ? `[cell ${index}/${total}]` : '[output]';
   const lines = [`${label}`, r.output === '' ? '(no output)' : r.output];
-  if (r.error) lines.push(`Error: ${r.error}`);
+  if (r.error) lines.push(/^\w*(Error|Exception)\b|^Uncaught\b/.test(r.error) ? r.error : `Error: ${r.error}`);
   if (r.dead) lines.push(`The REPL was reset: ${describeStop(r.stopReason)}. All variables are lost.`);
   return lines.join('\n');
 }

@@ -59,11 +59,13 @@ export class OpenAIPolicyClient implements PolicyClient {
   model: string;
   private readonly client: OpenAI;
   private readonly retry: RetryOptions;
+  private readonly apiKey: string | undefined;
 
   constructor(options: ClientOptions) {
     this.endpoint = options.endpoint.replace(/\/+$/, '');
     this.model = options.model;
     this.retry = options.retry ?? {};
+    this.apiKey = options.apiKey;
     this.client = new OpenAI({
       baseURL: this.endpoint,
       apiKey: options.apiKey || 'EMPTY', // vLLM without --api-key accepts anything
@@ -93,16 +95,18 @@ export class OpenAIPolicyClient implements PolicyClient {
       ...(sampling.logprobs ? { logprobs: true, return_token_ids: true } : {}),
     };
     const started = performance.now();
-    const { value, attempts } = await withRetries(
-      async () => {
-        const r = (await this.client.chat.completions.create(body, { signal })) as VllmCompletion;
-        if (!r || typeof r !== 'object' || !Array.isArray(r.choices) || r.choices.length === 0) {
-          throw new MalformedResponseError(`expected a chat completion with choices, got ${preview(r)}`);
-        }
-        return r;
-      },
-      this.retry,
-      signal,
+    const { value, attempts } = await scrubbed(this.apiKey, () =>
+      withRetries(
+        async () => {
+          const r = (await this.client.chat.completions.create(body, { signal })) as VllmCompletion;
+          if (!r || typeof r !== 'object' || !Array.isArray(r.choices) || r.choices.length === 0) {
+            throw new MalformedResponseError(`expected a chat completion with choices, got ${preview(r)}`);
+          }
+          return r;
+        },
+        this.retry,
+        signal,
+      ),
     );
     const choice = value.choices[0] as VllmChoice;
     const text = choice.message?.content ?? '';
@@ -139,11 +143,13 @@ export class HFPolicyClient implements PolicyClient {
   private readonly client: InferenceClient;
   private readonly retry: RetryOptions;
   private readonly providerName: string | null;
+  private readonly apiKey: string | undefined;
 
   constructor(options: ClientOptions) {
     this.endpoint = options.endpoint.replace(/\/+$/, '');
     this.model = options.model;
     this.retry = options.retry ?? {};
+    this.apiKey = options.apiKey;
     this.providerName = this.endpoint.startsWith('hf:') ? this.endpoint.slice(3) || 'auto' : null;
     // The client appends /v1/chat/completions to an endpoint URL itself.
     const endpointUrl = this.providerName ? undefined : this.endpoint.replace(/\/v1$/, '');
@@ -171,14 +177,16 @@ export class HFPolicyClient implements PolicyClient {
       messages,
     };
     const started = performance.now();
-    const { value, attempts } = await withRetries(
-      async () => {
-        const r = await this.client.chatCompletion(args as Parameters<InferenceClient['chatCompletion']>[0], { signal, retry_on_error: false });
-        if (!r || !Array.isArray(r.choices) || r.choices.length === 0) throw new MalformedResponseError(`expected choices, got ${preview(r)}`);
-        return r;
-      },
-      this.retry,
-      signal,
+    const { value, attempts } = await scrubbed(this.apiKey, () =>
+      withRetries(
+        async () => {
+          const r = await this.client.chatCompletion(args as Parameters<InferenceClient['chatCompletion']>[0], { signal, retry_on_error: false });
+          if (!r || !Array.isArray(r.choices) || r.choices.length === 0) throw new MalformedResponseError(`expected choices, got ${preview(r)}`);
+          return r;
+        },
+        this.retry,
+        signal,
+      ),
     );
     const choice = value.choices[0];
     return {
@@ -195,6 +203,19 @@ export class HFPolicyClient implements PolicyClient {
 
 export function createPolicyClient(provider: 'openai' | 'hf', options: ClientOptions): PolicyClient {
   return provider === 'hf' ? new HFPolicyClient(options) : new OpenAIPolicyClient(options);
+}
+
+/**
+ * Servers and proxies echo the key in errors ("Incorrect API key provided: sk-…"); error messages end up in Parquet
+ * rows and in observations, so the key's value is cut out of them here, where it is known.
+ */
+async function scrubbed<T>(apiKey: string | undefined, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (e) {
+    if (apiKey && apiKey.length >= 4 && e instanceof Error && e.message.includes(apiKey)) e.message = e.message.split(apiKey).join('[redacted]');
+    throw e;
+  }
 }
 
 /** The sampling parameters every request carries explicitly (the extra body first, so explicit flags win). */

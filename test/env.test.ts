@@ -237,6 +237,43 @@ describe('RLMEnv', () => {
     await plain.close();
   });
 
+  it('pins the sandbox time zone and locale whatever the host uses', async () => {
+    const saved = { TZ: process.env.TZ, LANG: process.env.LANG, LC_ALL: process.env.LC_ALL };
+    Object.assign(process.env, { TZ: 'America/Los_Angeles', LANG: 'de_DE.UTF-8', LC_ALL: 'de_DE.UTF-8' });
+    const own = new SandboxPool({ workers: 1 });
+    try {
+      const env = new RLMEnv({ task: TASK, score, pool: own });
+      await env.reset({ seed: 1 });
+      const r = await env.step(repl('print(new Date("Feb 10, 2024").toISOString(), new Date(0).getTimezoneOffset(), (1234.5).toLocaleString(), Intl.DateTimeFormat().resolvedOptions().timeZone)'));
+      expect(r.observation[0].content).toContain('2024-02-10T00:00:00.000Z 0 1,234.5 UTC');
+      await env.close();
+    } finally {
+      for (const [k, v] of Object.entries(saved)) if (v === undefined) delete process.env[k]; else process.env[k] = v;
+      await own.close();
+    }
+  });
+
+  it('caps the observation of a turn made of many flooding cells', async () => {
+    const env = makeEnv();
+    await env.reset({ seed: 1 });
+    const reply = Array.from({ length: 40 }, () => repl('print("x".repeat(1e6))')).join('\n');
+    const r = await env.step(reply);
+    expect(r.observation[0].content.length).toBeLessThan(51_000);
+    expect(r.observation[0].content).toMatch(/turn output truncated: [\d,]+ more chars/);
+    await env.close();
+  });
+
+  it('refuses overlapping step() calls and names the misuse', async () => {
+    const env = makeEnv();
+    await env.reset({ seed: 1 });
+    const a = env.step(repl('print(1)'));
+    await expect(env.step(repl('print(2)'))).rejects.toThrow(/while another step/);
+    await a;
+    await env.step(repl('FINAL("4242")'));
+    await expect(env.step('x')).rejects.toThrow(/after the episode ended/);
+    await env.close();
+  });
+
   it('uses a replacement system prompt', async () => {
     const env = makeEnv({ systemPrompt: 'Custom prompt with {maxTurns} turns.' , maxTurns: 7 });
     const { observation } = await env.reset({ seed: 1 });

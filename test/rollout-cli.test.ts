@@ -164,6 +164,16 @@ describe('npm run rollout (CLI)', () => {
     expect(tampered.stdout).toMatch(/1 mismatch/);
   });
 
+  it('a run with a user reward module records every component and replays', async () => {
+    const out = path.join(tmp, 'user-reward');
+    const r = await rollout(['--model', 'qwen3', '--endpoint', server.url, ...small, '--n', '1', '--reward', 'accuracy,./examples/my-reward.ts:0.5', '--out', out, '--quiet']);
+    expect(r.code, r.stderr).toBe(0);
+    const ep = (await readRun(out)).episodes[0];
+    expect(Object.keys(ep.reward_components).sort()).toEqual(['accuracy', 'brevity', 'efficient_correct'].sort());
+    const replay = await rollout([out], {}, undefined, 'scripts/replay.ts');
+    expect(replay.code, replay.stdout + replay.stderr).toBe(0);
+  });
+
   it('--out holding a run is refused; --shard slices write their own directories', async () => {
     const out = path.join(tmp, 'alias');
     const again = await rollout(['--model', 'qwen3', '--endpoint', server.url, ...small, '--out', out]);

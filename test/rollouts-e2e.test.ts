@@ -151,6 +151,30 @@ describe('runRollouts through real HTTP', () => {
     expect(bodies[0]).toMatchObject({ temperature: 0.5, top_p: 0.9, top_k: 7, min_p: 0.1, model: 'rlm-gym/reference' });
   });
 
+  it('an API key a server echoes in its errors never reaches a record or an observation', async () => {
+    const key = 'sk-ECHO-0123456789';
+    let lastAuth = '';
+    let rootCalls = 0;
+    const s = await startReferenceServer({
+      onRequest: (_b, h) => void (lastAuth = String(h.authorization ?? '').replace('Bearer ', '')),
+      respond: (m) => {
+        if (m[0].role !== 'system') throw new Error(`Incorrect API key provided: ${lastAuth}`); // every sub-call
+        if (++rootCalls === 3) throw new Error(`Incorrect API key provided: ${lastAuth}`); // one root call
+        return scriptedPolicy(m);
+      },
+    });
+    const conn = await connect({ model: 'rlm-gym/reference', endpoints: [s.url], apiKey: key, retry: { maxRetries: 0 } });
+    const got: EpisodeRecord[] = [];
+    await runRollouts({ runId: 'echo', families: ['sniah'], n: 2, seed: 1, taskOptions, policies: conn.clients, pool, sampling, concurrency: 1, onEpisode: (e) => void got.push(e) });
+    await s.close();
+    expect(lastAuth).toBe(key);
+    const text = JSON.stringify(got);
+    expect(text).not.toContain(key);
+    expect(text).toContain('Incorrect API key provided: [redacted]');
+    expect(got.some((e) => e.error?.includes('[redacted]'))).toBe(true);
+    expect(got.some((e) => e.steps.some((st) => st.sub_calls.some((c) => c.error?.includes('[redacted]'))))).toBe(true);
+  });
+
   it('several endpoints share the load', async () => {
     const a: unknown[] = [];
     const b: unknown[] = [];

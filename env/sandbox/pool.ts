@@ -124,6 +124,9 @@ class WorkerHandle {
       execArgv,
       stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
       serialization: 'json',
+      // Isolates inherit the process's time zone and ICU locale: pin them, or Date parsing, toString() and
+      // toLocaleString() would differ between machines and break same seed ⇒ same observations.
+      env: { ...process.env, TZ: 'UTC', LANG: 'en_US.UTF-8', LC_ALL: 'en_US.UTF-8' },
     });
     this.pid = this.child.pid;
     this.child.stderr?.setEncoding('utf8');
