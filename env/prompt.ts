@@ -41,9 +41,10 @@ print(context.slice(0, 500));
 \`\`\`
 then, after reading the output:
 \`\`\`repl
+const text = typeof context === "string" ? context : context.map((d) => d.title + "\\n" + d.text).join("\\n\\n");
 const chunkSize = 100000;
 const chunks = [];
-for (let i = 0; i < context.length; i += chunkSize) chunks.push(context.slice(i, i + chunkSize));
+for (let i = 0; i < text.length; i += chunkSize) chunks.push(text.slice(i, i + chunkSize));
 const replies = llm_query_batched(chunks.map((c) => "List every line of this text that mentions a magic number, or reply NONE.\\n\\n" + c));
 const hits = replies.filter((r) => !r.startsWith("NONE"));
 print(hits);

@@ -6,6 +6,7 @@ import { createPolicyClient, type PolicyClient } from './client.ts';
 import { resolveModel } from './models.ts';
 import { startReferenceServer, REFERENCE_MODEL_ID, type ReferenceServer } from './reference/server.ts';
 import type { RetryOptions } from './retry.ts';
+import { RolloutConfigError, displayUrl } from './errors.ts';
 
 export const DEFAULT_ENDPOINT = 'http://localhost:8000/v1';
 
@@ -49,7 +50,11 @@ export async function connect(o: ConnectOptions): Promise<Connection> {
   for (const e of endpoints) {
     if (!/^https?:\/\//.test(e) && !(o.provider === 'hf' && e.startsWith('hf:'))) {
       await reference?.close();
-      throw new Error(`--endpoint must be an http(s) URL${o.provider === 'hf' ? " or hf:<provider>" : ''}, got '${e}'`);
+      throw new RolloutConfigError(`--endpoint must be an http(s) URL${o.provider === 'hf' ? ' or hf:<provider>' : ''}, got '${displayUrl(e)}'`);
+    }
+    if (/^https?:\/\/[^/]*@/.test(e)) {
+      await reference?.close();
+      throw new RolloutConfigError(`--endpoint ${displayUrl(e)}: credentials in the URL are not supported; pass the key with --api-key-env`);
     }
   }
   try {

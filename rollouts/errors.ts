@@ -1,9 +1,22 @@
+/** A URL safe to print: credentials and query values (where keys hide: ?api_key=…) removed. */
+export function displayUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    u.username = '';
+    u.password = '';
+    for (const k of [...u.searchParams.keys()]) u.searchParams.set(k, '…');
+    return u.toString().replace(/%E2%80%A6/g, '…');
+  } catch {
+    return url.replace(/\/\/[^/@]*@/, '//').replace(/\?.*$/, '');
+  }
+}
+
 /** The endpoint could not be reached at all (connection refused, DNS, TLS). */
 export class EndpointUnreachableError extends Error {
   override name = 'EndpointUnreachableError';
   constructor(readonly url: string, cause: string) {
     super(
-      `cannot reach the model endpoint ${url} (${cause}). Start a server, e.g. \`vllm serve Qwen/Qwen3-8B\` ` +
+      `cannot reach the model endpoint ${displayUrl(url)} (${cause}). Start a server, e.g. \`vllm serve Qwen/Qwen3-8B\` ` +
         `(it listens on http://localhost:8000/v1), pass --endpoint URL, or use --model reference for the built-in offline policy.`,
     );
   }
@@ -13,7 +26,7 @@ export class EndpointUnreachableError extends Error {
 export class ModelNotServedError extends Error {
   override name = 'ModelNotServedError';
   constructor(readonly requested: string, readonly served: string[], readonly url: string) {
-    super(`model '${requested}' is not served by ${url}; served models: ${served.length ? served.join(', ') : '(none listed)'}`);
+    super(`model '${requested}' is not served by ${displayUrl(url)}; served models: ${served.length ? served.join(', ') : '(none listed)'}`);
   }
 }
 

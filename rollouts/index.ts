@@ -10,7 +10,7 @@ export { planEpisodes, deriveSeed, parseShard } from './plan.ts';
 export type { PlannedEpisode } from './plan.ts';
 export { withRetries, classifyError, MalformedResponseError } from './retry.ts';
 export type { RetryOptions } from './retry.ts';
-export { EndpointUnreachableError, ModelNotServedError, PolicyRequestError, RolloutConfigError } from './errors.ts';
+export { EndpointUnreachableError, ModelNotServedError, PolicyRequestError, RolloutConfigError, displayUrl } from './errors.ts';
 export { startReferenceServer, REFERENCE_MODEL_ID } from './reference/server.ts';
 export type { ReferenceServer, ReferenceServerOptions } from './reference/server.ts';
 export { createProgressReporter, formatSummaryTable } from './progress.ts';

@@ -95,6 +95,9 @@ export interface RolloutResult {
   interrupted: string[];
   byFamily: FamilySummary[];
   wallMs: number;
+  /** Episodes that ended with an error, and the first such error (e.g. the endpoint rejects every request). */
+  failed: number;
+  firstError: string | null;
 }
 
 export async function runRollouts(o: RolloutOptions): Promise<RolloutResult> {
@@ -112,6 +115,8 @@ export async function runRollouts(o: RolloutOptions): Promise<RolloutResult> {
   const records: EpisodeRecord[] = [];
   const interrupted: string[] = [];
   let sinkError: unknown = null;
+  let failed = 0;
+  let firstError: string | null = null;
 
   // Bad task options fail here, before any episode starts, with the generator's message.
   for (const family of new Set(todo.map((p) => p.family))) {
@@ -149,6 +154,10 @@ export async function runRollouts(o: RolloutOptions): Promise<RolloutResult> {
           return;
         }
         records.push(summaryOnly(rec));
+        if (rec.error) {
+          failed++;
+          firstError ??= rec.error;
+        }
         progress.done++;
         progress.correct += rec.correct ? 1 : 0;
         progress.scoreSum += rec.score;
@@ -170,6 +179,8 @@ export async function runRollouts(o: RolloutOptions): Promise<RolloutResult> {
     interrupted: interrupted.sort(),
     byFamily: summarize(records, o.families),
     wallMs: Math.round(performance.now() - started),
+    failed,
+    firstError,
   };
 }
 
@@ -310,7 +321,8 @@ async function playEpisode(o: RolloutOptions, ep: PlannedEpisode, tasks: TaskCac
     context_tokens: Number(task.meta.contextTokens ?? 0),
     root_model: rootModel,
     sub_model: subModelId,
-    sampling_params: JSON.stringify({ ...o.sampling, seed: 'derived(run seed, episode, turn)' }),
+    // The request seed differs per turn: seed = deriveSeed(run seed, episode_index, turn) (rollouts/plan.ts).
+    sampling_params: JSON.stringify({ ...o.sampling, seed: null, seed_per_request: 'deriveSeed(run_seed, episode_index, turn)', run_seed: o.seed, sub: o.subSampling ?? null }),
     score_details: JSON.stringify(score.details),
     messages: [...env.messages],
     steps,

@@ -48,6 +48,8 @@ if (opts.minReward !== undefined) {
   if (opts.minReward.trim() === '' || !Number.isFinite(minReward)) fail(`--min-reward must be a number, got "${opts.minReward}"`, 2);
 }
 if (!existsSync(dir)) fail(`run directory not found: ${dir}`, 1);
+// Writing into the run would shadow or replace its own part files.
+if (path.resolve(opts.out).startsWith(path.resolve(dir) + path.sep)) fail(`--out ${opts.out} is inside the run directory ${dir}; write the export elsewhere`, 2);
 
 try {
   const r = await exportRun(dir, { format: opts.format, out: opts.out, minReward, split: opts.split });

@@ -16,6 +16,7 @@ import {
   EndpointUnreachableError,
   ModelNotServedError,
   RolloutConfigError,
+  displayUrl,
   type RolloutOptions,
   type EnvLimits,
   type SamplingParams,
@@ -83,11 +84,27 @@ async function main(): Promise<number> {
   let outDir: string;
   let resumedRunId: string | null = null;
   if (flags.resume) {
+    // A resumed run keeps its recorded shape; only connection flags may change.
+    const allowed = new Set(['resume', 'endpoint', 'apiKeyEnv', 'quiet', 'subEndpoint', 'requestTimeout', 'maxRetries']);
+    const given = Object.keys(flags).filter((k) => program.getOptionValueSource(k) === 'cli' && !allowed.has(k));
+    if (given.length) fail(`--resume plays the run's recorded settings; drop ${given.map((k) => '--' + k.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())).join(', ')} (allowed with --resume: --endpoint, --api-key-env, --sub-endpoint, --request-timeout, --max-retries, --quiet)`, 2);
     outDir = path.resolve(flags.resume);
     const manifest = await readManifest(outDir).catch((e: Error) => fail(`--resume ${flags.resume}: ${e.message}`));
     const recorded = (manifest.config ?? {}) as Record<string, any>;
     resumedRunId = manifest.run_id;
-    settings = { ...recorded, endpoint: flags.endpoint.length ? flags.endpoint : recorded.endpoint, apiKeyEnv: flags.apiKeyEnv ?? recorded.apiKeyEnv, quiet: flags.quiet };
+    const fromCli = (k: string) => program.getOptionValueSource(k) === 'cli';
+    settings = {
+      ...recorded,
+      endpoint: flags.endpoint.length ? flags.endpoint : recorded.endpoint,
+      apiKeyEnv: flags.apiKeyEnv ?? recorded.apiKeyEnv,
+      subEndpoint: flags.subEndpoint ?? recorded.subEndpoint,
+      requestTimeout: fromCli('requestTimeout') ? flags.requestTimeout : recorded.requestTimeout,
+      maxRetries: fromCli('maxRetries') ? flags.maxRetries : recorded.maxRetries,
+      // The served id recorded for the run, so an alias cannot drift to another model on resume.
+      model: recorded.model === 'reference' ? 'reference' : (manifest.models?.root ?? recorded.model),
+      subModel: recorded.subModel ? (manifest.models?.sub ?? recorded.subModel) : undefined,
+      quiet: flags.quiet,
+    };
   } else {
     outDir = path.resolve(flags.out ?? defaultOutDir(flags.model, flags.task, flags.shard));
   }
@@ -105,7 +122,9 @@ async function main(): Promise<number> {
   if (!flags.resume) checkWritable(outDir);
   const retry = { maxRetries: settings.maxRetries };
   const timeoutMs = settings.requestTimeout * 1000;
-  const root = await connect({ provider: settings.provider, model: settings.model, endpoints: settings.endpoint, apiKey, timeoutMs, retry }).catch((e: Error) => fail(e.message));
+  const root = await connect({ provider: settings.provider, model: settings.model, endpoints: settings.endpoint, apiKey, timeoutMs, retry }).catch((e: Error) =>
+    fail(e.message, e instanceof RolloutConfigError ? 2 : 1),
+  );
   const subSame = !settings.subModel && !settings.subEndpoint;
   const sub = subSame
     ? root
@@ -118,7 +137,7 @@ async function main(): Promise<number> {
         retry,
       }).catch(async (e: Error) => {
         await root.close();
-        return fail(e.message);
+        return fail(e.message, e instanceof RolloutConfigError ? 2 : 1);
       });
 
   const sampling: Omit<SamplingParams, 'seed'> = {
@@ -203,7 +222,7 @@ async function main(): Promise<number> {
 
   process.stderr.write(
     `[rollout] ${families.join(', ')} · ${settings.n} task(s) each × group ${settings.groupSize}${shard ? ` · shard ${shard.index}/${shard.count}` : ''} · model ${root.model}` +
-      `${root.reference ? ' (reference, in-process)' : ` @ ${root.clients.map((c) => c.endpoint).join(', ')}`} → ${shown(outDir)}\n`,
+      `${root.reference ? ' (reference, in-process)' : ` @ ${root.clients.map((c) => displayUrl(c.endpoint)).join(', ')}`} → ${shown(outDir)}\n`,
   );
   const progress: { reporter: ReturnType<typeof createProgressReporter> | null } = { reporter: null };
   let result;
@@ -238,7 +257,12 @@ async function main(): Promise<number> {
     `\n${result.completed} episode(s) in ${(result.wallMs / 1000).toFixed(1)} s written to ${shown(outDir)}` +
       `${result.skipped ? ` (${result.skipped} already recorded)` : ''}${result.interrupted.length ? `; ${result.interrupted.length} not played — finish with: npm run rollout -- --resume ${shown(outDir)}` : ''}\n`,
   );
-  return interrupted ? 130 : 0;
+  if (interrupted) return 130;
+  if (result.completed > 0 && result.failed === result.completed) {
+    process.stderr.write(`error: every episode failed; the first error: ${result.firstError}\n`);
+    return 1;
+  }
+  return 0;
 }
 
 function defaultOutDir(model: string, task: string, shard?: string): string {

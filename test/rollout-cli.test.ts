@@ -69,6 +69,14 @@ describe('npm run rollout (CLI)', () => {
     expect(fs.existsSync(out)).toBe(false);
   });
 
+  it('a run in which every episode fails exits 1 naming the error', async () => {
+    const failing = await startReferenceServer({ respond: () => { throw new Error('model is overloaded for good'); } });
+    const r = await rollout(['--model', 'rlm-gym/reference', '--endpoint', failing.url, ...small, '--n', '2', '--max-retries', '0', '--out', path.join(tmp, 'all-fail'), '--quiet']);
+    await failing.close();
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/every episode failed; the first error: .*model is overloaded for good/);
+  });
+
   it('falls back to OPENAI_BASE_URL', async () => {
     const r = await rollout(['--model', 'qwen3', '--out', path.join(tmp, 'env-url')], { OPENAI_BASE_URL: 'http://127.0.0.1:7/v1' });
     expect(r.code).toBe(1);
@@ -97,10 +105,13 @@ describe('npm run rollout (CLI)', () => {
     [['--max-cost', '1'], /--price-in/],
     [['--out', '/proc/rlm-gym-test'], /not writable/],
     [['--bogus-flag'], /unknown option/],
+    [['--endpoint', 'http://user:sk-PASS-1@127.0.0.1:9/v1'], /credentials in the URL are not supported/],
+    [['--resume', '/tmp/whatever', '--n', '5'], /--resume plays the run's recorded settings; drop .*--n\b/],
   ])('bad flags %j exit 2 with one clear line', async (args, message) => {
     const r = await rollout(['--endpoint', server.url, '--model', 'qwen3', ...args]);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(message);
+    expect(r.stderr).not.toContain('sk-PASS-1');
     expect(r.stderr.trim().split('\n').length).toBeLessThanOrEqual(2);
   });
 

@@ -512,3 +512,23 @@ describe('pool and misuse', () => {
     await Promise.all(ss.map((s) => s.close()));
   });
 });
+
+describe('context cache under concurrent opens', () => {
+  it('evicting a cached context never breaks a session that is still loading it', async () => {
+    const { SandboxPool } = await import('../env/sandbox/index.ts');
+    const pool = new SandboxPool({ workers: 1, contextCacheEntries: 2 });
+    try {
+      const outputs = await Promise.all(
+        Array.from({ length: 24 }, async (_, i) => {
+          const s = await pool.open({ context: `ctx-${i}-`.repeat(50_000), seed: i, contextKey: `key-${i}` }, async () => ({ text: '', model: '', promptTokens: 0, completionTokens: 0 }));
+          const r = await s.run('print(context.length, context.slice(0, 8))');
+          await s.close();
+          return r.output;
+        }),
+      );
+      outputs.forEach((o, i) => expect(o.trim()).toBe(`${`ctx-${i}-`.length * 50_000} ${`ctx-${i}-`.repeat(2).slice(0, 8)}`));
+    } finally {
+      await pool.close();
+    }
+  });
+});

@@ -23,7 +23,7 @@ const sessions = new Map<number, Entry>();
 const pendingSubs = new Map<number, { sid: number; resolve: (reply: string) => void }>();
 let nextSubId = 0;
 /** LRU: Map iteration order = least recently used first. */
-const cache = new Map<string, { copy: ivm.ExternalCopy<string>; bytes: number }>();
+const cache = new Map<string, { copy: ivm.ExternalCopy<string>; bytes: number; pins: number }>();
 let cacheBytes = 0;
 
 const SHUTDOWN_REPLY = JSON.stringify({ remaining: 0, budget: null, fatal: 'the sandbox is shutting down', results: [], texts: [] });
@@ -53,30 +53,47 @@ function settleSubs(sid: number): void {
   }
 }
 
-function loadContext(ctx: ContextTransfer): { copy: ivm.ExternalCopy<string>; release: boolean; cached: boolean } {
+/**
+ * The context's ExternalCopy, from the cache when possible. The entry stays pinned until `unpin()`: sessions copy it
+ * into their isolate after an await, and evicting (releasing) it meanwhile failed concurrent opens with
+ * "Copy has been released".
+ */
+function loadContext(ctx: ContextTransfer): { copy: ivm.ExternalCopy<string>; release: boolean; cached: boolean; unpin: () => void } {
   if (ctx.key !== null) {
     const hit = cache.get(ctx.key);
     if (hit) {
       cache.delete(ctx.key);
       cache.set(ctx.key, hit); // most recently used
-      return { copy: hit.copy, release: false, cached: true };
+      hit.pins++;
+      return { copy: hit.copy, release: false, cached: true, unpin: () => unpin(ctx.key!, hit) };
     }
   }
   const text = ctx.source.kind === 'inline' ? ctx.source.text : readFileSync(ctx.source.path).toString(ctx.source.encoding);
   if (text.length !== ctx.chars) throw new Error(`context transfer is corrupt (${text.length} chars, expected ${ctx.chars})`);
   const copy = new ivm.ExternalCopy(text);
-  if (ctx.key === null) return { copy, release: true, cached: false };
+  if (ctx.key === null) return { copy, release: true, cached: false, unpin: () => undefined };
   const bytes = ctx.source.kind === 'file' && ctx.source.encoding === 'utf16le' ? text.length * 2 : text.length;
-  cache.set(ctx.key, { copy, bytes });
+  const entry = { copy, bytes, pins: 1 };
+  cache.set(ctx.key, entry);
   cacheBytes += bytes;
+  evict();
+  return { copy, release: false, cached: false, unpin: () => unpin(ctx.key!, entry) };
+}
+
+function unpin(key: string, entry: { pins: number }): void {
+  entry.pins--;
+  if (cache.get(key) === entry) evict();
+}
+
+/** Least recently used first; pinned entries (being copied into an isolate) are skipped until unpinned. */
+function evict(): void {
   for (const [k, v] of cache) {
     if (cache.size <= 1 || (cache.size <= config.cacheEntries && cacheBytes <= config.cacheMB * 1024 * 1024)) break;
-    if (k === ctx.key) continue;
+    if (v.pins > 0) continue;
     cache.delete(k);
     cacheBytes -= v.bytes;
     v.copy.release(); // isolates that received it keep their own copy
   }
-  return { copy, release: false, cached: false };
 }
 
 async function onOpen(m: Extract<ParentToWorker, { t: 'open' }>): Promise<void> {
@@ -105,6 +122,7 @@ async function onOpen(m: Extract<ParentToWorker, { t: 'open' }>): Promise<void> 
       });
     } finally {
       if (ctx.release) ctx.copy.release();
+      ctx.unpin();
     }
     if (entry.closed) {
       entry.session.dispose();
