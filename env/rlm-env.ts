@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { countTextTokens } from './tokens.ts';
-import { generateTask, scoreTask, type Task, type ScoreResult } from '../tasks/index.ts';
+import { generateTask, getTaskFamily, scoreTask, type Task, type ScoreResult } from '../tasks/index.ts';
 import { SandboxPool, type SandboxSession } from './sandbox/index.ts';
 import type { CellResult, SandboxLimits, SessionOptions, SubCallHandler, SubCallRecord, SubCallRequest, SubCallResponse } from './sandbox/types.ts';
 import { RLMEnvConfigError, RLMEnvStateError } from './errors.ts';
@@ -205,6 +205,13 @@ export class RLMEnv {
     }
     if (config.task !== undefined && !['string', 'object', 'function'].includes(typeof config.task)) {
       throw new RLMEnvConfigError('invalid RLMEnv config: task must be a family name, a Task or a function (seed) => Task');
+    }
+    if (typeof config.task === 'string') {
+      try {
+        getTaskFamily(config.task);
+      } catch (e) {
+        throw new RLMEnvConfigError(`invalid RLMEnv config: task: ${(e as Error).message}`);
+      }
     }
     const sb = config.sandbox ?? {};
     this.config = config;

@@ -197,6 +197,7 @@ describe('RLMEnv', () => {
     expect(() => new RLMEnv({ maxCostUsd: 1 })).toThrow(/prices/);
     expect(() => new RLMEnv({ sandbox: { memoryMB: -1 } })).toThrow(/sandbox.memoryMB/);
     expect(() => new RLMEnv({ bogus: 1 } as never)).toThrow(/bogus/);
+    expect(() => new RLMEnv({ task: 'nope' })).toThrow(/task: unknown task family 'nope'; valid families: sniah/);
   });
 
   it('rejects use before reset and after close', async () => {
