@@ -53,19 +53,27 @@ type VllmChatParams = OpenAI.Chat.ChatCompletionCreateParamsNonStreaming & {
 type VllmChoice = OpenAI.Chat.ChatCompletion.Choice & { token_ids?: number[] };
 type VllmCompletion = OpenAI.Chat.ChatCompletion & { prompt_token_ids?: number[] };
 
-export class OpenAIPolicyClient implements PolicyClient {
-  readonly provider = 'openai' as const;
+/** What both clients keep from their options. */
+abstract class ClientBase {
   readonly endpoint: string;
   model: string;
-  private readonly client: OpenAI;
-  private readonly retry: RetryOptions;
-  private readonly apiKey: string | undefined;
+  protected readonly retry: RetryOptions;
+  protected readonly apiKey: string | undefined;
 
   constructor(options: ClientOptions) {
     this.endpoint = options.endpoint.replace(/\/+$/, '');
     this.model = options.model;
     this.retry = options.retry ?? {};
     this.apiKey = options.apiKey;
+  }
+}
+
+export class OpenAIPolicyClient extends ClientBase implements PolicyClient {
+  readonly provider = 'openai' as const;
+  private readonly client: OpenAI;
+
+  constructor(options: ClientOptions) {
+    super(options);
     this.client = new OpenAI({
       baseURL: this.endpoint,
       apiKey: options.apiKey || 'EMPTY', // vLLM without --api-key accepts anything
@@ -136,20 +144,13 @@ export class OpenAIPolicyClient implements PolicyClient {
  * @huggingface/inference: `endpoint` is an Inference Endpoint / TGI / vLLM URL, or `hf:<provider>` to route through
  * Hugging Face Inference Providers (e.g. `hf:together`, `hf:auto`). Token ids are not available on this path.
  */
-export class HFPolicyClient implements PolicyClient {
+export class HFPolicyClient extends ClientBase implements PolicyClient {
   readonly provider = 'hf' as const;
-  readonly endpoint: string;
-  model: string;
   private readonly client: InferenceClient;
-  private readonly retry: RetryOptions;
   private readonly providerName: string | null;
-  private readonly apiKey: string | undefined;
 
   constructor(options: ClientOptions) {
-    this.endpoint = options.endpoint.replace(/\/+$/, '');
-    this.model = options.model;
-    this.retry = options.retry ?? {};
-    this.apiKey = options.apiKey;
+    super(options);
     this.providerName = this.endpoint.startsWith('hf:') ? this.endpoint.slice(3) || 'auto' : null;
     // The client appends /v1/chat/completions to an endpoint URL itself.
     const endpointUrl = this.providerName ? undefined : this.endpoint.replace(/\/v1$/, '');
