@@ -8,6 +8,7 @@
  * A program answers with one regex: /The special magic \w+ for KEY is (\S+)\./.
  */
 import { z } from 'zod';
+import { TaskOptionError } from './errors.ts';
 import { FillerWriter } from './filler.ts';
 import { taskHash } from './hash.ts';
 import { matchesAny, normalizeAnswer, predictionText } from './normalize.ts';
@@ -159,6 +160,14 @@ export function generateSniah(raw: GenerateOptions): Task {
   }
   tokens += writer.fill(out, opts.contextTokens - tokens);
   tokens += writer.finish(out);
+  // The needles alone can outgrow a small target (e.g. 100 distractors in 256 tokens): refuse rather than miss ±5%.
+  if (tokens > opts.contextTokens * 1.05) {
+    throw new TaskOptionError(
+      'sniah',
+      'contextTokens',
+      `option 'contextTokens' ${opts.contextTokens} is too small for ${opts.distractors} distractor needle(s): the needles alone take about ${tokens} tokens`,
+    );
+  }
   const context = out.toString();
 
   const noun = opts.valueType;

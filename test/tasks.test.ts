@@ -260,3 +260,13 @@ describe('scorers', () => {
     }
   });
 });
+
+describe('sniah size guard', () => {
+  it('refuses a size the needles alone outgrow instead of missing the ±5% tolerance', async () => {
+    const { generateTask, TaskOptionError } = await import('../tasks/index.ts');
+    expect(() => generateTask('sniah', { seed: 1, contextTokens: 256, distractors: 100 })).toThrow(TaskOptionError);
+    expect(() => generateTask('sniah', { seed: 1, contextTokens: 256, distractors: 100 })).toThrow(/too small for 100 distractor/);
+    const ok = generateTask('sniah', { seed: 1, contextTokens: 2000, distractors: 20 });
+    expect(Math.abs((ok.meta.contextTokens as number) - 2000)).toBeLessThanOrEqual(100);
+  });
+});
