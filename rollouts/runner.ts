@@ -59,6 +59,8 @@ export interface RolloutOptions {
   reward?: (episode: RewardInput) => Promise<RewardOutcome> | RewardOutcome;
   onEpisode?: (episode: EpisodeRecord) => Promise<void> | void;
   onProgress?: (progress: RolloutProgress) => void;
+  /** Called once the task options are known to be valid, just before the first episode starts. */
+  onStart?: (info: { planned: number; todo: number }) => void;
   signal?: AbortSignal;
 }
 
@@ -128,6 +130,7 @@ export async function runRollouts(o: RolloutOptions): Promise<RolloutResult> {
       throw new RolloutConfigError(`cannot generate ${family} tasks: ${(e as Error).message}`);
     }
   }
+  o.onStart?.({ planned: plan.length, todo: todo.length });
   try {
     for (const ep of todo) {
       void queue.add(async () => {

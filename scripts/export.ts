@@ -20,7 +20,6 @@ const program = new Command()
   .requiredOption('--out <file>', 'output file: Parquet (ZSTD), or JSON Lines when it ends with .jsonl')
   .option('--min-reward <x>', 'sft: keep episodes with reward ≥ x (default: correct episodes only); trl/tokens: optional row filter; ignored by verl')
   .option('--split <name>', 'verl: extra_info.split', 'train')
-  .showHelpAfterError('(npm run export -- --help for usage)')
   .exitOverride()
   .addHelpText(
     'after',

@@ -113,6 +113,7 @@ async function main(): Promise<number> {
   for (const f of families) if (!FAMILIES.includes(f)) fail(`unknown task '${f}'; valid: ${FAMILIES.join(', ')}, all`, 2);
   const shard = settings.shard ? tryOr(() => parseShard(settings.shard), (e) => fail(e.message, 2)) : undefined;
   if (settings.maxCost != null && settings.priceIn == null) fail('--max-cost needs --price-in/--price-out', 2);
+  if (settings.priceOut != null && settings.priceIn == null) fail('--price-out needs --price-in (USD per 1M prompt tokens)', 2);
   const reward = await buildReward(settings.reward).catch((e: Error) => fail(e instanceof RewardSpecError ? e.message : `--reward: ${e.message}`, 2));
 
   const keyEnv = settings.apiKeyEnv ?? (settings.provider === 'hf' ? 'HF_TOKEN' : 'OPENAI_API_KEY');
@@ -220,15 +221,17 @@ async function main(): Promise<number> {
     signal: abort.signal,
   };
 
-  process.stderr.write(
-    `[rollout] ${families.join(', ')} · ${settings.n} task(s) each × group ${settings.groupSize}${shard ? ` · shard ${shard.index}/${shard.count}` : ''} · model ${root.model}` +
-      `${root.reference ? ' (reference, in-process)' : ` @ ${root.clients.map((c) => displayUrl(c.endpoint)).join(', ')}`} → ${shown(outDir)}\n`,
-  );
   const progress: { reporter: ReturnType<typeof createProgressReporter> | null } = { reporter: null };
   let result;
   try {
     result = await runRollouts({
       ...options,
+      onStart: () => {
+        process.stderr.write(
+          `[rollout] ${families.join(', ')} · ${settings.n} task(s) each × group ${settings.groupSize}${shard ? ` · shard ${shard.index}/${shard.count}` : ''} · model ${root.model}` +
+            `${root.reference ? ' (reference, in-process)' : ` @ ${root.clients.map((c) => displayUrl(c.endpoint)).join(', ')}`} → ${shown(outDir)}\n`,
+        );
+      },
       onProgress: (p) => {
         if (settings.quiet) return;
         progress.reporter ??= createProgressReporter(p.total);
