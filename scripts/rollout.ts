@@ -83,6 +83,7 @@ async function main(): Promise<number> {
   let settings: Record<string, any> = { ...flags };
   let outDir: string;
   let resumedRunId: string | null = null;
+  let rewardCwd = process.cwd();
   if (flags.resume) {
     // A resumed run keeps its recorded shape; only connection flags may change.
     const allowed = new Set(['resume', 'endpoint', 'apiKeyEnv', 'quiet', 'subEndpoint', 'requestTimeout', 'maxRetries']);
@@ -92,6 +93,7 @@ async function main(): Promise<number> {
     const manifest = await readManifest(outDir).catch((e: Error) => fail(`--resume ${flags.resume}: ${e.message}`));
     const recorded = (manifest.config ?? {}) as Record<string, any>;
     resumedRunId = manifest.run_id;
+    rewardCwd = manifest.cwd ?? rewardCwd; // a reward module path is relative to where the run started
     const fromCli = (k: string) => program.getOptionValueSource(k) === 'cli';
     settings = {
       ...recorded,
@@ -114,7 +116,7 @@ async function main(): Promise<number> {
   const shard = settings.shard ? tryOr(() => parseShard(settings.shard), (e) => fail(e.message, 2)) : undefined;
   if (settings.maxCost != null && settings.priceIn == null) fail('--max-cost needs --price-in/--price-out', 2);
   if (settings.priceOut != null && settings.priceIn == null) fail('--price-out needs --price-in (USD per 1M prompt tokens)', 2);
-  const reward = await buildReward(settings.reward).catch((e: Error) => fail(e instanceof RewardSpecError ? e.message : `--reward: ${e.message}`, 2));
+  const reward = await buildReward(settings.reward, { cwd: rewardCwd }).catch((e: Error) => fail(e instanceof RewardSpecError ? e.message : `--reward: ${e.message}`, 2));
 
   const keyEnv = settings.apiKeyEnv ?? (settings.provider === 'hf' ? 'HF_TOKEN' : 'OPENAI_API_KEY');
   if (settings.apiKeyEnv && !process.env[keyEnv]) fail(`--api-key-env ${keyEnv}: that environment variable is not set`, 2);
