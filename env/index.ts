@@ -1,5 +1,5 @@
 /** The gym: RLMEnv (reset/step), the system prompt, reply parsing, and the sandboxed REPL underneath. */
-export { RLMEnv } from './rlm-env.ts';
+export { RLMEnv, contextChars } from './rlm-env.ts';
 export type { RLMEnvConfig, StepResult, ResetResult, StepInfo, Prices, RootPolicy } from './rlm-env.ts';
 export { RLMEnvConfigError, RLMEnvStateError } from './errors.ts';
 export { DEFAULT_SYSTEM_PROMPT, renderSystemPrompt, renderTaskMessage, type PromptInfo } from './prompt.ts';

@@ -502,16 +502,14 @@ export class RLMEnv {
       depth: (this.cfg.depth ?? 0) + 1,
     });
     try {
-      let { observation } = await child.reset({ seed: 0 });
-      let messages = [...observation];
+      await child.reset({ seed: 0 });
       let promptTokens = 0;
       let completionTokens = 0;
       for (;;) {
-        const reply = await rec.policy(messages);
+        const reply = await rec.policy([...child.messages]);
         const r = await child.step(reply.text, reply.usage);
         promptTokens = r.info.rootPromptTokens + r.info.subPromptTokens;
         completionTokens = r.info.rootCompletionTokens + r.info.subCompletionTokens;
-        messages = [...messages, { role: 'assistant', content: reply.text }, ...r.observation];
         if (r.terminated) return { text: r.info.finalAnswer ?? '', model: 'rlm_query', promptTokens, completionTokens };
         if (r.truncated) throw new Error(`rlm_query sub-episode ended without an answer (${r.info.stopReason})`);
       }
@@ -619,6 +617,7 @@ function describeStop(reason: CellResult['stopReason']): string {
   }
 }
 
-function contextChars(context: Task['context']): number {
+/** Characters of a context (documents: titles + texts). */
+export function contextChars(context: Task['context']): number {
   return typeof context === 'string' ? context.length : context.reduce((n, d) => n + d.title.length + d.text.length, 0);
 }

@@ -28,7 +28,7 @@ export interface PolicyClient {
   readonly endpoint: string;
   /** The id sent in requests (after alias resolution). */
   model: string;
-  chat(messages: Message[], sampling: SamplingParams, signal?: AbortSignal): Promise<ChatResult>;
+  chat(messages: readonly Message[], sampling: SamplingParams, signal?: AbortSignal): Promise<ChatResult>;
   /** Served model ids (GET /v1/models), or null when the endpoint does not list them. Throws EndpointUnreachableError. */
   listModels(): Promise<string[] | null>;
 }
@@ -95,7 +95,7 @@ export class OpenAIPolicyClient extends ClientBase implements PolicyClient {
     }
   }
 
-  async chat(messages: Message[], sampling: SamplingParams, signal?: AbortSignal): Promise<ChatResult> {
+  async chat(messages: readonly Message[], sampling: SamplingParams, signal?: AbortSignal): Promise<ChatResult> {
     const body: VllmChatParams = {
       ...samplingFields(sampling),
       model: this.model,
@@ -170,12 +170,12 @@ export class HFPolicyClient extends ClientBase implements PolicyClient {
     }
   }
 
-  async chat(messages: Message[], sampling: SamplingParams, signal?: AbortSignal): Promise<ChatResult> {
+  async chat(messages: readonly Message[], sampling: SamplingParams, signal?: AbortSignal): Promise<ChatResult> {
     const args = {
       ...samplingFields(sampling),
       model: this.model,
       ...(this.providerName ? { provider: this.providerName as 'auto' } : {}),
-      messages,
+      messages: [...messages],
     };
     const started = performance.now();
     const { value, attempts } = await scrubbed(this.apiKey, () =>

@@ -6,7 +6,7 @@
  */
 import { setMaxListeners } from 'node:events';
 import PQueue from 'p-queue';
-import { RLMEnv, SandboxPool, type StepInfo, type Prices, type SandboxLimits, type SubCallHandler, type Message, type StepRecord } from '../env/index.ts';
+import { RLMEnv, SandboxPool, contextChars, type StepInfo, type Prices, type SandboxLimits, type SubCallHandler, type Message, type StepRecord } from '../env/index.ts';
 import { generateTask, type Task } from '../tasks/index.ts';
 import type { PolicyClient } from './client.ts';
 import { RolloutConfigError } from './errors.ts';
@@ -251,7 +251,6 @@ async function playEpisode(o: RolloutOptions, ep: PlannedEpisode, tasks: TaskCac
   try {
     const reset = await env.reset({ seed: ep.sandboxSeed });
     info = reset.info;
-    let messages: Message[] = [...reset.observation];
     for (let turn = 1; ; turn++) {
       if (o.signal?.aborted) {
         await env.abort('interrupted');
@@ -259,7 +258,7 @@ async function playEpisode(o: RolloutOptions, ep: PlannedEpisode, tasks: TaskCac
       }
       let reply;
       try {
-        reply = await policy.chat(messages, { ...o.sampling, seed: deriveSeed(o.seed, ep.index, turn) }, o.signal);
+        reply = await policy.chat(env.messages, { ...o.sampling, seed: deriveSeed(o.seed, ep.index, turn) }, o.signal);
       } catch (e) {
         if (o.signal?.aborted) {
           await env.abort('interrupted');
@@ -274,7 +273,6 @@ async function playEpisode(o: RolloutOptions, ep: PlannedEpisode, tasks: TaskCac
       rootModel = reply.model;
       const r = await env.step(reply.text, { promptTokens: reply.promptTokens, completionTokens: reply.completionTokens, tokens: reply.tokens });
       info = r.info;
-      messages = [...messages, { role: 'assistant', content: reply.text }, ...r.observation];
       if (r.terminated || r.truncated) {
         terminated = r.terminated;
         truncated = r.truncated;
@@ -293,7 +291,6 @@ async function playEpisode(o: RolloutOptions, ep: PlannedEpisode, tasks: TaskCac
 
   const score = info?.score ?? { score: 0, correct: false, details: {} };
   const steps: StepRecord[] = [...env.steps];
-  const contextChars = typeof task.context === 'string' ? task.context.length : task.context.reduce((n, d) => n + d.title.length + d.text.length, 0);
   const base: RewardInput = {
     run_id: o.runId,
     episode_id: ep.episodeId,
@@ -320,7 +317,7 @@ async function playEpisode(o: RolloutOptions, ep: PlannedEpisode, tasks: TaskCac
     sub_completion_tokens: info?.subCompletionTokens ?? 0,
     cost_usd: info?.costUsd ?? 0,
     wall_ms: Math.round(performance.now() - started),
-    context_chars: contextChars,
+    context_chars: contextChars(task.context),
     context_tokens: Number(task.meta.contextTokens ?? 0),
     root_model: rootModel,
     sub_model: subModelId,

@@ -13,8 +13,6 @@ import {
   parseShard,
   createProgressReporter,
   formatSummaryTable,
-  EndpointUnreachableError,
-  ModelNotServedError,
   RolloutConfigError,
   displayUrl,
   type RolloutOptions,
