@@ -106,7 +106,7 @@ const ConfigSchema = z
   })
   .strict();
 
-/** Fresh REPLs an episode may get after its sandbox died (memory limit, wall deadline, crash) before it is truncated. */
+/** Cells that killed their sandbox (memory limit, wall deadline, crash) an episode may have rolled back before it is truncated. */
 const MAX_SANDBOX_RESTARTS = 2;
 
 const DEFAULTS = {
@@ -187,7 +187,6 @@ export class RLMEnv {
   private _messages: Message[] = [];
   private _steps: StepRecord[] = [];
   private lastScore: ScoreResult | undefined;
-  private sandboxRestarts = 0;
   private stepping = false;
   private sessionOptions: SessionOptions | null = null;
   private promptTokenCache = { messages: 0, tokens: 0 };
@@ -267,7 +266,6 @@ export class RLMEnv {
     this.stopReason = undefined;
     this.startedAt = performance.now();
 
-    this.sandboxRestarts = 0;
     this.promptTokenCache = { messages: 0, tokens: 0 };
     this.pool ??= new SandboxPool();
     this.sessionOptions = {
@@ -339,6 +337,8 @@ export class RLMEnv {
     let final: string | null = null;
     let sandboxDead = false;
     let budgetHit: StopReason | null = null;
+    let replayMs = 0;
+    let rollbacks = 0;
 
     if (cells.length === 0) {
       const textFinal = extractTextFinal(reply);
@@ -358,13 +358,21 @@ export class RLMEnv {
       const wallLeft = this.wallLeft();
       const r: CellResult = await this.session!.run(cells[i]);
       subCalls.push(...r.subCalls);
+      replayMs += r.replayMs ?? 0;
+      if (r.rolledBack) rollbacks++;
       parts.push(formatCell(i + 1, cells.length, r));
       if (r.error) cellErrors.push(r.error);
       if (r.final) final = r.final.value;
       if (r.dead) {
-        // A fresh REPL lets the model recover from one bad cell; repeated deaths end the episode.
-        sandboxDead = this.sandboxRestarts >= MAX_SANDBOX_RESTARTS || !(await this.reopenSession());
+        sandboxDead = true; // the session could not be restored: nothing more can run
         break;
+      }
+      if (r.rolledBack) {
+        // The cell had no effect (rolled back); cells that keep killing their sandbox end the episode.
+        if (this.session!.deaths > MAX_SANDBOX_RESTARTS) {
+          sandboxDead = true;
+          break;
+        }
       }
       if (r.stopReason === 'sub_call_budget') budgetHit = 'max_sub_calls';
       if (wallLeft !== null && this.wallLeft()! <= 0) break;
@@ -425,6 +433,8 @@ export class RLMEnv {
       loss_mask: usage.tokens
         ? [...usage.tokens.prompt_token_ids.map(() => 0), ...usage.tokens.completion_token_ids.map(() => 1)]
         : null,
+      replay_ms: Math.round(replayMs * 1000) / 1000,
+      rollbacks,
     };
     this._steps.push(step);
     const observation: Message[] = this.done ? [] : [{ role: 'user', content: observationText }];
@@ -518,18 +528,6 @@ export class RLMEnv {
     }
   }
 
-  /** Replaces a dead sandbox with a fresh one (same context and seed); the sub-call budget carries over. */
-  private async reopenSession(): Promise<boolean> {
-    this.sandboxRestarts++;
-    await this.endSession();
-    try {
-      this.session = await this.pool!.open({ ...this.sessionOptions!, subCallsUsed: this.subCallCount }, (req) => this.handleSubCall(req));
-      return true;
-    } catch {
-      return false;
-    }
-  }
-
   /** Prompt tokens of the conversation, counted incrementally (messages are append-only within an episode). */
   private countPromptTokens(): number {
     const c = this.promptTokenCache;
@@ -598,9 +596,12 @@ export class RLMEnv {
 
 function formatCell(index: number, total: number, r: CellResult): string {
   const label = total > 1 ? `[cell ${index}/${total}]` : '[output]';
+  // A rolled-back cell had no effect: one clear line, no partial output.
+  if (r.rolledBack) return `${label}\n${r.error}`;
   const lines = [`${label}`, r.output === '' ? '(no output)' : r.output];
   if (r.error) lines.push(/^\w*(Error|Exception)\b|^Uncaught\b/.test(r.error) ? r.error : `Error: ${r.error}`);
-  if (r.dead) lines.push(`The REPL was reset: ${describeStop(r.stopReason)}. All variables are lost.`);
+  if (r.reset) lines.push(`Note: ${r.reset}; all variables are lost.`);
+  if (r.dead) lines.push(`The REPL is gone: ${describeStop(r.stopReason)} and it could not be restarted.`);
   return lines.join('\n');
 }
 
