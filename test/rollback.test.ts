@@ -87,7 +87,8 @@ describe('a cell that fails has no effect', () => {
       repl('print(n, typeof bomb, Math.random()); FINAL(line.match(/\\d+/)[0])'),
     ];
     const play = async (p: SandboxPool) => {
-      const env = new RLMEnv({ task: TASK, score, pool: p, subModel: echo, sandbox: { cellCpuTimeoutMs: 300, memoryMB: 64, cellWallTimeoutMs: 20_000 } });
+      // CPU limit well above what the memory bomb needs to hit 64 MB (which limit a cell hits first must not be a race).
+      const env = new RLMEnv({ task: TASK, score, pool: p, subModel: echo, sandbox: { cellCpuTimeoutMs: 1_500, memoryMB: 64, cellWallTimeoutMs: 30_000 } });
       await env.reset({ seed: 5 });
       const obs: string[] = [];
       let last;
@@ -109,7 +110,7 @@ describe('a cell that fails has no effect', () => {
       expect(a.final).toBe('4242');
       expect(a.reward).toBe(1);
       expect(a.rollbacks).toEqual([0, 1, 1, 1, 0]);
-      expect(a.obs[1]).toContain('TimeoutError: the cell timed out after 300 ms CPU and was rolled back; your variables are as before it.');
+      expect(a.obs[1]).toContain('TimeoutError: the cell timed out after 1.5 s CPU and was rolled back; your variables are as before it.');
       expect(a.obs[2]).toContain('RangeError: the cell ran out of memory (limit 64 MB) and was rolled back');
       expect(a.obs[2]).not.toContain('n is'); // no partial output
       expect(a.obs[3]).toMatch(/and was rolled back; your variables are as before it\./);

@@ -101,6 +101,8 @@ export class IsolateSession {
         maxSubPromptChars: limits.maxSubPromptChars,
         maxSubContextChars: limits.maxSubContextChars,
         maxFinalChars: limits.maxFinalChars,
+        maxSubCallCharsPerCell: limits.maxSubCallCharsPerCell,
+        rlmRecursive: limits.rlmRecursive,
         maxErrorChars: limits.maxErrorChars,
         docLayout: init.docLayout,
         sentinel: TASK_SENTINEL,

@@ -75,7 +75,7 @@ const INLINE_MAX_CHARS = 1 << 20;
 const OPEN_TIMEOUT_MS = 60_000;
 /** A retired worker is killed at the latest this long after retirement, even if sessions remain. */
 const RETIRE_MAX_MS = 120_000;
-const OOM_STDERR = /is_heap_oom|heap out of memory|Last few GCs|memory limit/i;
+const OOM_STDERR = /out[- ]of[- ]memory|is_heap_oom|Last few GCs|memory limit/i;
 
 // ---------------------------------------------------------------------------------------------------------------------
 

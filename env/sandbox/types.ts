@@ -38,6 +38,8 @@ export interface SubCallRequest {
   model?: string;
   /** Aborted when the session dies or closes, or the cell is rolled back, while the call is in flight: pass it to the HTTP client. */
   signal?: AbortSignal;
+  /** Set by RLMEnv: which episode of the rlm_query tree made the call ('' = the root, "1.2" = a grandchild). */
+  episodePath?: string;
 }
 
 /**

@@ -93,7 +93,8 @@ export class WorkerHandle {
       }
       onMessage(this, m);
     });
-    this.child.on('exit', (code, signal) => exit(code, signal));
+    // 'close' (not 'exit'): stderr is drained by then, so an out-of-memory report is always seen (deterministic reasons).
+    this.child.on('close', (code, signal) => exit(code, signal));
     this.child.on('error', () => {
       // spawn or IPC failure: make sure the process is gone; 'exit' follows (or never comes if it never started).
       this.kill();
