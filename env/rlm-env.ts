@@ -459,6 +459,7 @@ export class RLMEnv {
     let turnCpu = 0;
     let skipped: string | null = null;
     for (let i = 0; i < cells.length && final === null; i++) {
+      if (!this.session || this.done) break; // aborted meanwhile
       // Each cell gets at most what is left of the turn's CPU and wall budgets (and of the episode tree's wall time).
       const cpuLeft = this.cfg.maxTurnCpuMs - turnCpu;
       let wallLeft = this.cfg.maxTurnWallMs - (performance.now() - started);
@@ -480,7 +481,7 @@ export class RLMEnv {
         sandboxDead = true; // the session could not be restored: nothing more can run
         break;
       }
-      if (r.rolledBack && this.session!.deaths > MAX_SANDBOX_RESTARTS) {
+      if (r.rolledBack && (this.session?.deaths ?? 0) > MAX_SANDBOX_RESTARTS) {
         sandboxDead = true; // cells that keep killing their sandbox end the episode
         break;
       }
@@ -505,7 +506,9 @@ export class RLMEnv {
 
     let terminated = false;
     let truncated = false;
-    if (final !== null) {
+    if (this.done) {
+      truncated = true; // abort() ended the episode while this step ran: its reason stands
+    } else if (final !== null) {
       terminated = true;
       this.finalAnswer = final;
       this.stopReason = 'final';

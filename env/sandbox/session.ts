@@ -141,6 +141,7 @@ export class SessionImpl {
     let prefill: LoggedSubCall[] = [];
     for (let attempt = 1; ; attempt++) {
       const { out, log } = await this.execLogged(code, cellLimits, prefill);
+      if (this.closed) return this.closedCell(t0);
       if (out.kind === 'result') {
         const r = out.r;
         if (!r.dead && r.stopReason !== 'cpu_timeout') return this.accept(code, r, log, t0, acc);
@@ -210,6 +211,11 @@ export class SessionImpl {
     return result;
   }
 
+  /** The session was closed while the cell ran. */
+  private closedCell(t0: number): CellResult {
+    return { output: '', error: 'Error: the session was closed while the cell ran', dead: true, stopReason: 'worker_crash', subCalls: this.broker.takeRecords(), durationMs: performance.now() - t0 };
+  }
+
   private deadCell(t0: number, acc: { replayMs: number }): CellResult {
     const r: CellResult = { ...deadResult(this._stopReason ?? 'worker_crash', '', this.limits, this.deathDetail), subCalls: this.broker.takeRecords(), durationMs: performance.now() - t0 };
     if (acc.replayMs > 0) r.replayMs = acc.replayMs;
@@ -225,6 +231,7 @@ export class SessionImpl {
     try {
       for (let placement = 0; placement < MAX_PLACEMENTS; placement++) {
         this.leaveWorker();
+        if (this.closed) return;
         if (this.journal.overflow !== null) {
           acc.reset = `the REPL was reset because ${this.journal.overflow}`;
           this.journal.clear();
@@ -377,6 +384,8 @@ export class SessionImpl {
     const wsid = this.wsid;
     this.host.detach(this);
     this.worker = null;
+    // A cell in flight ends now (its result, if the worker still sends one, has nowhere to go).
+    this.current?.resolve({ kind: 'death', role: 'innocent', reason: 'worker_crash', detail: 'the session was closed' });
     if (this._dead || !worker || !worker.alive) {
       this.closing = Promise.resolve();
       return this.closing;

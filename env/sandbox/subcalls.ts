@@ -153,6 +153,7 @@ export class SubCallBroker {
       rec.prompt = `${it.head ?? ''}… [prompt not sent: ${fmtInt(size)} chars]`;
       rec.error = error;
       rec.refused = true;
+      rec.prompt_chars = size;
       this.refused++;
       return { ok: false, error, tooLarge: true };
     }
@@ -246,6 +247,7 @@ function refusedRecord(it: Item, error: string): SubCallRecord {
     latency_ms: 0,
     error,
     refused: true,
+    prompt_chars: prompt.length,
   };
 }
 
