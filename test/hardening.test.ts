@@ -13,7 +13,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { countTokens } from 'gpt-tokenizer/encoding/o200k_base';
 import { RLMEnv, SandboxPool, countTextTokens, sha256, type SubCallHandler, type SubCallRequest } from '../env/index.ts';
 import { connect, runRollouts, startReferenceServer, type SamplingParams } from '../rollouts/index.ts';
-import { RunWriter, readRun, replayRun } from '../datasets/index.ts';
+import { RunWriter, buildExport, readRun, replayRun } from '../datasets/index.ts';
 import type { Task } from '../tasks/types.ts';
 import type { Message } from '../env/types.ts';
 import type { EpisodeRecord } from '../rollouts/types.ts';
@@ -222,6 +222,9 @@ describe('4, 7. the rlm_query tree: one budget, recorded as trajectories, replay
     const replay = await replayRun(dir, { pool });
     expect(replay.mismatches).toEqual([]);
     expect(replay.ok).toBe(1);
+    // exports: root episodes only, unless children are asked for
+    expect(buildExport(run, { format: 'sft', minReward: -1 }).rows).toHaveLength(1);
+    expect(buildExport(run, { format: 'sft', minReward: -1, includeChildren: true }).rows).toHaveLength(rows.length);
   });
 
   it('replay notices a tampered child episode', async () => {
