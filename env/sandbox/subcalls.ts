@@ -62,11 +62,11 @@ export class SubCallBroker {
   }
 
   /** The cell was rolled back: abort its in-flight calls (their records get the reason); later calls still work. */
-  abortInFlight(reason: string): void {
+  abortInFlight(reason: string, label = 'aborted'): void {
     for (const c of this.controllers) c.abort(new Error(reason));
     const now = performance.now();
     for (const [rec, t0] of this.pending) {
-      if (rec.error === null) rec.error = `aborted: ${reason}`;
+      if (rec.error === null) rec.error = `${label}: ${reason}`;
       if (t0 > 0) rec.latency_ms = Math.round((now - t0) * 1000) / 1000;
     }
     this.pending.clear();
@@ -83,13 +83,7 @@ export class SubCallBroker {
   abandon(reason: string): void {
     if (this.abandoned !== null) return;
     this.abandoned = reason;
-    for (const c of this.controllers) c.abort(new Error(reason));
-    const now = performance.now();
-    for (const [rec, t0] of this.pending) {
-      if (rec.error === null) rec.error = `abandoned: ${reason}`;
-      if (t0 > 0) rec.latency_ms = Math.round((now - t0) * 1000) / 1000;
-    }
-    this.pending.clear();
+    this.abortInFlight(reason, 'abandoned');
     while (this.waiters.length) this.waiters.shift()!();
   }
 
