@@ -21,8 +21,10 @@ export function renderHtml(data: ReportData, chunks: readonly string[], assets: 
     '<div id="app"></div>\n<noscript>This report needs JavaScript.</noscript>\n',
     `<script type="application/json" id="report-data">${inlineJson(data)}</script>\n`,
   ];
+  // The script comes before the chunks: the page draws while the browser is still reading megabytes of trajectories.
+  parts.push(`<script>\n${assets.js}\n</script>\n`);
   // base64 needs no escaping; one element per chunk, so the page reads (and inflates) only what is opened.
   chunks.forEach((c, i) => parts.push(`<script type="application/x-rlm-chunk" id="chunk-${i}">${c}</script>\n`));
-  parts.push(`<script>\n${assets.js}\n</script>\n</body>\n</html>\n`);
+  parts.push('</body>\n</html>\n');
   return parts.join('');
 }

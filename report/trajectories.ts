@@ -88,12 +88,12 @@ export function buildTrajectories(runs: readonly LoadedRun[], opts: TrajectoryOp
   const embedded = pickEmbedded(runs.map((run, r) => ({ r, eps: run.episodes })), opts.maxEpisodes);
   const index: EpisodeIndexRow[] = [];
   const chunks: string[] = [];
-  let pending: EpisodeDetail[] = [];
+  let pending: string[] = []; // JSON of each EpisodeDetail
   let pendingBytes = 0;
   let embeddedCount = 0;
   const flush = () => {
     if (!pending.length) return;
-    chunks.push(gzipSync(Buffer.from(JSON.stringify(pending)), { level: 9 }).toString('base64'));
+    chunks.push(gzipSync(Buffer.from(`[${pending.join(',')}]`)).toString('base64'));
     pending = [];
     pendingBytes = 0;
   };
@@ -158,8 +158,9 @@ export function buildTrajectories(runs: readonly LoadedRun[], opts: TrajectoryOp
         firstUser: e.messages?.[1]?.role === 'user' ? cut(e.messages[1].content, max) : null,
         steps: steps.map((s) => stepDetail(s, max)),
       };
-      pending.push(detail);
-      pendingBytes += JSON.stringify(detail).length;
+      const json = JSON.stringify(detail);
+      pending.push(json);
+      pendingBytes += json.length;
       if (pendingBytes >= chunkBytes) flush();
     }
     flush(); // a chunk never spans two runs

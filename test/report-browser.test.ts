@@ -14,6 +14,15 @@ import { EPISODE_COLUMNS, RunWriter, encodeRows, episodeRow, readRun, syntheticE
 import { writeReport } from '../report/index.ts';
 import { chromiumMissing, launchChromium, type LaunchedBrowser } from './helpers/browser.ts';
 
+// The page.evaluate callbacks run in chromium; the Node program has no DOM types, so the few page names are declared here.
+interface PageChart {
+  getOption(): unknown;
+  setOption(option: Record<string, unknown>): void;
+}
+declare const window: { __rlmReport?: { ready: boolean; error?: string; charts: Record<string, PageChart> } };
+declare const document: { createElement(tag: 'canvas'): { getContext(k: '2d'): { fillStyle: string } | null }; querySelectorAll(sel: string): Iterable<{ getAttribute(n: string): string | null }> };
+declare const CSS: { escape(s: string): string };
+
 const root = path.resolve(import.meta.dirname, '..');
 const outDir = path.join(root, 'test-output', 'report-browser');
 const missing = chromiumMissing();

@@ -117,7 +117,9 @@ export function renderCharts(d: ReportData, host: HTMLElement): Record<string, C
     ['subcalls', 'Sub-calls per episode', (a: ReportData['aggregates'][number]) => a.subCalls],
   ] as const) {
     const width = pick(d.aggregates[0]).binWidth;
-    const edges = [...new Set(d.aggregates.flatMap((a) => pick(a).bins.map(([lo]) => lo)))].sort((x, y) => x - y);
+    // Every bin from 0 to the largest, empty ones included, so the axis reads as a scale.
+    const top = Math.max(0, ...d.aggregates.flatMap((a) => pick(a).bins.map(([lo]) => lo)));
+    const edges = Array.from({ length: top / width + 1 }, (_, k) => k * width);
     const label = (lo: number) => (width === 1 ? String(lo) : `${lo}–${lo + width - 1}`);
     mount(grid, id, `${title} (episodes per bin)`, {
       legend: legendFor(d),

@@ -15,6 +15,10 @@ async function inflate(b64: string): Promise<EpisodeDetail[]> {
   return JSON.parse(await new Response(stream).text()) as EpisodeDetail[];
 }
 
+/** The chunks follow the script in the file: wait until the parser has read them all. */
+const parsed: Promise<void> =
+  document.readyState === 'loading' ? new Promise((r) => document.addEventListener('DOMContentLoaded', () => r(), { once: true })) : Promise.resolve();
+
 export function loadChunk(i: number): Promise<EpisodeDetail[]> {
   let p = cache.get(i);
   if (p) {
@@ -22,9 +26,11 @@ export function loadChunk(i: number): Promise<EpisodeDetail[]> {
     cache.set(i, p); // most recently used last
     return p;
   }
-  const node = document.getElementById(`chunk-${i}`);
-  if (!node) return Promise.reject(new Error(`chunk ${i} is missing from the page`));
-  p = inflate(node.textContent ?? '');
+  p = parsed.then(() => {
+    const node = document.getElementById(`chunk-${i}`);
+    if (!node) throw new Error(`chunk ${i} is missing from the page`);
+    return inflate(node.textContent ?? '');
+  });
   cache.set(i, p);
   while (cache.size > CACHE_CHUNKS) cache.delete(cache.keys().next().value!);
   return p;
