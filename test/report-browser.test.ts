@@ -112,10 +112,14 @@ describe.skipIf(missing !== null)('report in a real browser', () => {
     await page.check('#f-children');
     expect(await listed.count()).toBe(3);
 
-    // Text search narrows the list.
+    // Text search: the list's own fields first; with "in turns too", the replies, code and outputs as well.
     await page.selectOption('#f-run', '');
-    await page.fill('#f-text', 'magic number');
-    await expect.poll(async () => listed.count()).toBeGreaterThan(0);
+    await page.uncheck('#f-children');
+    await page.fill('#f-text', 'headLines'); // a variable of the reference policy's oolong code, in no question
+    await expect.poll(async () => (await page.locator('#episode-count').textContent())!).toMatch(/^0 of 5 episodes/);
+    await page.check('#f-deep');
+    await expect.poll(async () => (await page.locator('#episode-count').textContent())!).toMatch(/^2 of 5 episodes/);
+    expect(await listed.locator('td:nth-child(3)').allTextContents()).toEqual(['oolong', 'oolong']);
     // Every chart has drawn marks: elements painted in a series colour (legend hidden), compared with the same chart
     // once its series are emptied — the difference is what the data drew: at least one mark per series with data.
     const marks = await page.evaluate(() => {
