@@ -6,13 +6,13 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
 
 const here = dirname(fileURLToPath(import.meta.url));
 let cached: Promise<{ js: string; css: string }> | null = null;
 
 export function viewerAssets(): Promise<{ js: string; css: string }> {
   cached ??= (async () => {
+    const { build } = await import('esbuild'); // loaded only when a report is written, not with the public API
     const out = await build({
       entryPoints: [join(here, 'viewer', 'main.ts')],
       bundle: true,

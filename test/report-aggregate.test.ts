@@ -15,6 +15,7 @@ import type { EpisodeRecord } from '../rollouts/index.ts';
 import {
   ReportInputError,
   aggregateRun,
+  buildReport,
   buildReportData,
   buildTrajectories,
   integerBinWidth,
@@ -216,6 +217,20 @@ describe('report inputs', () => {
     const h = runHeader(one);
     expect(h.shards).toEqual({ count: 2, present: [1], missing: [0] });
     expect(h.notes.join('\n')).toMatch(/shard\(s\) 0 of 2 are missing/);
+  });
+});
+
+describe('runs in every state', () => {
+  it('a run with no episodes (interrupted before the first part) still makes a page, saying so', async () => {
+    const dir = path.join(tmp, 'empty-run');
+    const w = await RunWriter.open(dir, { runId: 'empty-run', manifest: { seed: 2 } });
+    await w.close({ status: 'interrupted' });
+    const r = await buildReport([dir]);
+    expect(r.data.episodes).toEqual([]);
+    expect(r.data.runs[0].episodes).toBe(0);
+    expect(r.data.runs[0].notes.join('\n')).toContain('status interrupted');
+    expect(r.data.aggregates[0].families).toEqual([]);
+    expect(r.html).toContain('<script type="application/json" id="report-data">');
   });
 });
 
