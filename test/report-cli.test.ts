@@ -52,6 +52,7 @@ afterAll(async () => {
   fs.rmSync(tmp, { recursive: true, force: true });
 });
 
+// Each test spawns several CLI processes (a few seconds each on an idle machine); the timeouts are anti-hang bounds.
 describe('context-length sweeps', () => {
   it('2^11..2^13 plays --n tasks per family per size; SIGINT then --resume finishes it exactly once; replay verifies it; the report hint is printed', async () => {
     const out = path.join(tmp, 'sweep');
@@ -93,7 +94,7 @@ describe('context-length sweeps', () => {
     const replay = await run('replay', [out]);
     expect(replay.code, replay.stdout + replay.stderr).toBe(0);
     expect(replay.stdout).toContain('18 ok');
-  });
+  }, 300_000);
 
   it('a sharded sweep: the shards partition it, --report writes a shard report, `report runs/x/*` reports the whole run', async () => {
     const parent = path.join(tmp, 'sharded');
@@ -119,7 +120,7 @@ describe('context-length sweeps', () => {
     expect(again.code, again.stderr).toBe(0);
     expect(again.stderr).toContain(`note: skipped ${path.join(parent, 'report.html')}: not a directory`);
     expect(again.stdout).toContain('4 episodes');
-  });
+  }, 300_000);
 
   it('bad sizes and bad report inputs exit 2 with one clear line; --help documents the flags', async () => {
     const bad = await run('rollout', ['--context-tokens', '2^14..2^13']);
@@ -132,5 +133,5 @@ describe('context-length sweeps', () => {
     const help = await run('report', ['--help']);
     expect(help.code).toBe(0);
     for (const f of ['--out', '--max-episodes', '--max-text', 'runs/x/*']) expect(help.stdout).toContain(f);
-  });
+  }, 120_000);
 });
