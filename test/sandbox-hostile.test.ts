@@ -60,13 +60,13 @@ const HOSTILE: Hostile[] = [
   {
     name: 'array memory bomb',
     code: 'const a = []; while (true) a.push(new Array(1e5).fill(1.5))',
-    opts: { cellWallTimeoutMs: 60_000 }, // a loaded machine must not turn this into a wall timeout
+    opts: { cellWallTimeoutMs: 60_000, cellCpuTimeoutMs: 10_000 }, // a loaded machine must not turn this into a timeout
     check: (r) => expect(r).toMatchObject({ rolledBack: true, stopReason: 'memory_limit', output: '' }),
   },
   {
     name: 'huge single allocation (native OOM of the whole worker)',
     code: 'new Array(1e9).fill(0)',
-    opts: { cellWallTimeoutMs: 60_000 },
+    opts: { cellWallTimeoutMs: 60_000, cellCpuTimeoutMs: 10_000 },
     check: (r) => {
       expect(r.rolledBack).toBe(true);
       expect(r.dead).toBeUndefined();

@@ -321,13 +321,18 @@ describe('sub-calls', () => {
     await s.close();
   });
 
-  it('rlm_query sends kind rlm with the sub-context', async () => {
+  it('rlm_query sends kind rlm with the sub-context when recursive, else one joined prompt', async () => {
     const m = fakeModel();
-    const s = await open({}, m.handler);
+    const s = await open({ rlmRecursive: true }, m.handler);
     const r = await s.run('print(rlm_query("sub question", context.slice(0, 9)), rlm_query("no ctx"))');
     expect(r.output).toBe('echo:sub question echo:no ctx\n');
     expect(m.calls.map((c) => [c.kind, c.prompt, c.subContext])).toEqual([['rlm', 'sub question', 'The quick'], ['rlm', 'no ctx', undefined]]);
     await s.close();
+    const plain = fakeModel();
+    const p = await open({}, plain.handler);
+    await p.run('rlm_query("sub question", context.slice(0, 9))');
+    expect(plain.calls.map((c) => [c.kind, c.prompt, c.subContext])).toEqual([['rlm', 'sub question\n\nThe quick', undefined]]);
+    await p.close();
   });
 
   it('a wall deadline covers a blocked sub-call: rolled back + wall_timeout, the call is aborted and recorded', async () => {
