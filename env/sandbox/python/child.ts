@@ -297,6 +297,9 @@ function lockDownJs(py: PyodideLike): void {
       }
     }
   }
+  // Pyodide reports fatal errors through console.error: a console that writes nowhere (fd 1 is not ours to write).
+  const quiet = () => undefined;
+  g.console = Object.freeze({ log: quiet, info: quiet, warn: quiet, error: quiet, debug: quiet, trace: quiet });
 }
 
 // ---------------------------------------------------------------------------------------------------------------------
@@ -366,6 +369,7 @@ async function serve(): Promise<void> {
           maxErrorChars: l.maxErrorChars,
           cellCpuTimeoutMs: l.cellCpuTimeoutMs,
           recursionLimit: 1000,
+          maxRecursionLimit: 20_000,
         };
         openSession(m.text, m.docs, JSONstringify(cfg), hostSub, hostEmit, hostSleep, hostLeave);
         session = { limits: l };

@@ -33,7 +33,7 @@ _HINTS = {
     "concurrent": "there are no threads here; use llm_query_batched(prompts) to run many sub-calls in parallel",
 }
 
-RESERVED = ("llm_query", "llm_query_batched", "rlm_query", "FINAL", "FINAL_VAR", "SHOW_VARS", "print", "context", "answer")
+RESERVED = ("llm_query", "llm_query_batched", "rlm_query", "FINAL", "FINAL_VAR", "SHOW_VARS", "print", "context", "answer", "SubCallBudgetError")
 
 
 def _blocked(name):
@@ -391,7 +391,10 @@ def _lock_down(cfg):
     for name in list(sys.modules):
         if _blocked(name):
             del sys.modules[name]
-    sys.meta_path.insert(0, _Blocker)
+    # Pyodide's own finders (they make `js` and `pyodide_js` importable) go; the blocker goes first.
+    sys.meta_path[:] = [_Blocker] + [f for f in sys.meta_path if not (getattr(f, "__module__", "") or "").startswith(("_pyodide", "pyodide"))
+                                     and not (getattr(type(f), "__module__", "") or "").startswith(("_pyodide", "pyodide"))]
+    _S.meta_path = list(sys.meta_path)
     # importlib.import_module and __import__ both go through meta_path; a cached spec of a purged module is gone with it.
     sys.path_importer_cache.clear()
 
@@ -417,7 +420,21 @@ def _lock_down(cfg):
     time.sleep = sleep
     builtins.input = _refuse("input")
     builtins.breakpoint = _refuse("breakpoint")
-    sys.setrecursionlimit(cfg["recursionLimit"])
+    # Deep recursion overflows the WebAssembly stack (a fatal error of the interpreter): the depth is capped.
+    max_depth = cfg["maxRecursionLimit"]
+    real_set = sys.setrecursionlimit
+
+    def setrecursionlimit(limit):
+        if not isinstance(limit, int):
+            raise TypeError("setrecursionlimit() takes an int")
+        if limit > max_depth:
+            raise ValueError(f"the recursion limit of this sandbox is at most {max_depth:,}")
+        real_set(limit)
+
+    _S.max_depth = max_depth
+    _S.real_setrecursionlimit = real_set
+    real_set(cfg["recursionLimit"])
+    sys.setrecursionlimit = setrecursionlimit
     sys.stdout = _WRITER
     sys.stderr = _WRITER
     sys.stdin = None
@@ -438,13 +455,11 @@ def _restore(g):
         g["answer"] = {"content": "", "ready": False}
     sys.stdout = _WRITER
     sys.stderr = _WRITER
+    if sys.getrecursionlimit() > _S.max_depth:
+        _S.real_setrecursionlimit(_S.max_depth)
     builtins.__import__ = _REAL_IMPORT
-    if not sys.meta_path or sys.meta_path[0] is not _Blocker:
-        try:
-            sys.meta_path.remove(_Blocker)
-        except ValueError:
-            pass
-        sys.meta_path.insert(0, _Blocker)
+    if list(sys.meta_path) != _S.meta_path:
+        sys.meta_path[:] = _S.meta_path
 
 
 # ---------------------------------------------------------------------------------------------------------------------
