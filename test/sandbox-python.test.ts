@@ -2,6 +2,7 @@
  * The Python REPL (Pyodide in a locked process): persistence, reserved names, every global, sub-calls, determinism,
  * limits, worker death. One pool for the file; every sandbox is restored from the cached Pyodide snapshot.
  */
+import { readFileSync, readlinkSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SandboxPool, type CellResult, type SandboxSession, type SessionOptions, type SubCallHandler, type SubCallRequest } from '../env/sandbox/index.ts';
 
@@ -291,10 +292,45 @@ describe('Python limits', () => {
     expect(pool.pythonStats!.deaths).toBeGreaterThanOrEqual(1);
   });
 
-  it('records which isolation layers are active', () => {
-    const iso = pool.pythonStats!.isolation!;
-    expect(iso.permissionModel).toBe(true);
-    expect(iso.codeGenerationFromStrings).toBe(false);
-    expect(iso.scrubbedEnvironment).toBe(true);
+  it('C code that never polls the interrupt is killed by the CPU backstop', async () => {
+    const s = await open({ cellCpuTimeoutMs: 200, cellWallTimeoutMs: 60_000 });
+    const r = await s.run('sum(range(10**13))');
+    expect(r.dead).toBe(true);
+    expect(r.stopReason).toBe('cpu_timeout');
+    await s.close();
+  }, 90_000);
+
+  it('a process over its resident-memory cap is killed with memory_limit', async () => {
+    const small = new SandboxPool({ workers: 1, python: { spares: 0, rssCapMB: 64 } });
+    try {
+      const s = await small.open({ repl: 'python', context: 'x', seed: 1 } as SessionOptions, fakeModel().handler);
+      const r = await s.run('n = 0\nwhile True:\n    n += 1');
+      expect(r.dead).toBe(true);
+      expect(r.stopReason).toBe('memory_limit');
+      expect(r.error).toMatch(/^RangeError: the sandbox ran out of memory/);
+    } finally {
+      await small.close();
+    }
+  }, 90_000);
+
+  it('the sandbox process runs with the permission model, no code generation, a scrubbed environment and (when available) its own network namespace', async () => {
+    process.env.RLM_GYM_TEST_SECRET = 'do-not-leak';
+    const s = await open();
+    try {
+      const pid = s.workerPid!;
+      const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+      expect(cmdline).toContain('--experimental-permission');
+      expect(cmdline).toContain('--disallow-code-generation-from-strings');
+      expect(cmdline.filter((a) => a.startsWith('--allow-fs-read='))).toHaveLength(2);
+      expect(cmdline.some((a) => /^--allow-(child-process|worker|fs-write)/.test(a))).toBe(false);
+      const environ = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').filter(Boolean);
+      expect(environ).toEqual(['TZ=UTC']);
+      const iso = pool.pythonStats!.isolation!;
+      expect(iso).toMatchObject({ permissionModel: true, codeGenerationFromStrings: false, scrubbedEnvironment: true });
+      if (iso.networkNamespace) expect(readlinkSync(`/proc/${pid}/ns/net`)).not.toBe(readlinkSync('/proc/self/ns/net'));
+    } finally {
+      delete process.env.RLM_GYM_TEST_SECRET;
+      await s.close();
+    }
   });
 });

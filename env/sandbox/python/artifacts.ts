@@ -10,7 +10,7 @@
  */
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
@@ -69,12 +69,44 @@ async function buildArtifacts(): Promise<PythonArtifacts> {
   const prelude = readFileSync(PRELUDE_PATH, 'utf8');
   const key = createHash('sha256').update(code).update('\0').update(prelude).update('\0').update(version).update('\0').update(process.version).digest('hex').slice(0, 16);
   const dir = path.join(os.tmpdir(), `rlm-gym-python-${key}`);
-  mkdirSync(dir, { recursive: true });
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
   const childPath = path.join(dir, 'child.mjs');
   const snapshotPath = path.join(dir, 'snapshot.bin');
   if (!existsSync(childPath)) atomicWrite(childPath, code);
-  if (!existsSync(snapshotPath)) atomicWrite(snapshotPath, await buildSnapshot(childPath, dir, pyodideDir, prelude));
+  if (!existsSync(snapshotPath)) {
+    // One builder per machine: others (parallel test files, concurrent runs) wait for its file.
+    const lock = path.join(dir, 'building.lock');
+    if (await acquireBuildLock(lock, snapshotPath)) {
+      try {
+        if (!existsSync(snapshotPath)) atomicWrite(snapshotPath, await buildSnapshot(childPath, dir, pyodideDir, prelude));
+      } finally {
+        try {
+          rmdirSync(lock);
+        } catch {
+          /* gone */
+        }
+      }
+    }
+  }
   return { dir, childPath, snapshotPath, pyodideDir, pyodideVersion: version, buildMs: performance.now() - t0 };
+}
+
+/** true = this process builds; false = the snapshot appeared meanwhile. A lock older than the build timeout is stale. */
+async function acquireBuildLock(lock: string, snapshotPath: string): Promise<boolean> {
+  for (;;) {
+    try {
+      mkdirSync(lock);
+      return true;
+    } catch {
+      if (existsSync(snapshotPath)) return false;
+      try {
+        if (Date.now() - statSync(lock).mtimeMs > SNAPSHOT_BUILD_TIMEOUT_MS) rmdirSync(lock);
+      } catch {
+        /* released meanwhile */
+      }
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
 }
 
 function atomicWrite(file: string, data: string | Uint8Array): void {

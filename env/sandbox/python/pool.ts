@@ -26,6 +26,8 @@ export interface PythonPoolOptions {
   maxSandboxes?: number;
   /** Started sandboxes kept waiting for the next open(). Default 2. */
   spares?: number;
+  /** Resident-memory cap of one sandbox process in MB. Default: its heap cap + 512 MB + 4 bytes per context char. */
+  rssCapMB?: number;
 }
 
 export interface PythonPoolStats {
@@ -341,6 +343,7 @@ class PythonSession implements SandboxSession {
 export class PythonPool {
   private readonly max: number;
   private readonly spareTarget: number;
+  private readonly rssCapMB: number | null;
   private readonly spares: PyProc[] = [];
   private readonly sessions = new Set<PythonSession>();
   private readonly all = new Set<PyProc>();
@@ -361,6 +364,7 @@ export class PythonPool {
     };
     this.max = int(options.maxSandboxes, 'maxSandboxes', 1, 1024, 16);
     this.spareTarget = int(options.spares, 'spares', 0, 64, 2);
+    this.rssCapMB = options.rssCapMB === undefined ? null : int(options.rssCapMB, 'rssCapMB', 16, 1_048_576, 0);
   }
 
   get stats(): PythonPoolStats {
@@ -391,7 +395,7 @@ export class PythonPool {
     const ctx = flattenContext(options.context);
     const limits = resolveLimits(options, ctx.bytes);
     const heapMB = limits.memoryMB + HEAP_BASE_MB;
-    const rssCapMB = heapMB + PROCESS_OVERHEAD_MB + Math.ceil((ctx.text.length * 4) / (1024 * 1024));
+    const rssCapMB = this.rssCapMB ?? heapMB + PROCESS_OVERHEAD_MB + Math.ceil((ctx.text.length * 4) / (1024 * 1024));
     await this.ensureArtifacts();
 
     let lastError = '';
