@@ -8,18 +8,10 @@
 import { OOLONG_LABELS } from '../../tasks/index.ts';
 import type { BrowseConstraint, OolongQuery, PairConditionSpec, ParsedQuestion } from './questions.ts';
 import { ANSWER_HEADER, CLASSIFY_DEFINITIONS, CLASSIFY_HEADER } from './subcalls.ts';
-import { type Budget, type Phase, defaultGuess } from './programs.ts';
+import { type Budget, type Phase, callCap, defaultGuess, promptCap } from './programs.ts';
 
 /** A Python literal for a JSON value (a JSON string literal is a valid Python string literal). */
 const py = (v: unknown): string => JSON.stringify(v);
-
-function callCap(b: Budget): number {
-  return Math.max(0, Math.min(200, Math.floor(b.subCallsLeft * 0.8)));
-}
-
-function promptCap(b: Budget): number {
-  return Math.max(2_000, Math.floor(b.maxPromptChars * 0.9));
-}
 
 export function pythonProgram(q: ParsedQuestion, phase: Phase, b: Budget): string {
   if (phase === 'resort') return resort(q);
