@@ -12,6 +12,8 @@ import {
   DEFAULT_SYSTEM_PROMPT,
   LAST_TURN_NOTICE,
   NO_CODE_NOTICE,
+  PYTHON_NO_CODE_NOTICE,
+  PYTHON_SYSTEM_PROMPT,
   renderBudgetLine,
   renderSystemPrompt,
   renderTaskMessage,
@@ -84,6 +86,8 @@ export interface RLMEnvConfig {
   sandbox?: Omit<SandboxLimits, 'maxSubCalls'>;
   /** A shared worker pool. Without one the env starts its own and closes it in close(). */
   pool?: SandboxPool;
+  /** The REPL's language: 'js' (isolated-vm, default) or 'python' (Pyodide; ```repl/```python/```py fences, Python system prompt). */
+  repl?: 'js' | 'python';
   /** Scores the final answer; default: the task family's scorer. */
   score?: (task: Task, prediction: string) => ScoreResult;
   /** Terminal reward from the score; default: the score itself. */
@@ -156,6 +160,7 @@ const ConfigSchema = z
       .strict()
       .optional(),
     pool: z.any().optional(),
+    repl: z.enum(['js', 'python']).optional(),
     score: z.any().optional(),
     reward: z.any().optional(),
     recursion: z.any().optional(),
@@ -259,6 +264,7 @@ export class RLMEnv {
   private tree: TreeBudget | null = null;
   private _children: ChildEpisode[] = [];
   private pendingChildren = 0;
+  private sandboxRestarts = 0;
   private _messages: Message[] = [];
   private _steps: StepRecord[] = [];
   private lastScore: ScoreResult | undefined;
@@ -310,6 +316,11 @@ export class RLMEnv {
     this.pool = config.pool ?? null;
   }
 
+  /** The REPL's language of this env. */
+  get repl(): 'js' | 'python' {
+    return this.config.repl ?? 'js';
+  }
+
   /** The whole conversation so far (system, user, then assistant/user pairs). */
   get messages(): readonly Message[] {
     return this._messages;
@@ -343,6 +354,7 @@ export class RLMEnv {
     this.subPromptTokens = this.subCompletionTokens = this.subCallCount = this.subCallsRefused = 0;
     this.treeRootPrompt = this.treeRootCompletion = 0;
     this._children = [];
+    this.sandboxRestarts = 0;
     // A root episode owns the tree's budgets; a child counts against its root's.
     this.tree = this.cfg.tree ?? new TreeBudget(this.cfg.maxSubCalls, this.cfg.maxWallMs ?? null);
     this._steps = [];
@@ -353,6 +365,7 @@ export class RLMEnv {
     this.promptTokenCache = { messages: 0, tokens: 0 };
     this.pool ??= new SandboxPool();
     this.sessionOptions = {
+        repl: this.repl,
         context: task.context,
         seed,
         contextKey: task.id,
@@ -378,12 +391,14 @@ export class RLMEnv {
       contextType: typeof task.context === 'string' ? 'string' : 'documents',
       contextChars: contextChars(task.context),
       recursive: this.recursionAvailable(),
+      repl: this.repl,
     };
     const sp = this.cfg.systemPrompt;
-    const system = typeof sp === 'function' ? sp(info) : renderSystemPrompt(sp ?? DEFAULT_SYSTEM_PROMPT, info);
+    const defaultPrompt = this.repl === 'python' ? PYTHON_SYSTEM_PROMPT : DEFAULT_SYSTEM_PROMPT;
+    const system = typeof sp === 'function' ? sp(info) : renderSystemPrompt(sp ?? defaultPrompt, info);
     this._messages = [
       { role: 'system', content: system },
-      { role: 'user', content: renderTaskMessage(task.question, task.context) },
+      { role: 'user', content: renderTaskMessage(task.question, task.context, undefined, this.repl) },
     ];
     return { observation: [...this._messages], info: this.info([]) };
   }
@@ -422,7 +437,7 @@ export class RLMEnv {
     this._messages.push({ role: 'assistant', content: reply });
 
     const tooLong = reply.length > this.cfg.maxReplyChars;
-    const allCells = tooLong ? [] : extractCodeBlocks(reply);
+    const allCells = tooLong ? [] : extractCodeBlocks(reply, this.repl);
     const cells = allCells.slice(0, this.cfg.maxCellsPerReply);
     const parts: string[] = [];
     const cellErrors: string[] = [];
@@ -452,7 +467,9 @@ export class RLMEnv {
         else parts.push(`FINAL_VAR(${JSON.stringify(textFinal.name)}) failed: ${r.error ?? 'no such variable'}`);
         if (r.error) cellErrors.push(r.error);
       } else {
-        parts.push(hasForeignCodeBlock(reply) ? `${NO_CODE_NOTICE} (Only JavaScript runs here, not Python.)` : NO_CODE_NOTICE);
+        const notice = this.repl === 'python' ? PYTHON_NO_CODE_NOTICE : NO_CODE_NOTICE;
+        const foreign = this.repl === 'python' ? ' (Only Python runs here, not JavaScript.)' : ' (Only JavaScript runs here, not Python.)';
+        parts.push(hasForeignCodeBlock(reply, this.repl) ? `${notice}${foreign}` : notice);
       }
     }
 
@@ -478,7 +495,9 @@ export class RLMEnv {
       if (r.error) cellErrors.push(r.error);
       if (r.final) final = r.final.value;
       if (r.dead) {
-        sandboxDead = true; // the session could not be restored: nothing more can run
+        // A backend without a journal (Python) loses the REPL: a fresh one lets the model recover, up to a limit.
+        // (The JS REPL is only dead when it could not be restored at all.)
+        sandboxDead = this.sandboxRestarts >= MAX_SANDBOX_RESTARTS || !(await this.reopenSession());
         break;
       }
       if (r.rolledBack && (this.session?.deaths ?? 0) > MAX_SANDBOX_RESTARTS) {
@@ -688,6 +707,18 @@ export class RLMEnv {
         ...child.children,
       );
       await child.close();
+    }
+  }
+
+  /** Replaces a dead session with a fresh one (same context and seed); the sub-call budget carries over (shared tree). */
+  private async reopenSession(): Promise<boolean> {
+    this.sandboxRestarts++;
+    await this.endSession();
+    try {
+      this.session = await this.pool!.open(this.sessionOptions!, (req) => this.handleSubCall(req));
+      return true;
+    } catch {
+      return false;
     }
   }
 

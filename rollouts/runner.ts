@@ -48,6 +48,8 @@ export interface EnvLimits {
   maxTurnCpuMs?: number;
   maxTurnWallMs?: number;
   maxRecordedSubCallChars?: number;
+  /** REPL language: 'js' (default) or 'python'. Recorded in the manifest, so replay uses the same one. */
+  repl?: 'js' | 'python';
 }
 
 export interface RolloutOptions {

@@ -50,6 +50,7 @@ const program = strictCommand(new Command('rollout'))
   .option('--max-reply-chars <int>', 'replies longer than this are not run (error observation)', intArg('--max-reply-chars', 1), 200_000)
   .option('--max-cells-per-reply <int>', 'code blocks run per reply; later ones are skipped with a note', intArg('--max-cells-per-reply', 1), 20)
   .option('--max-turn-cpu <s>', 'CPU seconds all cells of one turn may use together', numArg('--max-turn-cpu', 0.1), 60)
+  .option('--repl <language>', 'REPL language the model writes: js (isolated-vm) or python (Pyodide)', replArg, 'js')
   .option('--rlm-depth <int>', 'rlm_query recursion: 0 = a plain sub-call on prompt + subContext; n = child episodes played by the root model, n deep', intArg('--rlm-depth', 0), 0)
   .option('--concurrency <int>', 'episodes in flight', intArg('--concurrency', 1), 8)
   .option('--max-sub-concurrency <int>', 'concurrent sub-calls per episode', intArg('--max-sub-concurrency', 1), 16)
@@ -79,6 +80,7 @@ Examples:
   npm run rollout -- --model qwen3 --task sniah --n 64 --concurrency 16 --out runs/x
   npm run rollout -- --task sniah --n 8 --context-tokens 2^13..2^18 --report   # a context-length sweep + its report
   npm run rollout -- --model qwen3 --extra-body '{"chat_template_kwargs":{"enable_thinking":false}}' --logprobs
+  npm run rollout -- --repl python                        # the same offline run with a Python REPL (Pyodide)
   npm run rollout -- --resume runs/x                      # finish an interrupted run`);
 
 program.parse();
@@ -173,6 +175,7 @@ async function main(): Promise<number> {
     maxReplyChars: settings.maxReplyChars ?? 200_000,
     maxCellsPerReply: settings.maxCellsPerReply ?? 20,
     maxTurnCpuMs: Math.round((settings.maxTurnCpu ?? 60) * 1000),
+    repl: settings.repl ?? 'js',
   };
   const runId = resumedRunId ?? path.basename(outDir);
 
@@ -350,3 +353,8 @@ main().then(
   (code) => process.exit(code),
   (e) => fail((e as Error)?.stack ?? String(e)),
 );
+
+function replArg(v: string): 'js' | 'python' {
+  if (v === 'js' || v === 'python') return v;
+  fail(`--repl must be js or python, got ${JSON.stringify(v)}`, 2);
+}
