@@ -135,7 +135,7 @@ async function replayEpisode(
       const tokens = step.prompt_token_ids && step.completion_token_ids
         ? { prompt_token_ids: step.prompt_token_ids, completion_token_ids: step.completion_token_ids, completion_logprobs: step.completion_logprobs ?? [] }
         : undefined;
-      last = await env.step(step.reply, { promptTokens: step.prompt_tokens, completionTokens: step.completion_tokens, tokens });
+      last = await env.step(step.reply, { promptTokens: step.prompt_tokens, completionTokens: step.completion_tokens, tokens, reasoning: step.reasoning ?? null, finishReason: step.finish_reason ?? null });
       const got = last.info.step!;
       check(step.turn, 'code_cells', step.code_cells, got.code_cells);
       check(step.turn, 'observation', step.observation, got.observation);
