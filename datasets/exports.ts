@@ -20,7 +20,7 @@ import { type RunData, readRun } from './reader.ts';
 import { type EpisodeRow, SFT_SCHEMA, SFT_TURNS_SCHEMA, type StepRow, TOKENS_SCHEMA, VERL_SCHEMA, trlComponentColumn, trlSchema } from './schema.ts';
 import { episodeTruncated, sftTurnRows, tokenRowsOf } from './exports-turns.ts';
 
-export const EXPORT_FORMATS = ['verl', 'trl', 'sft', 'tokens', 'sft-turns'] as const;
+export const EXPORT_FORMATS = ['verl', 'trl', 'sft', 'sft-turns', 'tokens'] as const;
 export type ExportFormat = (typeof EXPORT_FORMATS)[number];
 
 export class ExportError extends Error {

@@ -128,6 +128,9 @@ describe('exports read by DuckDB', () => {
       num_turns: 'INTEGER',
       prompt_len: 'INTEGER',
       token_prefix_ok: 'BOOLEAN',
+      row_kind: 'VARCHAR',
+      turn: 'INTEGER',
+      completion_truncated: 'BOOLEAN',
     });
     // advantage checked independently in SQL against the episodes table
     const bad = await q(
@@ -221,7 +224,7 @@ describe('npm run export (CLI)', () => {
 
     const bad = cli(runDir, '--format', 'csv', '--out', out);
     expect(bad.status).toBe(2);
-    expect(bad.stderr.trim().split('\n')).toEqual(['export: unknown --format "csv"; use one of: verl, trl, sft, tokens']);
+    expect(bad.stderr.trim().split('\n')).toEqual(['export: unknown --format "csv"; use one of: verl, trl, sft, sft-turns, tokens']);
 
     const missing = cli(join(work, 'nope'), '--format', 'verl', '--out', out);
     expect(missing.status).toBe(1);
