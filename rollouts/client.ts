@@ -123,6 +123,7 @@ export class OpenAIPolicyClient extends ClientBase implements PolicyClient {
       apiKey: options.apiKey || 'EMPTY', // vLLM without --api-key accepts anything
       timeout: options.timeoutMs ?? 600_000,
       maxRetries: 0,
+      fetch: nestFlatErrors,
     });
   }
 
@@ -249,6 +250,27 @@ export class HFPolicyClient extends ClientBase implements PolicyClient {
     };
   }
 }
+
+/**
+ * vLLM before ~0.10.1 answered errors flat ({"object":"error","message",…}); the openai SDK reads only body.error and
+ * would report "400 status code (no body)". Such bodies are nested here so the message (e.g. the length error) survives.
+ */
+const nestFlatErrors: typeof fetch = async (input, init) => {
+  const res = await fetch(input, init);
+  if (res.ok || !(res.headers.get('content-type') ?? '').includes('json')) return res;
+  const text = await res.text();
+  let body = text;
+  try {
+    const j = JSON.parse(text) as Record<string, unknown> | null;
+    if (j && typeof j === 'object' && !('error' in j) && typeof j.message === 'string') body = JSON.stringify({ error: j });
+  } catch {
+    // not JSON after all: pass the text on unchanged
+  }
+  const headers = new Headers(res.headers);
+  headers.delete('content-length');
+  headers.delete('content-encoding');
+  return new Response(body, { status: res.status, statusText: res.statusText, headers });
+};
 
 /** The server's length error (HTTP 400 "maximum context length …") becomes a ContextWindowExceededError. */
 async function overflowAware<T>(fn: () => Promise<T>): Promise<T> {
