@@ -1,6 +1,8 @@
 /**
  * Turning a model reply into actions: the fenced code blocks to run, and a text-level FINAL when there is no code.
+ * Reasoning is not action: inline <think>…</think> (or an unterminated <think>) is removed first (env/reasoning.ts).
  */
+import { splitReasoning } from './reasoning.ts';
 
 const RUNNABLE = new Set(['repl', 'js', 'javascript']);
 const OPEN = /^\s*```[ \t]*([\w.+-]*)[^\n`]*$/;
@@ -39,14 +41,14 @@ function fences(reply: string): Fence[] {
 
 /** The ```repl / ```js / ```javascript blocks of a reply, in order. Other fences (python, bare ```) are not run. */
 export function extractCodeBlocks(reply: string): string[] {
-  return fences(reply)
+  return fences(splitReasoning(reply).action)
     .filter((f) => RUNNABLE.has(f.lang) && f.body.trim() !== '')
     .map((f) => f.body);
 }
 
 /** True when the reply has fenced blocks in some other language (e.g. ```python) — worth a hint to the model. */
 export function hasForeignCodeBlock(reply: string): boolean {
-  return fences(reply).some((f) => f.lang !== '' && !RUNNABLE.has(f.lang));
+  return fences(splitReasoning(reply).action).some((f) => f.lang !== '' && !RUNNABLE.has(f.lang));
 }
 
 export type TextFinal = { kind: 'FINAL'; value: string } | { kind: 'FINAL_VAR'; name: string };
@@ -56,7 +58,8 @@ export type TextFinal = { kind: 'FINAL'; value: string } | { kind: 'FINAL_VAR'; 
  * hallucinate REPL output and then "finalize" on it. The argument runs to the matching close paren (nesting and quotes
  * respected), so `FINAL(f(x) = 3)` keeps its inner parens; surrounding quotes are stripped.
  */
-export function extractTextFinal(reply: string): TextFinal | null {
+export function extractTextFinal(text: string): TextFinal | null {
+  const reply = splitReasoning(text).action;
   const re = /\bFINAL(_VAR)?\s*\(/g;
   let found: TextFinal | null = null;
   for (const m of reply.matchAll(re)) {
