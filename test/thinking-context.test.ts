@@ -195,10 +195,33 @@ describe('sub-models: windows and names', () => {
     });
     const [ep] = got;
     expect(ep.messages[0].content).toMatch(/Qwen\/Qwen3-0\.6B\) has a 600-token context window: a prompt of at most about 1,200 characters fits/);
+    expect(ep.messages[0].content).toContain('A prompt may have at most 1,200 characters'); // the sandbox limit follows the window
     expect(ep.steps[0].observation).toMatch(/split the text into smaller chunks/i);
     expect(sub.chats.every((c) => c.status === 200)).toBe(true); // nothing over the window was ever sent
     expect(ep.steps[1].sub_calls[0]).toMatchObject({ response: 'short answer', model: 'Qwen/Qwen3-0.6B', error: null });
     expect((sub.chats[0].body.max_tokens as number)).toBeLessThanOrEqual(200);
+  });
+
+  it('past the sandbox limit, the window check and the server\'s own 400 both reach the model as a clear error', async () => {
+    const sub = await server({ model: 'Qwen/Qwen3-0.6B', maxModelLen: 600, generate: () => think('short answer') });
+    const hidden = await server({ model: 'Qwen/Qwen3-1.7B', maxModelLen: 600, advertiseMaxModelLen: false, generate: () => think('short answer') });
+    const root = await server({ generate: () => think('```repl\nprint(llm_query(context.slice(0, 4000)))\n```') });
+    const rootConn = await connect({ model: 'qwen3', endpoints: [root.url] });
+    for (const [s, id, pattern] of [
+      [sub, 'Qwen/Qwen3-0.6B', /the prompt is (about )?[\d,]+ tokens \(4,000 chars\) but the sub-model Qwen\/Qwen3-0\.6B has a 600-token context window.*split the text into smaller chunks/s],
+      [hidden, 'Qwen/Qwen3-1.7B', /the sub-model Qwen\/Qwen3-1\.7B refused the prompt \(4,000 chars\) as longer than its context window of 600 tokens.*split the text into smaller chunks/s],
+    ] as const) {
+      const subConn = await connect({ model: id, endpoints: [s.url], retry: { maxRetries: 0 } });
+      const got: EpisodeRecord[] = [];
+      await runRollouts({
+        runId: 'x', families: ['sniah'], n: 1, seed: 3, taskOptions, policies: rootConn.clients, pool, sampling, env: { maxTurns: 1, sandbox: { maxSubPromptChars: 400_000 } },
+        subModels: [{ name: null, client: subConn.clients[0] }], onEpisode: (e) => void got.push(e),
+      });
+      expect(got[0].steps[0].observation).toMatch(pattern);
+      expect(got[0].steps[0].sub_calls[0].error).toMatch(pattern);
+    }
+    expect(sub.chats).toHaveLength(0); // refused before sending
+    expect(hidden.chats.map((c) => c.status)).toEqual([400]);
   });
 
   it('named sub-models route llm_query(prompt, name) and llm_query_batched(prompts, name); an unknown name errors', async () => {
