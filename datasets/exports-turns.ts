@@ -10,17 +10,11 @@
  */
 import type { Message } from '../env/types.ts';
 import type { EpisodeRow, StepRow } from './schema.ts';
-import { tokenSequence } from './exports.ts';
+import { tokenSequence, type TokenSequence } from './exports.ts';
 
 type TokenStep = Pick<StepRow, 'turn' | 'prompt_token_ids' | 'completion_token_ids' | 'completion_logprobs'> & { finish_reason?: string | null };
 
-export interface TokenRowCore {
-  token_ids: number[];
-  loss_mask: number[];
-  logprobs: number[];
-  num_turns: number;
-  prompt_len: number;
-  token_prefix_ok: boolean;
+export interface TokenRowCore extends TokenSequence {
   row_kind: 'episode' | 'turn';
   turn: number | null;
   completion_truncated: boolean;

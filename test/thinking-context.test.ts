@@ -115,7 +115,8 @@ const flooder = (m: Message[]) => think(isRoot(m) ? `Looking.\n\`\`\`repl\nprint
 
 describe('context windows', () => {
   it('learns the window from /v1/models, counts with /tokenize, clamps max_tokens, ends context_window (own count)', async () => {
-    const s = await server({ generate: flooder, maxModelLen: 4000 });
+    // /tokenize refuses over-long texts here (as some vLLM versions do): the harness falls back to its estimate then.
+    const s = await server({ generate: flooder, maxModelLen: 4000, tokenizeRefusesOverLong: true });
     const conn = await connect({ model: 'qwen3', endpoints: [s.url] });
     expect(conn).toMatchObject({ maxModelLen: 4000, maxModelLenSource: 'server', exactCounts: true });
     const got: EpisodeRecord[] = [];
