@@ -14,7 +14,7 @@ export {
   CONTEXT_POLICIES,
 } from './context-window.ts';
 export type { ContextPolicy, RequestPlan, WindowedClient } from './context-window.ts';
-export { SubModelRouter, subCallHandler, parseSubModelSpec, checkSubModelSpecs, promptCharsFor } from './sub-models.ts';
+export { SubModelRouter, subCallHandler, subModelEnv, parseSubModelSpec, checkSubModelSpecs, promptCharsFor } from './sub-models.ts';
 export type { SubModel, SubModelSpec } from './sub-models.ts';
 export { connect, defaultEndpoints, DEFAULT_ENDPOINT } from './connect.ts';
 export type { Connection, ConnectOptions } from './connect.ts';

@@ -11,7 +11,8 @@ import { generateTask, type Task } from '../tasks/index.ts';
 import type { PolicyClient, ChatResult } from './client.ts';
 import { ContextWindowExceededError, RolloutConfigError } from './errors.ts';
 import { MIN_COMPLETION_TOKENS, planRequest, type ContextPolicy, type RequestPlan } from './context-window.ts';
-import { SubModelRouter, subCallHandler, type SubModel } from './sub-models.ts';
+import { SubModelRouter, subCallHandler, subModelEnv, type SubModel } from './sub-models.ts';
+import type { SubModelInfo } from '../env/rlm-env.ts';
 import { deriveSeed, planEpisodes, type PlannedEpisode } from './plan.ts';
 import type { EpisodeRecord, SamplingParams } from './types.ts';
 import type { RewardInput } from '../rewards/types.ts';
@@ -35,6 +36,8 @@ export interface EnvLimits {
   rlmDepth?: number;
   /** Send earlier turns' reasoning back to the model (default false: the Qwen3 convention). */
   keepReasoning?: boolean;
+  /** What the system prompt says about the sub-models (default: from the sub-model clients; see subModelEnv). */
+  subModels?: SubModelInfo[] | null;
 }
 
 export interface RolloutOptions {
@@ -252,13 +255,9 @@ async function playEpisode(o: RolloutOptions, ep: PlannedEpisode, tasks: TaskCac
         },
       }
     : null;
-  const subInfo = router.info(subSampling.max_tokens);
-  // A known sub window bounds the prompt size the sandbox lets through (unless set explicitly), so the model is told.
-  const windowChars = subInfo.map((s) => s.maxPromptChars).filter((n): n is number => n !== null);
-  const sandbox = limits.sandbox?.maxSubPromptChars === undefined && windowChars.length === subInfo.length && windowChars.length
-    ? { ...limits.sandbox, maxSubPromptChars: Math.min(400_000, Math.max(...windowChars)) }
-    : limits.sandbox;
-  const env = new RLMEnv({ ...limits, sandbox, task, pool, subModel, recursion, subModels: subInfo });
+  // The system prompt states the sub-models' windows; a known window bounds the sandbox's prompt size (subModelEnv).
+  const derived = limits.subModels !== undefined ? { subModels: limits.subModels, sandbox: limits.sandbox } : subModelEnv(router.subs, subSampling.max_tokens, limits.sandbox);
+  const env = new RLMEnv({ ...limits, sandbox: derived.sandbox, task, pool, subModel, recursion, subModels: derived.subModels });
   let rootModel = policy.model;
   let stopReason: string | undefined;
   let terminated = false;

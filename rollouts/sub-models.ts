@@ -76,6 +76,21 @@ export class SubModelRouter {
   }
 }
 
+/**
+ * What the env is told about the sub-models (system prompt) and the sandbox's per-prompt limit that follows from their
+ * windows (unless set explicitly). Recorded with the env limits, so replay rebuilds the same system prompt.
+ */
+export function subModelEnv<S extends { maxSubPromptChars?: number }>(
+  subs: readonly SubModel[],
+  answerTokens: number,
+  sandbox: S | undefined,
+): { subModels: SubModelInfo[]; sandbox: S | undefined } {
+  const info = new SubModelRouter(subs).info(answerTokens);
+  const chars = info.map((s) => s.maxPromptChars).filter((n): n is number => n !== null);
+  const bound = sandbox?.maxSubPromptChars === undefined && chars.length === info.length && chars.length > 0;
+  return { subModels: info, sandbox: bound ? ({ ...sandbox, maxSubPromptChars: Math.min(400_000, Math.max(...chars)) } as S) : sandbox };
+}
+
 /** Characters of prompt that fit a window with room for `answerTokens` (conservative). */
 export function promptCharsFor(window: number, answerTokens: number): number {
   const room = Math.max(MIN_COMPLETION_TOKENS, window - Math.min(answerTokens, Math.floor(window / 2)));

@@ -18,6 +18,7 @@ import {
   parseSubModelSpec,
   checkSubModelSpecs,
   withThinking,
+  subModelEnv,
   MIN_COMPLETION_TOKENS,
   type RolloutOptions,
   type EnvLimits,
@@ -202,6 +203,8 @@ async function main(): Promise<number> {
     rlmDepth: settings.rlmDepth ?? 0,
     keepReasoning: !!settings.keepReasoning,
   };
+  // The sub-models' windows shape the system prompt and the sandbox's prompt limit: recorded so replay rebuilds them.
+  Object.assign(envLimits, subModelEnv(subModels, settings.subMaxTokens, envLimits.sandbox));
   const runId = resumedRunId ?? path.basename(outDir);
 
   // What gets recorded: every setting, never the key (only the NAME of its variable).

@@ -47,7 +47,7 @@ describe('rollout + export CLI with a thinking model', () => {
     const e = await node('scripts/export.ts', ['--help']);
     expect(e.stdout).toContain('--drop-truncated');
     expect(e.stdout).toContain('--max-turn-chars <n>');
-  });
+  }, 120_000);
 
   it('--model qwen3 --thinking off --logprobs with a named sub-model: request bodies, manifest, columns, exports', async () => {
     const out = path.join(tmp, 'run');
@@ -78,6 +78,11 @@ describe('rollout + export CLI with a thinking model', () => {
     expect(run.steps.every((s) => s.finish_reason === 'stop' && s.reasoning === 'Draft: FINAL("guess")' && (s.max_tokens ?? 0) <= 512)).toBe(true);
     expect(run.episodes[0].messages[0].content).toContain('`"small"` — Qwen/Qwen3-0.6B, a 20,000-token context window');
 
+    // The recorded run replays exactly (windows, sub-model names and reasoning are in what it recorded).
+    const replay = await node('scripts/replay.ts', [out]);
+    expect(replay.stderr).toBe('');
+    expect(replay.code).toBe(0);
+
     const turns = path.join(tmp, 'turns.parquet');
     const e1 = await node('scripts/export.ts', [out, '--format', 'sft-turns', '--max-turn-chars', '100000', '--drop-truncated', '--out', turns]);
     expect(e1.code).toBe(0);
@@ -85,7 +90,7 @@ describe('rollout + export CLI with a thinking model', () => {
     const bad = await node('scripts/export.ts', [out, '--format', 'tokens', '--max-turn-chars', '5', '--out', path.join(tmp, 'x.parquet')]);
     expect(bad.code).toBe(2);
     expect(bad.stderr.trim()).toBe('export: --max-turn-chars applies to --format sft-turns only');
-  });
+  }, 240_000); // five child processes on a shared machine: an anti-hang bound, not a speed claim
 
   it('--extra-body wins over --thinking', async () => {
     const before = server.chats.length;
@@ -98,5 +103,5 @@ describe('rollout + export CLI with a thinking model', () => {
     const bodies = server.chats.slice(before).map((c) => c.body);
     expect(bodies.length).toBeGreaterThan(0);
     for (const b of bodies) expect(b).toMatchObject({ chat_template_kwargs: { enable_thinking: true }, min_p: 0.05 });
-  });
+  }, 120_000);
 });

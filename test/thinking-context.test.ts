@@ -4,8 +4,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { SandboxPool, type Message } from '../env/index.ts';
-import { connect, runRollouts, type SamplingParams, type EpisodeRecord, type RolloutOptions } from '../rollouts/index.ts';
-import { RunWriter, buildExport, readRun } from '../datasets/index.ts';
+import { connect, runRollouts, subModelEnv, type SamplingParams, type EpisodeRecord, type RolloutOptions } from '../rollouts/index.ts';
+import { RunWriter, buildExport, readRun, replayRun } from '../datasets/index.ts';
 import { scriptedPolicy } from './helpers/servers.ts';
 import { startVllmServer, type VllmServer, type VllmServerOptions, type OverflowWording } from './helpers/vllm-server.ts';
 
@@ -135,6 +135,21 @@ describe('context windows', () => {
     expect(chats.some((c) => (c.body.max_tokens as number) < sampling.max_tokens)).toBe(true);
     expect(ep.steps.map((x) => x.max_tokens)).toEqual(chats.map((c) => c.body.max_tokens));
     expect(s.tokenizeCalls).toBeGreaterThanOrEqual(chats.length);
+  });
+
+  it('a context_window run replays exactly (observations, stop reason, reward)', async () => {
+    const s = await server({ generate: flooder, maxModelLen: 4000 });
+    const conn = await connect({ model: 'qwen3', endpoints: [s.url] });
+    const dir = path.join(tmp, 'replay-cw');
+    // As the CLI does: record what the sub-model windows put in the system prompt, so replay rebuilds it.
+    const env = { maxTurns: 30, keepReasoning: false, ...subModelEnv([{ name: null, client: conn.clients[0] }], 1024, undefined) };
+    const w = await RunWriter.open(dir, { runId: 'cw', flushEvery: 4, manifest: { seed: 3, extra: { env } } });
+    await runRollouts({ runId: 'cw', families: ['sniah'], n: 1, seed: 3, taskOptions, policies: conn.clients, pool, sampling, env, onEpisode: (e) => w.add(e) });
+    await w.close();
+    const r = await replayRun(dir, { pool });
+    expect((await readRun(dir)).episodes[0].stop_reason).toBe('context_window');
+    expect(r.mismatches).toEqual([]);
+    expect(r.ok).toBe(1);
   });
 
   it('--max-model-len overrides the card; without /tokenize the count is a conservative estimate', async () => {
