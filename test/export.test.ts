@@ -155,6 +155,33 @@ describe('exports read by DuckDB', () => {
     expect(lps.filter((_, i) => mask[i] === 0).every((x) => x === 0)).toBe(true);
   });
 
+  it('sft-turns: one row per root turn of the sft episodes, documented DuckDB types; --drop-truncated', async () => {
+    const out = join(work, 'sft-turns.parquet');
+    const r = await exportRun(runDir, { format: 'sft-turns', out });
+    const correct = eps.filter((e) => e.correct);
+    expect(r.rows).toBe(correct.reduce((n, e) => n + e.messages.filter((m) => m.role === 'assistant').length, 0));
+    expect(await types(out)).toEqual({
+      messages: MSG,
+      prompt: MSG,
+      completion: MSG,
+      episode_id: 'VARCHAR',
+      turn: 'INTEGER',
+      task_family: 'VARCHAR',
+      reward: 'DOUBLE',
+      correct: 'BOOLEAN',
+      finish_reason: 'VARCHAR',
+    });
+    const [c] = await q(`select bool_and(len(messages) = len(prompt) + 1) as shape, bool_and(completion[1].role = 'assistant') as last, min(turn)::int as t from '${out}'`);
+    expect(c).toEqual({ shape: true, last: true, t: 1 });
+    const kept = correct.filter((e) => !e.completion_truncated);
+    const d = await exportRun(runDir, { format: 'sft-turns', out: join(work, 'sft-turns-d.parquet'), dropTruncated: true });
+    expect(d.rows).toBe(kept.reduce((n, e) => n + e.messages.filter((m) => m.role === 'assistant').length, 0));
+    expect(d.rows).toBeLessThan(r.rows); // the synthetic run has length-cut turns among its correct episodes
+    const tok = await exportRun(runDir, { format: 'tokens', out: join(work, 'tokens-d.parquet'), dropTruncated: true });
+    const [t] = await q(`select count(*)::int as n, bool_or(completion_truncated) as any_cut from '${join(work, 'tokens-d.parquet')}'`);
+    expect(t).toEqual({ n: tok.rows, any_cut: false });
+  });
+
   it('tokens on a run without token ids → typed error', async () => {
     const run = await readRun(noTokDir);
     expect(() => buildExport(run, { format: 'tokens' })).toThrow(MissingTokensError);
