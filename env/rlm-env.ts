@@ -10,6 +10,8 @@ import {
   DEFAULT_SYSTEM_PROMPT,
   LAST_TURN_NOTICE,
   NO_CODE_NOTICE,
+  PYTHON_NO_CODE_NOTICE,
+  PYTHON_SYSTEM_PROMPT,
   renderBudgetLine,
   renderSystemPrompt,
   renderTaskMessage,
@@ -54,6 +56,8 @@ export interface RLMEnvConfig {
   sandbox?: Omit<SandboxLimits, 'maxSubCalls'>;
   /** A shared worker pool. Without one the env starts its own and closes it in close(). */
   pool?: SandboxPool;
+  /** The REPL's language: 'js' (isolated-vm, default) or 'python' (Pyodide; ```repl/```python/```py fences, Python system prompt). */
+  repl?: 'js' | 'python';
   /** Scores the final answer; default: the task family's scorer. */
   score?: (task: Task, prediction: string) => ScoreResult;
   /** Terminal reward from the score; default: the score itself. */
@@ -114,6 +118,7 @@ const ConfigSchema = z
       .strict()
       .optional(),
     pool: z.any().optional(),
+    repl: z.enum(['js', 'python']).optional(),
     score: z.any().optional(),
     reward: z.any().optional(),
     recursion: z.any().optional(),
@@ -248,6 +253,11 @@ export class RLMEnv {
     this.pool = config.pool ?? null;
   }
 
+  /** The REPL's language of this env. */
+  get repl(): 'js' | 'python' {
+    return this.config.repl ?? 'js';
+  }
+
   /** The whole conversation so far (system, user, then assistant/user pairs). */
   get messages(): readonly Message[] {
     return this._messages;
@@ -288,6 +298,7 @@ export class RLMEnv {
     this.promptTokenCache = { messages: 0, tokens: 0 };
     this.pool ??= new SandboxPool();
     this.sessionOptions = {
+        repl: this.repl,
         context: task.context,
         seed,
         contextKey: task.id,
@@ -312,12 +323,14 @@ export class RLMEnv {
       contextChars: contextChars(task.context),
       recursive: this.recursionAvailable(),
       subModels: this.cfg.subModels ?? null,
+      repl: this.repl,
     };
     const sp = this.cfg.systemPrompt;
-    const system = typeof sp === 'function' ? sp(info) : renderSystemPrompt(sp ?? DEFAULT_SYSTEM_PROMPT, info);
+    const defaultPrompt = this.repl === 'python' ? PYTHON_SYSTEM_PROMPT : DEFAULT_SYSTEM_PROMPT;
+    const system = typeof sp === 'function' ? sp(info) : renderSystemPrompt(sp ?? defaultPrompt, info);
     this._messages = [
       { role: 'system', content: system },
-      { role: 'user', content: renderTaskMessage(task.question, task.context) },
+      { role: 'user', content: renderTaskMessage(task.question, task.context, undefined, this.repl) },
     ];
     return { observation: [...this._messages], info: this.info([]) };
   }
@@ -353,7 +366,7 @@ export class RLMEnv {
     const action = split.action;
     this._messages.push({ role: 'assistant', content: this.cfg.keepReasoning ? split.full : action });
 
-    const cells = extractCodeBlocks(action);
+    const cells = extractCodeBlocks(action, this.repl);
     const parts: string[] = [];
     const cellErrors: string[] = [];
     const subCalls: SubCallRecord[] = [];
@@ -371,8 +384,10 @@ export class RLMEnv {
         else parts.push(`FINAL_VAR(${JSON.stringify(textFinal.name)}) failed: ${r.error ?? 'no such variable'}`);
         if (r.error) cellErrors.push(r.error);
       } else {
+        const notice = this.repl === 'python' ? PYTHON_NO_CODE_NOTICE : NO_CODE_NOTICE;
+        const foreign = this.repl === 'python' ? ' (Only Python runs here, not JavaScript.)' : ' (Only JavaScript runs here, not Python.)';
         const why = split.reasoning !== null && action.trim() === '' ? ' (Your reply was all reasoning — it was cut off or had no answer after </think> — and reasoning never runs.)' : '';
-        parts.push(hasForeignCodeBlock(action) ? `${NO_CODE_NOTICE} (Only JavaScript runs here, not Python.)` : NO_CODE_NOTICE + why);
+        parts.push(hasForeignCodeBlock(action, this.repl) ? `${notice}${foreign}` : notice + why);
       }
     }
 
