@@ -9,6 +9,7 @@ import { Command, Option } from 'commander';
 import { TASK_FAMILIES } from '../tasks/index.ts';
 import {
   connect,
+  isBuiltinPolicy,
   runRollouts,
   parseShard,
   createProgressReporter,
@@ -27,7 +28,7 @@ const FAMILIES = Object.keys(TASK_FAMILIES);
 
 const program = strictCommand(new Command('rollout'))
   .description('Play RLM episodes against an OpenAI-compatible endpoint and write trajectories to Parquet.')
-  .addOption(new Option('--model <id|alias>', "model id or alias (qwen3, qwen3-coder, llama3, …); 'reference' = built-in offline policy").default('reference'))
+  .addOption(new Option('--model <id|alias>', "model id or alias (qwen3, qwen3-coder, llama3, …); 'reference' = built-in offline policy, 'baseline-code' = built-in code-only baseline (never sub-calls)").default('reference'))
   .addOption(new Option('--provider <name>', 'client library').choices(['openai', 'hf']).default('openai'))
   .option('--endpoint <url>', 'OpenAI-compatible base URL (repeat to share load); default $OPENAI_BASE_URL or http://localhost:8000/v1', collect, [])
   .option('--api-key-env <NAME>', 'environment variable holding the API key (default OPENAI_API_KEY, or HF_TOKEN with --provider hf)')
@@ -101,7 +102,7 @@ async function main(): Promise<number> {
       requestTimeout: fromCli('requestTimeout') ? flags.requestTimeout : recorded.requestTimeout,
       maxRetries: fromCli('maxRetries') ? flags.maxRetries : recorded.maxRetries,
       // The served id recorded for the run, so an alias cannot drift to another model on resume.
-      model: recorded.model === 'reference' ? 'reference' : (manifest.models?.root ?? recorded.model),
+      model: isBuiltinPolicy(recorded.model) ? recorded.model : (manifest.models?.root ?? recorded.model),
       subModel: recorded.subModel ? (manifest.models?.sub ?? recorded.subModel) : undefined,
       quiet: flags.quiet,
     };
@@ -131,8 +132,8 @@ async function main(): Promise<number> {
     ? root
     : await connect({
         provider: settings.provider,
-        model: settings.subModel ?? (settings.model === 'reference' ? 'reference' : root.model),
-        endpoints: settings.subEndpoint ? [settings.subEndpoint] : settings.model === 'reference' ? undefined : [root.clients[0].endpoint],
+        model: settings.subModel ?? (isBuiltinPolicy(settings.model) ? settings.model : root.model),
+        endpoints: settings.subEndpoint ? [settings.subEndpoint] : isBuiltinPolicy(settings.model) ? undefined : [root.clients[0].endpoint],
         apiKey,
         timeoutMs,
         retry,
