@@ -4,7 +4,7 @@
  * the reward. Proves a run is reproducible from its files alone — and catches a tampered one.
  */
 import { RLMEnv, SandboxPool, type SubCallHandler, type StepRecord } from '../env/index.ts';
-import { generateTask } from '../tasks/index.ts';
+import { TaskFileError, generateTask, loadTaskFile, loadTaskPlugin } from '../tasks/index.ts';
 import { deriveSeed } from '../rollouts/plan.ts';
 import type { EnvLimits } from '../rollouts/runner.ts';
 import type { EpisodeRecord } from '../rollouts/types.ts';
@@ -53,6 +53,17 @@ export async function replayRun(dir: string, options: ReplayOptions = {}): Promi
   };
   if (typeof manifest.seed !== 'number') throw new Error(`${dir}: manifest.json has no run seed; cannot derive the sandbox seeds`);
   const envLimits: EnvLimits = manifest.extra?.env ?? {};
+  // Task files the run read must be unchanged (same sha256): replaying other rows would verify nothing.
+  for (const f of (manifest.extra as { task_files?: { path: string; sha256: string }[] } | null)?.task_files ?? []) {
+    const now = loadTaskFile(f.path);
+    if (now.sha256 !== f.sha256) {
+      throw new TaskFileError(f.path, `the file changed since the run was recorded (sha256 was ${f.sha256.slice(0, 16)}…, is now ${now.sha256.slice(0, 16)}…); replay needs the original file`, { code: 'changed' });
+    }
+  }
+  // Task plugins the run used are loaded again (from the recorded paths) so their tasks can be regenerated and scored.
+  for (const p of (manifest.extra as { task_plugins?: { path: string; spec: string }[] } | null)?.task_plugins ?? []) {
+    await loadTaskPlugin(p.path);
+  }
   // The spec as the user wrote it (module paths relative to the run's cwd); reward_spec is the resolved, display form.
   const reward = await buildReward(manifest.config?.reward ?? 'accuracy', { cwd: manifest.cwd ?? process.cwd() });
   const wanted = options.episodes ? new Set(options.episodes) : null;

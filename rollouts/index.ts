@@ -17,4 +17,6 @@ export { referenceRespond, answerSubPrompt, type SubModelOptions } from './refer
 export { baselineRespond, baselineProgram, BASELINE_MODEL_ID } from './baseline/policy.ts';
 export { heuristicLabel } from './baseline/classifier.ts';
 export { createProgressReporter, formatSummaryTable } from './progress.ts';
+export { resolveTaskSources, checkRecordedTaskFiles, type TaskFileRecord, type TaskPluginRecord, type ResolvedTaskSources } from './task-sources.ts';
+export { measureNecessity, playScripted, type NecessityRow, type ScriptedEpisode } from './necessity.ts';
 export type { EpisodeRecord, SamplingParams } from './types.ts';

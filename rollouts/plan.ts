@@ -3,6 +3,7 @@
  * Pure and deterministic, so `--shard i/N` slices and `--resume` agree with the original run.
  */
 import { createHash } from 'node:crypto';
+import { isFileTaskName } from '../tasks/index.ts';
 
 export interface PlannedEpisode {
   index: number;
@@ -25,7 +26,7 @@ export interface PlanOptions {
 }
 
 /**
- * Episodes are numbered family-major: family f, task t (seed = run seed + t), group member g. Sharding is by group
+ * Episodes are numbered family-major: family f, task t (seed = run seed + t; for `file:` families, row t), group member g. Sharding is by group
  * (group index mod N) so a GRPO group is never split across shards; the shards partition the episodes exactly.
  */
 export function planEpisodes(o: PlanOptions): PlannedEpisode[] {
@@ -35,7 +36,8 @@ export function planEpisodes(o: PlanOptions): PlannedEpisode[] {
   let groupIndex = 0;
   for (const family of o.families) {
     for (let t = 0; t < o.n; t++, groupIndex++) {
-      const taskSeed = o.seed + t;
+      // A task file's "seed" is its row index: rows 0 … n−1 whatever the run seed (generated families: seed + t).
+      const taskSeed = isFileTaskName(family) ? t : o.seed + t;
       for (let g = 0; g < o.groupSize; g++, index++) {
         if (o.shard && groupIndex % o.shard.count !== o.shard.index) continue;
         all.push({

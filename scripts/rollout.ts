@@ -10,6 +10,9 @@ import { TASK_FAMILIES } from '../tasks/index.ts';
 import {
   connect,
   isBuiltinPolicy,
+  resolveTaskSources,
+  checkRecordedTaskFiles,
+  type TaskFileRecord,
   runRollouts,
   parseShard,
   createProgressReporter,
@@ -34,8 +37,8 @@ const program = strictCommand(new Command('rollout'))
   .option('--api-key-env <NAME>', 'environment variable holding the API key (default OPENAI_API_KEY, or HF_TOKEN with --provider hf)')
   .option('--sub-model <id|alias>', 'model answering llm_query (default: the root model)')
   .option('--sub-endpoint <url>', 'endpoint of the sub-model (default: the first root endpoint)')
-  .option('--task <family|all>', `task family, comma list, or all (${FAMILIES.join(', ')})`, 'all')
-  .option('--n <count>', 'tasks per family', intArg('--n', 1), 2)
+  .option('--task <family|all>', `task family, comma list, or all (${FAMILIES.join(', ')}); file:PATH = your tasks (JSON Lines or Parquet); ./my-family.ts = a task plugin`, 'all')
+  .option('--n <count>', 'tasks per family (default 2; a run of task files plays every row)', intArg('--n', 1), 2)
   .option('--seed <int>', 'run seed: task seeds are seed, seed+1, …; request seeds derive from it', intArg('--seed'), 1)
   .option('--context-tokens <int>', 'context size per task (default: each family’s default)', intArg('--context-tokens', 100))
   .option('--task-options <json>', 'extra generator options, e.g. \'{"numDocs":200}\'', jsonObjectArg('--task-options'))
@@ -72,7 +75,10 @@ Examples:
   npm run rollout                                         # offline: reference policy, every family, summary table
   npm run rollout -- --model qwen3 --task sniah --n 64 --concurrency 16 --out runs/x
   npm run rollout -- --model qwen3 --extra-body '{"chat_template_kwargs":{"enable_thinking":false}}' --logprobs
-  npm run rollout -- --resume runs/x                      # finish an interrupted run`);
+  npm run rollout -- --resume runs/x                      # finish an interrupted run
+  npm run rollout -- --task file:tasks.jsonl              # your own tasks (JSON Lines or Parquet), every row
+  npm run rollout -- --task ./examples/my-family.ts       # a task plugin
+  npm run rollout -- --model baseline-code                # the code-only baseline (never sub-calls)`);
 
 program.parse();
 const flags = program.opts();
@@ -83,6 +89,7 @@ async function main(): Promise<number> {
   let outDir: string;
   let resumedRunId: string | null = null;
   let rewardCwd = process.cwd();
+  let recordedTaskFiles: TaskFileRecord[] | undefined;
   if (flags.resume) {
     // A resumed run keeps its recorded shape; only connection flags may change.
     const allowed = new Set(['resume', 'endpoint', 'apiKeyEnv', 'quiet', 'subEndpoint', 'requestTimeout', 'maxRetries']);
@@ -93,6 +100,7 @@ async function main(): Promise<number> {
     const recorded = (manifest.config ?? {}) as Record<string, any>;
     resumedRunId = manifest.run_id;
     rewardCwd = manifest.cwd ?? rewardCwd; // a reward module path is relative to where the run started
+    recordedTaskFiles = (manifest.extra as { task_files?: TaskFileRecord[] } | null)?.task_files;
     const fromCli = (k: string) => program.getOptionValueSource(k) === 'cli';
     settings = {
       ...recorded,
@@ -110,8 +118,12 @@ async function main(): Promise<number> {
     outDir = path.resolve(flags.out ?? defaultOutDir(flags.model, flags.task, flags.shard));
   }
 
-  const families = settings.task === 'all' ? FAMILIES : String(settings.task).split(',').map((s) => s.trim());
-  for (const f of families) if (!FAMILIES.includes(f)) fail(`unknown task '${f}'; valid: ${FAMILIES.join(', ')}, all`, 2);
+  // Built-in families, task files (file:PATH) and plugins (./family.ts); files are validated here, plugins registered.
+  const nGiven = !!flags.resume || program.getOptionValueSource('n') === 'cli';
+  const sources = await resolveTaskSources(String(settings.task), { cwd: rewardCwd, n: nGiven ? settings.n : null }).catch((e: Error) => fail(e.message, 2));
+  const families = sources.families;
+  settings.n = sources.n;
+  if (flags.resume) tryOr(() => checkRecordedTaskFiles(recordedTaskFiles, sources.files), (e) => fail(e.message, 2));
   const shard = settings.shard ? tryOr(() => parseShard(settings.shard), (e) => fail(e.message, 2)) : undefined;
   if (settings.maxCost != null && settings.priceIn == null) fail('--max-cost needs --price-in/--price-out', 2);
   if (settings.priceOut != null && settings.priceIn == null) fail('--price-out needs --price-in (USD per 1M prompt tokens)', 2);
@@ -181,7 +193,7 @@ async function main(): Promise<number> {
       models: { root: root.model, sub: sub.model },
       reward_spec: reward.spec,
       // What replay needs to rebuild each episode's env exactly (sandbox seed = deriveSeed(seed, episode_index, 0)).
-      extra: { env: envLimits },
+      extra: { env: envLimits, task_files: sources.files, task_plugins: sources.plugins },
     },
   });
   const skip = flags.resume ? await finishedEpisodeIds(outDir) : undefined;
