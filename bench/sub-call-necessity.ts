@@ -17,17 +17,20 @@ const GOAL_CODE_ONLY = 0.35;
 const GOAL_REFERENCE = 0.95;
 
 export async function benchSubCallNecessity(ctx: BenchContext): Promise<BenchResult[]> {
-  const families = (ctx.select ?? ['oolong', 'oolong-pairs', 'browsecomp']).filter((f) => ['oolong', 'oolong-pairs', 'browsecomp'].includes(f));
+  const all = ['oolong', 'oolong-pairs', 'browsecomp', 'sniah'];
+  const families = (ctx.select ?? all).filter((f) => all.includes(f));
   const seeds = Array.from({ length: ctx.quick ? 30 : 50 }, (_, i) => i);
   const out: BenchResult[] = [];
   for (const family of families) {
     log(`sub_call_necessity: ${family}, ${seeds.length} seeds × (baseline + reference at ${ACCURACIES.join('/')})`);
     const t0 = performance.now();
-    const accuracies = family === 'browsecomp' ? [1] : ACCURACIES;
+    const accuracies = family === 'oolong' || family === 'oolong-pairs' ? ACCURACIES : [1];
     const { rows } = await measureNecessity({ families: [family], seeds, accuracies, concurrency: 4 });
     const row = rows[0]!;
     const ref = row.reference['1'] ?? 0;
-    const gated = family !== 'browsecomp';
+    // oolong / oolong-pairs carry the issue's thresholds; browsecomp should show a clear gap; sniah is reported only
+    // (a regex finds its needle: it is the family that does NOT need sub-calls).
+    const gated = family === 'oolong' || family === 'oolong-pairs';
     const defaults = getTaskFamily(family).defaults as { contextTokens: number };
     const work = (k: number) => {
       const t = generateTask(family, { seed: 0, contextTokens: defaults.contextTokens * k });
@@ -43,14 +46,14 @@ export async function benchSubCallNecessity(ctx: BenchContext): Promise<BenchRes
         unit: family === 'oolong-pairs' ? 'mean F1, code-only baseline' : 'mean score, code-only baseline',
         baseline: 'reference policy with sub-calls (perfect simulated sub-model)',
         baseline_value: round(ref),
-        goal: gated ? `code-only ≤ ${GOAL_CODE_ONLY}, reference ≥ ${GOAL_REFERENCE}` : 'code-only clearly below reference',
-        goal_met: gated ? row.baseline <= GOAL_CODE_ONLY && ref >= GOAL_REFERENCE : row.baseline < ref - 0.2,
+        goal: gated ? `code-only ≤ ${GOAL_CODE_ONLY}, reference ≥ ${GOAL_REFERENCE}` : family === 'browsecomp' ? 'code-only clearly below reference' : 'none (reported: needs no sub-calls)',
+        goal_met: gated ? row.baseline <= GOAL_CODE_ONLY && ref >= GOAL_REFERENCE : family === 'browsecomp' ? row.baseline < ref - 0.2 : null,
         seeds: seeds.length,
         context_tokens: defaults.contextTokens,
         reference_by_sub_model_accuracy: Object.fromEntries(Object.entries(row.reference).map(([k, v]) => [k, round(v)])),
         reference_sub_calls_mean: round(row.referenceSubCalls, 2),
         baseline_sub_calls_total: row.baselineSubCalls,
-        work_shape: family === 'oolong' ? 'linear: one label per record' : family === 'oolong-pairs' ? 'quadratic: one label per record, then every pair of users' : 'per document read',
+        work_shape: family === 'oolong' ? 'linear: one label per record' : family === 'oolong-pairs' ? 'quadratic: one label per record, then every pair of users' : family === 'sniah' ? 'constant: one needle' : 'per document read',
         work_1x: work(1),
         work_4x: work(4),
       }),

@@ -142,6 +142,19 @@ describe('determinism and ids', () => {
   });
 });
 
+describe('browsecomp: numDocs from contextTokens', () => {
+  it('derives the document count when numDocs is not given (and records it), 16 … 1,000', () => {
+    const small = generateTask('browsecomp', { seed: 2, contextTokens: 20_000 });
+    expect(small.options.numDocs).toBe(100);
+    expect((small.context as unknown[]).length).toBe(100);
+    expect(Math.abs((small.meta.contextTokens as number) - 20_000)).toBeLessThanOrEqual(1_000);
+    expect(generateTask('browsecomp', { seed: 2 }).options.numDocs).toBe(1_000);
+    expect(generateTask('browsecomp', { seed: 2, contextTokens: 2_000 }).options.numDocs).toBe(16);
+    // Regenerating from the recorded options gives the same task.
+    expect(generateTask('browsecomp', small.options as { seed: number }).id).toBe(small.id);
+  });
+});
+
 describe('oolong instance bank', () => {
   it('gives every sentence exactly one label, and every template is in the bank', () => {
     const bank = oolongInstanceBank(); // throws if one sentence would carry two labels
