@@ -56,8 +56,8 @@ const js = (v: unknown): string => JSON.stringify(v);
 /** The needle by its fixed form; failing that, the "special magic" sentence sharing most words with the key. */
 function sniahRegex(noun: string, key: string): string {
   return String.raw`const NOUN = ${js(noun)}, KEY = ${js(key)};
-const escRe = (s) => s.replace(/[.*+?^$(){}|[\]\]/g, '\$&');
-const found = new RegExp('The special magic ' + escRe(NOUN) + ' for ' + escRe(KEY) + ' is (\S+?)\.(?=\s|$)').exec(context);
+const escRe = (s) => s.replace(/[.*+?^$(){}|[\]\\]/g, '\\$&');
+const found = new RegExp('The special magic ' + escRe(NOUN) + ' for ' + escRe(KEY) + ' is (\\S+?)\\.(?=\\s|$)').exec(context);
 let value = found ? found[1] : null;
 if (value === null) {
   const words = KEY.split(/[-\s]+/).filter(Boolean);
