@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SandboxPool } from '../env/index.ts';
 import { baselineProgram } from '../rollouts/baseline/policy.ts';
 import { heuristicLabel } from '../rollouts/baseline/classifier.ts';
-import { measureNecessity, type NecessityRow } from '../rollouts/necessity.ts';
+import { measureNecessity, playScripted, type NecessityRow } from '../rollouts/necessity.ts';
 import { parseQuestion } from '../rollouts/reference/questions.ts';
 import { readRun } from '../datasets/index.ts';
 import { generateTask, oolongBankLabel, OOLONG_LABELS } from '../tasks/index.ts';
@@ -60,6 +60,16 @@ describe('the code-only baseline', () => {
       }
     }
   });
+
+  it('solves what code can solve: sniah by regex, browsecomp by regex extraction (no sub-calls)', async () => {
+    for (const [family, taskOptions] of [['sniah', {}], ['browsecomp', { numDocs: 100, contextTokens: 20_000 }]] as const) {
+      for (const seed of [0, 1]) {
+        const e = await playScripted({ family, seed, policy: 'baseline-code', pool, taskOptions });
+        expect(e.score, `${family} seed ${seed}`).toBe(1);
+        expect(e.subCalls).toBe(0);
+      }
+    }
+  }, 120_000);
 
   it('its heuristic is a real classifier: well above chance, far from the bank', () => {
     let right = 0;
