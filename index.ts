@@ -12,3 +12,5 @@ export * as rewards from './rewards/index.ts';
 export { buildReward, computeReward, parseRewardSpec, REWARDS, RewardSpecError } from './rewards/index.ts';
 export type { RewardFn, RewardInput, NamedReward, CompositeReward, RewardResult } from './rewards/index.ts';
 export * from './datasets/index.ts';
+export { writeReport, buildReport, buildReportData, ReportInputError } from './report/index.ts';
+export type { ReportOptions, WrittenReport, BuiltReport, ReportData } from './report/index.ts';
