@@ -134,6 +134,7 @@ async function main(): Promise<number> {
   settings.n = sources.n;
   if (flags.resume) tryOr(() => checkRecordedTaskFiles(recordedTaskFiles, sources.files), (e) => fail(e.message, 2));
   const shard = settings.shard ? tryOr(() => parseShard(settings.shard), (e) => fail(e.message, 2)) : undefined;
+  if (settings.model === 'baseline-code' && (settings.repl ?? 'js') !== 'js') fail('--model baseline-code writes JavaScript only; drop --repl python (or use --model reference)', 2);
   if (settings.maxCost != null && settings.priceIn == null) fail('--max-cost needs --price-in/--price-out', 2);
   if (settings.priceOut != null && settings.priceIn == null) fail('--price-out needs --price-in (USD per 1M prompt tokens)', 2);
   const reward = await buildReward(settings.reward, { cwd: rewardCwd }).catch((e: Error) => fail(e instanceof RewardSpecError ? e.message : `--reward: ${e.message}`, 2));
