@@ -112,6 +112,7 @@ export const EPISODE_COLUMNS: readonly ColumnDef[] = [
   col('sampling_params', str(), 'root sampling parameters sent, JSON (SamplingParams)'),
   col('score_details', str(), "scorer's details, JSON"),
   col('messages', MESSAGES_TYPE(), 'the whole root conversation: system, user, then assistant / user (REPL output) turns'),
+  col('env_config', str(), 'this episode\'s sandbox seed and budgets, JSON {sandbox_seed, env}, when they differ per episode (env server sessions); null = the manifest\'s', true),
 ];
 
 export const STEP_COLUMNS: readonly ColumnDef[] = [

@@ -55,4 +55,9 @@ export interface EpisodeRecord {
   score_details: string; // JSON
   messages: Message[];
   steps: StepRecord[];
+  /**
+   * JSON {sandbox_seed, env: EnvLimits} when this episode's sandbox seed and budgets are its own (env server sessions);
+   * absent/null = derived from the manifest (rollout runs: deriveSeed(run seed, episode_index, 0) and manifest.extra.env).
+   */
+  env_config?: string | null;
 }
