@@ -26,6 +26,7 @@ const REGISTRY: { id: string; file: string; exportName: string; subs?: readonly 
   { id: 'harness_turn', file: './harness-turn.ts', exportName: 'harnessTurn', aliases: ['harness_episodes_per_s'], describe: 'per-turn overhead of the rollout path beyond its parts (goal ≤ 1 ms); episodes/s for small contexts (goal ≥ 200)' },
   { id: 'parquet_write', file: './parquet-write.ts', exportName: 'parquetWrite', aliases: ['parquet_size', 'parquet_vs_duckdb'], describe: 'RunWriter vs JSON Lines vs DuckDB; goal faster than JSONL, ≤ 1/4 its size, within 2× DuckDB' },
   { id: 'memory_per_episode', file: './memory-per-episode.ts', exportName: 'memoryPerEpisode', describe: 'peak RSS growth per concurrent episode (16 × 1M-token contexts); goal ≤ 1.3 × context bytes + 30 MB' },
+  { id: 'env_server', file: './env-server.ts', exportName: 'envServer', aliases: ['env_server_http', 'env_server_ws'], describe: 'N concurrent sessions (256; quick 32) over `npm run serve` HTTP and WebSocket vs RLMEnv in-process: step p50/p99, throughput, RSS per session' },
   { id: 'scale_10m', file: './scale-10m.ts', exportName: 'scale10m', subs: ['sniah', 'oolong'], childPerSub: true, describe: 'full reference-policy episode on 10M-token sniah and oolong (real HTTP path): wall time, peak RSS, success' },
 ];
 

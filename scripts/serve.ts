@@ -19,6 +19,7 @@ const program = strictCommand(new Command('serve'))
   .option('--max-sessions <n>', 'open sessions at once (HTTP sessions not finished + open WebSockets); more = 429', intArg('--max-sessions', 1), 256)
   .option('--idle-timeout <s>', 'seconds without a request before a session is closed and its sandbox freed', numArg('--idle-timeout', 0.05), 600)
   .option('--max-body-mb <mb>', 'request body / WebSocket message cap in MB (413 beyond)', numArg('--max-body-mb', 0.001), 4)
+  .option('--workers <n>', 'sandbox worker processes (default: min(cores, 4))', intArg('--workers', 1))
   .option('--drain-timeout <s>', 'on SIGTERM, how long in-flight steps may finish before sessions close', numArg('--drain-timeout', 0), 60)
   .option('--task <family|all>', `families sessions may ask for, comma list or all (${TASK_FAMILY_NAMES.join(', ')}); the first is the default`, 'all')
   .option('--context-tokens <int>', 'default context size of a session’s task (default: each family’s default)', intArg('--context-tokens', 100))
@@ -108,6 +109,7 @@ async function main(): Promise<void> {
       port: flags.port,
       token,
       maxSessions: flags.maxSessions,
+      workers: flags.workers,
       idleTimeoutMs: Math.round(flags.idleTimeout * 1000),
       maxBodyBytes: Math.round(flags.maxBodyMb * 1024 * 1024),
       drainTimeoutMs: Math.round(flags.drainTimeout * 1000),

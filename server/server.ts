@@ -5,6 +5,7 @@
  * close every session (freeing its sandbox), finish the recording.
  */
 import http from 'node:http';
+import os from 'node:os';
 import type { AddressInfo, Socket } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { WebSocketServer, type WebSocket } from 'ws';
@@ -47,8 +48,10 @@ export interface EnvServerOptions {
   sub?: { client: PolicyClient; sampling: Omit<SamplingParams, 'seed'> } | null;
   /** Default: accuracy. */
   reward?: CompositeReward;
-  /** A shared pool; default: the server starts (and closes) its own. */
+  /** A shared pool; default: the server starts (and closes) its own, sized to hold maxSessions sandboxes. */
   pool?: SandboxPool;
+  /** Worker processes of the server's own pool. Default: min(cores, 4). */
+  workers?: number;
   /** Record finished sessions to a run directory. */
   record?: { dir: string; runId?: string; manifest?: ManifestInput; flushEvery?: number; flushIntervalMs?: number } | null;
   /** How long a drain waits for in-flight steps. Default 60 s. */
@@ -94,7 +97,9 @@ export async function startEnvServer(o: EnvServerOptions = {}): Promise<EnvServe
   if (!families.includes(defaultTask)) throw new ServerConfigError(`default task '${defaultTask}' is not among the served families (${families.join(', ')})`);
   const reward = o.reward ?? (await buildReward('accuracy'));
   const ownsPool = !o.pool;
-  const pool = o.pool ?? new SandboxPool();
+  // Our own pool must hold every session at once: at least maxSessions isolates over its workers.
+  const workers = o.workers ?? Math.max(1, Math.min(os.availableParallelism(), 4));
+  const pool = o.pool ?? new SandboxPool({ workers, maxSessionsPerWorker: Math.max(64, Math.ceil(maxSessions / workers)) });
   const sub = o.sub ?? null;
   const subCall: SubCall | null = sub
     ? async (prompt, seed, signal) => {
