@@ -53,11 +53,12 @@ export class Recorder {
     });
   }
 
-  /** Writes what is buffered and finalizes the manifest. */
-  async close(extra: Record<string, unknown> = {}): Promise<void> {
+  /** Writes what is buffered and finalizes the manifest; `sessions` (the server's counters) go to extra.env_server. */
+  async close(sessions: Record<string, unknown> = {}): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     await this.pending;
-    await this.writer.close({ status: 'completed', ...extra });
+    const server = (this.writer.manifest.extra?.env_server ?? {}) as Record<string, unknown>;
+    await this.writer.close({ status: 'completed', env_server: { ...server, sessions } });
   }
 
   private chain(f: () => Promise<void>): void {

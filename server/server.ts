@@ -235,7 +235,7 @@ export async function startEnvServer(o: EnvServerOptions = {}): Promise<EnvServe
         for (const ws of wss.clients) ws.terminate();
         wss.close();
         server.closeAllConnections();
-        await recorder?.close({ env_server: { sessions: table.counters } });
+        await recorder?.close({ ...table.counters });
         if (ownsPool) await pool.close();
       })();
       return closing;

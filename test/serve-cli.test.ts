@@ -62,7 +62,8 @@ describe('npm run serve', () => {
       for (;;) {
         const reply = referenceRespond(messages);
         messages.push({ role: 'assistant', content: reply });
-        const r = await request(url, 'POST', `/v1/sessions/${c.body.session_id}/step`, { reply, usage: { prompt_tokens: 100, completion_tokens: 20 } });
+        const usage = { prompt_tokens: 100, completion_tokens: 20, prompt_token_ids: [1, 2, 3], completion_token_ids: [4, 5], completion_logprobs: [-0.5, -0.25] };
+        const r = await request(url, 'POST', `/v1/sessions/${c.body.session_id}/step`, { reply, usage });
         messages.push(...r.body.observation);
         if (r.body.terminated || r.body.truncated) return r.body;
       }
@@ -105,6 +106,11 @@ describe('npm run serve', () => {
     expect(data.episodes[0].root_model).toBe('test-policy');
     expect(JSON.parse(data.episodes[2].env_config!).env.maxTurns).toBe(5);
     expect(data.steps.length).toBeGreaterThanOrEqual(6);
+    const first = data.steps.find((st) => st.episode_id === data.episodes[0].episode_id)!;
+    expect([first.prompt_tokens, first.prompt_token_ids, first.completion_token_ids, first.completion_logprobs]).toEqual([100, [1, 2, 3], [4, 5], [-0.5, -0.25]]);
+    const counters = (data.manifest.extra as any).env_server;
+    expect(counters.sessions).toMatchObject({ created: 4, finished: 3, abandoned_episodes: 1 });
+    expect(counters.limits.max_turns).toBe(8);
 
     const db = await DuckDBInstance.create();
     const con = await db.connect();
