@@ -320,7 +320,8 @@ export function validateRow(cols: readonly ColumnDef[], row: Record<string, unkn
 
 /** The `episodes` row of a record (everything but `steps`); validates it. */
 export function episodeRow(ep: EpisodeRecord): EpisodeRow {
-  const { steps: _steps, ...row } = ep;
+  const { steps: _steps, ...rest } = ep;
+  const row = { ...rest, env_config: rest.env_config ?? null }; // optional in the record, a nullable column
   validateRow(EPISODE_COLUMNS, row as unknown as Record<string, unknown>, `episode ${JSON.stringify(ep?.episode_id)}`);
   return row;
 }
