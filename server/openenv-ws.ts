@@ -21,6 +21,8 @@ type WSErrorCode = 'INVALID_JSON' | 'UNKNOWN_TYPE' | 'VALIDATION_ERROR' | 'EXECU
 
 /** Close code sent when the server ends the session itself (idle expiry, shutdown). */
 const GOING_AWAY = 1001;
+/** Messages of one socket waiting to be handled (OpenEnv's client sends one and awaits its answer). */
+const MAX_QUEUED = 32;
 
 export function handleOpenEnvSocket(ws: WebSocket, table: SessionTable, maxSessions: number): void {
   let session: Session;
@@ -46,8 +48,15 @@ export function handleOpenEnvSocket(ws: WebSocket, table: SessionTable, maxSessi
 
   let clientClosed = false;
   let queue: Promise<void> = Promise.resolve();
-  ws.on('message', (raw, isBinary) => {
-    queue = queue.then(() => handleMessage(isBinary ? raw.toString() : raw.toString()));
+  let queued = 0;
+  ws.on('message', (raw) => {
+    // Messages are answered in order; a client that piles them up without reading answers is cut off.
+    if (++queued > MAX_QUEUED) {
+      sendError(ws, `more than ${MAX_QUEUED} messages waiting for answers; send one at a time`, 'SESSION_ERROR');
+      ws.terminate();
+      return;
+    }
+    queue = queue.then(() => handleMessage(raw.toString())).finally(() => queued--);
   });
   ws.on('close', () => {
     void table.end(session.id, clientClosed ? 'deleted' : 'vanished');

@@ -101,9 +101,6 @@ async function step(ctx: RouteContext, id: string, req: http.IncomingMessage, re
   const session = ctx.table.get(id);
   const action = parseOrThrow(ActionSchema, await readJson(req, ctx.maxBodyBytes), 'action');
   if (session.busy) throw new ApiError('step_in_flight', `session ${id} already has a step in flight; wait for its response`);
-  if (session.status === 'finished') {
-    throw new ApiError('session_finished', `session ${id}: the episode has ended (${session.view().info ? (session.view().info as { stop_reason?: string }).stop_reason : 'finished'}); start a new session`);
-  }
   // The client went away mid-step: it cannot learn the observation, so the session ends (and frees its sandbox).
   const onGone = () => {
     if (!res.writableEnded) void ctx.table.end(id, 'vanished');
