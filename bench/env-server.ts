@@ -4,7 +4,8 @@
  * concurrency, one shared pool). Reports step latency p50/p99 (client-side), throughput (steps/s) and their ratios to
  * in-process, and RSS per open session (server + its sandbox workers, all N sessions open, minus the idle server).
  *
- * Each session: reset (sniah, 1,000-token context), STEPS − 1 steps of a one-line cell, then a FINAL step.
+ * Each session: reset (sniah, 1,000-token context), STEPS − 1 steps of a one-line cell, then a FINAL step. Each side
+ * is warmed up first (16 sessions × 2 steps, untimed): the first requests of a fresh server load modules and JIT.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -19,6 +20,7 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const CELL = '```repl\nconst n = context.length; print(n + 1)\n```';
 const FINAL = '```repl\nFINAL("done")\n```';
 const OPTIONS = { contextTokens: 1000 };
+const WARMUP_SESSIONS = 16;
 
 interface Phase {
   latencies: number[];
@@ -135,12 +137,14 @@ export async function benchEnvServer(ctx: BenchContext): Promise<BenchResult[]> 
   const workers = Math.max(1, Math.min((await import('node:os')).availableParallelism(), 4));
   const pool = new SandboxPool({ workers, maxSessionsPerWorker: Math.max(64, Math.ceil(n / workers)) });
   const envs: RLMEnv[] = [];
-  const inproc = await runPhase(n, steps, async (i) => {
+  const openEnv = async (i: number) => {
     const env = new RLMEnv({ task: 'sniah', taskOptions: OPTIONS, pool });
     envs.push(env);
     await env.reset({ seed: i });
-    return async (reply) => void (await env.step(reply));
-  });
+    return async (reply: string) => void (await env.step(reply));
+  };
+  await runPhase(WARMUP_SESSIONS, 2, openEnv); // warm-up (JIT, workers), untimed
+  const inproc = await runPhase(n, steps, openEnv);
   for (const e of envs) await e.close();
   await pool.close();
 
@@ -148,14 +152,19 @@ export async function benchEnvServer(ctx: BenchContext): Promise<BenchResult[]> 
   const srv = await startServer(n);
   const idleRss = treeRss(srv.child.pid!);
   const agent = new http.Agent({ keepAlive: true, maxSockets: n });
+  const openHttp = async (i: number) => {
+    const s = await post(agent, srv.url, '/v1/sessions', { task: 'sniah', seed: i, options: OPTIONS });
+    return async (reply: string) => void (await post(agent, srv.url, `/v1/sessions/${s.session_id}/step`, { reply }));
+  };
+  const openWs = (i: number) => wsSession(`${srv.url.replace('http', 'ws')}/ws`, i);
+  // Warm-up of both transports (module loading, JIT, sandbox workers), untimed; idle RSS is read before it.
+  await runPhase(WARMUP_SESSIONS, 2, openHttp);
+  await runPhase(WARMUP_SESSIONS, 2, openWs);
   let openRss = 0;
   const httpPhase = await runPhase(
     n,
     steps,
-    async (i) => {
-      const s = await post(agent, srv.url, '/v1/sessions', { task: 'sniah', seed: i, options: OPTIONS });
-      return async (reply) => void (await post(agent, srv.url, `/v1/sessions/${s.session_id}/step`, { reply }));
-    },
+    openHttp,
     async () => {
       await sleep(200);
       openRss = treeRss(srv.child.pid!);
@@ -163,7 +172,7 @@ export async function benchEnvServer(ctx: BenchContext): Promise<BenchResult[]> 
   );
   agent.destroy();
   log('env_server: WebSocket');
-  const wsPhase = await runPhase(n, steps, (i) => wsSession(`${srv.url.replace('http', 'ws')}/ws`, i));
+  const wsPhase = await runPhase(n, steps, openWs);
   await srv.stop();
 
   const stats = (p: Phase) => ({ p50: quantile(p.latencies, 0.5), p99: quantile(p.latencies, 0.99), tput: (p.steps / p.wallMs) * 1000 });

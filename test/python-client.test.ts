@@ -71,7 +71,7 @@ const sys = systemPython();
 describe.skipIf(!sys)(`Python client (stdlib, ${sys ?? 'no python3: skipped'})`, () => {
   it('python3 -m unittest clients/python/tests/test_client.py against the live server', async () => {
     const r = await python(sys!, ['-m', 'unittest', 'discover', '-s', path.join('clients', 'python', 'tests'), '-p', 'test_client.py', '-v']);
-    expectAllRan(r, 6);
+    expectAllRan(r, 10);
     expect(server.sessions.live).toBe(0); // every session the client opened was closed by it
   }, 120_000);
 });
@@ -81,7 +81,7 @@ const venv = venvPython();
 describe.skipIf(!venv.python)(`trainer adapters against the real libraries (${venv.python ? '.venv' : venv.reason})`, () => {
   it('one full episode through each adapter (OpenEnv generic + typed client, Gymnasium, SkyRL, verifiers, verl)', async () => {
     const r = await python(venv.python!, ['-m', 'unittest', 'discover', '-s', path.join('clients', 'python', 'tests'), '-p', 'test_adapters.py', '-v']);
-    expectAllRan(r, 6);
+    expectAllRan(r, 7);
   }, 300_000);
 });
 if (!venv.python) it.skip(`trainer adapters: ${venv.reason}`, () => undefined);

@@ -100,6 +100,23 @@ class ClientTest(unittest.TestCase):
         self.assertIn("pool", self.client.stats())
 
 
+class CompatibilityTest(unittest.TestCase):
+    def test_parses_as_python_3_9(self) -> None:
+        import ast
+
+        with open(os.path.join(HERE, "..", "rlm_gym_client.py"), encoding="utf-8") as f:
+            ast.parse(f.read(), feature_version=(3, 9))  # a SyntaxError names any newer construct
+
+    def test_stdlib_only(self) -> None:
+        import ast
+
+        with open(os.path.join(HERE, "..", "rlm_gym_client.py"), encoding="utf-8") as f:
+            tree = ast.parse(f.read())
+        names = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+        names |= {n.module.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
+        self.assertTrue(names <= set(sys.stdlib_module_names) | {"__future__"}, names)
+
+
 TOKEN_URL = os.environ.get("RLM_GYM_TOKEN_URL")
 TOKEN = os.environ.get("RLM_GYM_TOKEN")
 
