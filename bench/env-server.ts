@@ -91,6 +91,21 @@ async function wsSession(url: string, seed: number): Promise<(reply: string) => 
   };
 }
 
+async function waitIdle(base: string): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    const live = await new Promise<number>((resolve, reject) =>
+      http.get(`${base}/v1/stats`, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c) => chunks.push(c));
+        res.on('end', () => resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')).sessions.live));
+      }).on('error', reject),
+    );
+    if (live === 0) return;
+    await sleep(50);
+  }
+  throw new Error('the warm-up sessions did not end');
+}
+
 /** The server child and its sandbox workers (direct children), for RSS. */
 function treeRss(pid: number): number {
   let total = procMem(pid)?.rss ?? 0;
@@ -150,16 +165,18 @@ export async function benchEnvServer(ctx: BenchContext): Promise<BenchResult[]> 
 
   log('env_server: HTTP');
   const srv = await startServer(n);
-  const idleRss = treeRss(srv.child.pid!);
   const agent = new http.Agent({ keepAlive: true, maxSockets: n });
   const openHttp = async (i: number) => {
     const s = await post(agent, srv.url, '/v1/sessions', { task: 'sniah', seed: i, options: OPTIONS });
     return async (reply: string) => void (await post(agent, srv.url, `/v1/sessions/${s.session_id}/step`, { reply }));
   };
   const openWs = (i: number) => wsSession(`${srv.url.replace('http', 'ws')}/ws`, i);
-  // Warm-up of both transports (module loading, JIT, sandbox workers), untimed; idle RSS is read before it.
+  // Warm-up of both transports (module loading, JIT, sandbox workers), untimed; idle RSS is read after it (workers up).
   await runPhase(WARMUP_SESSIONS, 2, openHttp);
   await runPhase(WARMUP_SESSIONS, 2, openWs);
+  await waitIdle(srv.url); // the warm-up sockets' sessions end on the server before N new ones open
+  await sleep(200);
+  const idleRss = treeRss(srv.child.pid!);
   let openRss = 0;
   const httpPhase = await runPhase(
     n,
@@ -211,7 +228,7 @@ export async function benchEnvServer(ctx: BenchContext): Promise<BenchResult[]> 
       name: 'env_server_rss_per_session',
       value: toMB(perSession, 2),
       unit: 'MB/session',
-      baseline: 'the idle server (+ its sandbox workers) RSS',
+      baseline: 'the idle, warmed-up server (+ its sandbox workers) RSS',
       baseline_value: toMB(idleRss, 1),
       goal: '(informational)',
       goal_met: null,
