@@ -12,5 +12,7 @@ export * as rewards from './rewards/index.ts';
 export { buildReward, computeReward, parseRewardSpec, REWARDS, RewardSpecError } from './rewards/index.ts';
 export type { RewardFn, RewardInput, NamedReward, CompositeReward, RewardResult } from './rewards/index.ts';
 export * from './datasets/index.ts';
+export { writeReport, buildReport, buildReportData, ReportInputError } from './report/index.ts';
+export type { ReportOptions, WrittenReport, BuiltReport, ReportData } from './report/index.ts';
 export { startEnvServer } from './server/index.ts';
 export type { EnvServer, EnvServerOptions } from './server/index.ts';

@@ -8,6 +8,7 @@ export type { Connection, ConnectOptions } from './connect.ts';
 export { MODEL_ALIASES, resolveModel } from './models.ts';
 export { planEpisodes, deriveSeed, parseShard } from './plan.ts';
 export type { PlannedEpisode } from './plan.ts';
+export { parseContextSizes, recordedSizes, ContextSizesError } from './sizes.ts';
 export { withRetries, classifyError, MalformedResponseError } from './retry.ts';
 export type { RetryOptions } from './retry.ts';
 export { EndpointUnreachableError, ModelNotServedError, PolicyRequestError, RolloutConfigError, displayUrl } from './errors.ts';

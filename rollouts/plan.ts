@@ -11,6 +11,8 @@ export interface PlannedEpisode {
   groupIndex: number;
   family: string;
   taskSeed: number;
+  /** Context size of this episode's task (a --context-tokens sweep); null = the family's default. */
+  contextTokens: number | null;
   /** Seeds the sandbox's Math.random; differs inside a group so GRPO samples are not clones. */
   sandboxSeed: number;
 }
@@ -22,31 +24,39 @@ export interface PlanOptions {
   seed: number;
   groupSize: number;
   shard?: { index: number; count: number };
+  /** Context sizes to sweep: --n tasks per family per size. Absent or empty = one pass at the family default. */
+  sizes?: readonly number[];
 }
 
 /**
- * Episodes are numbered family-major: family f, task t (seed = run seed + t), group member g. Sharding is by group
- * (group index mod N) so a GRPO group is never split across shards; the shards partition the episodes exactly.
+ * Episodes are numbered family-major, then size, then task: family f, size s, task t (seed = run seed + t, the same
+ * seeds at every size), group member g. Sharding is by group (group index mod N) so a GRPO group is never split across
+ * shards; the shards partition the episodes exactly. With one size (or none) the plan is exactly the plan of a run
+ * without a sweep; with several, group ids carry the size: `sniah-16384-1`.
  */
 export function planEpisodes(o: PlanOptions): PlannedEpisode[] {
   const all: PlannedEpisode[] = [];
-  const width = String(o.families.length * o.n * o.groupSize).length;
+  const sizes: (number | null)[] = o.sizes?.length ? [...o.sizes] : [null];
+  const width = String(o.families.length * sizes.length * o.n * o.groupSize).length;
   let index = 0;
   let groupIndex = 0;
   for (const family of o.families) {
-    for (let t = 0; t < o.n; t++, groupIndex++) {
-      const taskSeed = o.seed + t;
-      for (let g = 0; g < o.groupSize; g++, index++) {
-        if (o.shard && groupIndex % o.shard.count !== o.shard.index) continue;
-        all.push({
-          index,
-          episodeId: String(index).padStart(Math.max(6, width), '0'),
-          groupId: `${family}-${taskSeed}`,
-          groupIndex,
-          family,
-          taskSeed,
-          sandboxSeed: deriveSeed(o.seed, index, 0),
-        });
+    for (const size of sizes) {
+      for (let t = 0; t < o.n; t++, groupIndex++) {
+        const taskSeed = o.seed + t;
+        for (let g = 0; g < o.groupSize; g++, index++) {
+          if (o.shard && groupIndex % o.shard.count !== o.shard.index) continue;
+          all.push({
+            index,
+            episodeId: String(index).padStart(Math.max(6, width), '0'),
+            groupId: sizes.length > 1 ? `${family}-${size}-${taskSeed}` : `${family}-${taskSeed}`,
+            groupIndex,
+            family,
+            taskSeed,
+            contextTokens: size,
+            sandboxSeed: deriveSeed(o.seed, index, 0),
+          });
+        }
       }
     }
   }

@@ -40,8 +40,10 @@ export interface RolloutOptions {
   n: number;
   seed: number;
   groupSize?: number;
-  /** Options for every generator (e.g. { contextTokens }). */
+  /** Options for every generator (e.g. { numDocs }). */
   taskOptions?: Record<string, unknown>;
+  /** Context sizes: --n tasks per family per size (a sweep); absent = the generators' default (or taskOptions.contextTokens). */
+  contextTokens?: readonly number[];
   shard?: { index: number; count: number };
   /** Episode ids already recorded (resume): skipped. */
   skip?: Set<string>;
@@ -107,7 +109,7 @@ export async function runRollouts(o: RolloutOptions): Promise<RolloutResult> {
   const started = performance.now();
   // Every in-flight request listens on the run's abort signal; dozens at once is expected, not a leak.
   if (o.signal) setMaxListeners(0, o.signal);
-  const plan = planEpisodes({ families: o.families, n: o.n, seed: o.seed, groupSize: o.groupSize ?? 1, shard: o.shard });
+  const plan = planEpisodes({ families: o.families, n: o.n, seed: o.seed, groupSize: o.groupSize ?? 1, shard: o.shard, sizes: o.contextTokens });
   const todo = plan.filter((p) => !o.skip?.has(p.episodeId));
   const ownsPool = !o.pool;
   const pool = o.pool ?? new SandboxPool();
@@ -120,14 +122,16 @@ export async function runRollouts(o: RolloutOptions): Promise<RolloutResult> {
   let failed = 0;
   let firstError: string | null = null;
 
-  // Bad task options fail here, before any episode starts, with the generator's message.
-  for (const family of new Set(todo.map((p) => p.family))) {
-    const first = todo.find((p) => p.family === family)!;
+  // Bad task options fail here, before any episode starts, with the generator's message (each family at each size).
+  const firsts = new Map<string, PlannedEpisode>();
+  for (const p of todo) if (!firsts.has(`${p.family}@${p.contextTokens}`)) firsts.set(`${p.family}@${p.contextTokens}`, p);
+  for (const first of firsts.values()) {
     try {
       tasks.prime(first);
     } catch (e) {
       if (ownsPool) await pool.close();
-      throw new RolloutConfigError(`cannot generate ${family} tasks: ${(e as Error).message}`);
+      const at = first.contextTokens !== null && (o.contextTokens?.length ?? 0) > 1 ? ` at ${first.contextTokens} tokens` : '';
+      throw new RolloutConfigError(`cannot generate ${first.family} tasks${at}: ${(e as Error).message}`);
     }
   }
   o.onStart?.({ planned: plan.length, todo: todo.length });
@@ -202,7 +206,8 @@ class TaskCache {
   private entry(ep: PlannedEpisode): { task: Task; uses: number } {
     let entry = this.cache.get(ep.groupId);
     if (!entry) {
-      entry = { task: generateTask(ep.family, { ...this.options, seed: ep.taskSeed }), uses: 0 };
+      const size = ep.contextTokens === null ? {} : { contextTokens: ep.contextTokens };
+      entry = { task: generateTask(ep.family, { ...this.options, ...size, seed: ep.taskSeed }), uses: 0 };
       this.cache.set(ep.groupId, entry);
     }
     return entry;

@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import { setMaxListeners } from 'node:events';
 import path from 'node:path';
-import { Command, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { TASK_FAMILIES } from '../tasks/index.ts';
 import {
   connect,
@@ -15,12 +15,15 @@ import {
   formatSummaryTable,
   RolloutConfigError,
   displayUrl,
+  parseContextSizes,
+  recordedSizes,
   type RolloutOptions,
   type EnvLimits,
   type SamplingParams,
 } from '../rollouts/index.ts';
 import { buildReward, computeReward, RewardSpecError } from '../rewards/index.ts';
 import { RunWriter, readManifest, finishedEpisodeIds } from '../datasets/index.ts';
+import { writeReport } from '../report/index.ts';
 import { collect, fail, intArg, jsonObjectArg, numArg, strictCommand } from './cli.ts';
 
 const FAMILIES = Object.keys(TASK_FAMILIES);
@@ -34,9 +37,9 @@ const program = strictCommand(new Command('rollout'))
   .option('--sub-model <id|alias>', 'model answering llm_query (default: the root model)')
   .option('--sub-endpoint <url>', 'endpoint of the sub-model (default: the first root endpoint)')
   .option('--task <family|all>', `task family, comma list, or all (${FAMILIES.join(', ')})`, 'all')
-  .option('--n <count>', 'tasks per family', intArg('--n', 1), 2)
+  .option('--n <count>', 'tasks per family (per size with several --context-tokens)', intArg('--n', 1), 2)
   .option('--seed <int>', 'run seed: task seeds are seed, seed+1, …; request seeds derive from it', intArg('--seed'), 1)
-  .option('--context-tokens <int>', 'context size per task (default: each family’s default)', intArg('--context-tokens', 100))
+  .option('--context-tokens <sizes>', 'context size, a list (8192,16384) or a doubling range (2^13..2^18): --n tasks per family per size (default: each family’s default)', sizesArg)
   .option('--task-options <json>', 'extra generator options, e.g. \'{"numDocs":200}\'', jsonObjectArg('--task-options'))
   .option('--group-size <G>', 'episodes per task (GRPO group)', intArg('--group-size', 1), 1)
   .option('--max-turns <int>', 'turns per episode', intArg('--max-turns', 1), 30)
@@ -66,10 +69,12 @@ const program = strictCommand(new Command('rollout'))
   .option('--shard <i/N>', 'play a deterministic slice of the task groups (0-based), e.g. 0/8')
   .option('--flush-every <int>', 'episodes per Parquet part file', intArg('--flush-every', 1), 16)
   .option('--quiet', 'no progress output', false)
+  .option('--report [file]', 'write the HTML report when the run ends (default <out>/report.html)')
   .addHelpText('after', `
 Examples:
   npm run rollout                                         # offline: reference policy, every family, summary table
   npm run rollout -- --model qwen3 --task sniah --n 64 --concurrency 16 --out runs/x
+  npm run rollout -- --task sniah --n 8 --context-tokens 2^13..2^18 --report   # a context-length sweep + its report
   npm run rollout -- --model qwen3 --extra-body '{"chat_template_kwargs":{"enable_thinking":false}}' --logprobs
   npm run rollout -- --resume runs/x                      # finish an interrupted run`);
 
@@ -84,7 +89,7 @@ async function main(): Promise<number> {
   let rewardCwd = process.cwd();
   if (flags.resume) {
     // A resumed run keeps its recorded shape; only connection flags may change.
-    const allowed = new Set(['resume', 'endpoint', 'apiKeyEnv', 'quiet', 'subEndpoint', 'requestTimeout', 'maxRetries']);
+    const allowed = new Set(['resume', 'endpoint', 'apiKeyEnv', 'quiet', 'subEndpoint', 'requestTimeout', 'maxRetries', 'report']);
     const given = Object.keys(flags).filter((k) => program.getOptionValueSource(k) === 'cli' && !allowed.has(k));
     if (given.length) fail(`--resume plays the run's recorded settings; drop ${given.map((k) => '--' + k.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())).join(', ')} (allowed with --resume: --endpoint, --api-key-env, --sub-endpoint, --request-timeout, --max-retries, --quiet)`, 2);
     outDir = path.resolve(flags.resume);
@@ -103,7 +108,9 @@ async function main(): Promise<number> {
       // The served id recorded for the run, so an alias cannot drift to another model on resume.
       model: recorded.model === 'reference' ? 'reference' : (manifest.models?.root ?? recorded.model),
       subModel: recorded.subModel ? (manifest.models?.sub ?? recorded.subModel) : undefined,
+      contextTokens: recordedSizes(recorded.contextTokens),
       quiet: flags.quiet,
+      report: flags.report,
     };
   } else {
     outDir = path.resolve(flags.out ?? defaultOutDir(flags.model, flags.task, flags.shard));
@@ -164,7 +171,7 @@ async function main(): Promise<number> {
   const runId = resumedRunId ?? path.basename(outDir);
 
   // What gets recorded: every setting, never the key (only the NAME of its variable).
-  const config = { ...settings, resume: undefined, out: undefined, quiet: undefined };
+  const config = { ...settings, resume: undefined, out: undefined, quiet: undefined, report: undefined };
   const writer = await RunWriter.open(outDir, {
     runId,
     flushEvery: settings.flushEvery,
@@ -207,7 +214,8 @@ async function main(): Promise<number> {
     n: settings.n,
     seed: settings.seed,
     groupSize: settings.groupSize,
-    taskOptions: { ...(settings.taskOptions ?? {}), ...(settings.contextTokens ? { contextTokens: settings.contextTokens } : {}) },
+    taskOptions: settings.taskOptions ?? {},
+    contextTokens: settings.contextTokens,
     shard,
     skip,
     policies: root.clients,
@@ -228,7 +236,7 @@ async function main(): Promise<number> {
       ...options,
       onStart: () => {
         process.stderr.write(
-          `[rollout] ${families.join(', ')} · ${settings.n} task(s) each × group ${settings.groupSize}${shard ? ` · shard ${shard.index}/${shard.count}` : ''} · model ${root.model}` +
+          `[rollout] ${families.join(', ')} · ${settings.n} task(s) each${sizesNote(settings.contextTokens)} × group ${settings.groupSize}${shard ? ` · shard ${shard.index}/${shard.count}` : ''} · model ${root.model}` +
             `${root.reference ? ' (reference, in-process)' : ` @ ${root.clients.map((c) => displayUrl(c.endpoint)).join(', ')}`} → ${shown(outDir)}\n`,
         );
       },
@@ -260,12 +268,41 @@ async function main(): Promise<number> {
     `\n${result.completed} episode(s) in ${(result.wallMs / 1000).toFixed(1)} s written to ${shown(outDir)}` +
       `${result.skipped ? ` (${result.skipped} already recorded)` : ''}${result.interrupted.length ? `; ${result.interrupted.length} not played — finish with: npm run rollout -- --resume ${shown(outDir)}` : ''}\n`,
   );
+  if (!interrupted) await reportStep(outDir, shard, settings.report);
   if (interrupted) return 130;
   if (result.completed > 0 && result.failed === result.completed) {
     process.stderr.write(`error: every episode failed; the first error: ${result.firstError}\n`);
     return 1;
   }
   return 0;
+}
+
+function sizesArg(v: string): number[] {
+  try {
+    return parseContextSizes(v);
+  } catch (e) {
+    throw new InvalidArgumentError((e as Error).message);
+  }
+}
+
+function sizesNote(sizes: number[] | undefined): string {
+  return sizes && sizes.length > 1 ? ` at ${sizes.length} sizes (${sizes.join(', ')} tokens)` : '';
+}
+
+/** With --report, write the run's report; else print the command that does. A sharded run's report covers its shards. */
+async function reportStep(outDir: string, shard: { index: number; count: number } | undefined, report: string | boolean | undefined): Promise<void> {
+  const target = shard ? path.join(path.dirname(outDir), '*') : outDir;
+  if (!report) {
+    process.stdout.write(`report: npm run report -- ${shown(target)}${shard ? '   (once every shard has finished)' : ''}\n`);
+    return;
+  }
+  const out = typeof report === 'string' ? path.resolve(report) : path.join(outDir, 'report.html');
+  try {
+    const r = await writeReport([outDir], { out });
+    process.stdout.write(`report: ${shown(r.out)} (${(r.bytes / 1e6).toFixed(1)} MB)${shard ? ` — this shard only; all shards: npm run report -- ${shown(target)}` : ''}\n`);
+  } catch (e) {
+    process.stderr.write(`warning: the run is complete but its report failed: ${(e as Error).message}\n`);
+  }
 }
 
 function defaultOutDir(model: string, task: string, shard?: string): string {
