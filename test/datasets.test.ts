@@ -84,6 +84,7 @@ const EPISODE_TYPES: Record<string, string> = {
   sampling_params: 'VARCHAR',
   score_details: 'VARCHAR',
   messages: 'STRUCT("role" VARCHAR, "content" VARCHAR)[]',
+  env_config: 'VARCHAR',
 };
 const STEP_TYPES: Record<string, string> = {
   run_id: 'VARCHAR',
