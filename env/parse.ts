@@ -2,7 +2,11 @@
  * Turning a model reply into actions: the fenced code blocks to run, and a text-level FINAL when there is no code.
  */
 
-const RUNNABLE = new Set(['repl', 'js', 'javascript']);
+/** Fence languages that run, per REPL language (```repl always does). */
+const RUNNABLE: Record<'js' | 'python', Set<string>> = {
+  js: new Set(['repl', 'js', 'javascript']),
+  python: new Set(['repl', 'python', 'py']),
+};
 const OPEN = /^\s*```[ \t]*([\w.+-]*)[^\n`]*$/;
 const CLOSE = /^(.*?)```\s*$/;
 
@@ -37,16 +41,21 @@ function fences(reply: string): Fence[] {
   return out;
 }
 
-/** The ```repl / ```js / ```javascript blocks of a reply, in order. Other fences (python, bare ```) are not run. */
-export function extractCodeBlocks(reply: string): string[] {
+/**
+ * The blocks of a reply that run, in order: ```repl / ```js / ```javascript for the JavaScript REPL, ```repl / ```python /
+ * ```py for the Python one. Other fences (the other language, bare ```) are not run.
+ */
+export function extractCodeBlocks(reply: string, repl: 'js' | 'python' = 'js'): string[] {
+  const runnable = RUNNABLE[repl];
   return fences(reply)
-    .filter((f) => RUNNABLE.has(f.lang) && f.body.trim() !== '')
+    .filter((f) => runnable.has(f.lang) && f.body.trim() !== '')
     .map((f) => f.body);
 }
 
-/** True when the reply has fenced blocks in some other language (e.g. ```python) — worth a hint to the model. */
-export function hasForeignCodeBlock(reply: string): boolean {
-  return fences(reply).some((f) => f.lang !== '' && !RUNNABLE.has(f.lang));
+/** True when the reply has fenced blocks in some other language (e.g. ```python for the JS REPL) — worth a hint to the model. */
+export function hasForeignCodeBlock(reply: string, repl: 'js' | 'python' = 'js'): boolean {
+  const runnable = RUNNABLE[repl];
+  return fences(reply).some((f) => f.lang !== '' && !runnable.has(f.lang));
 }
 
 export type TextFinal = { kind: 'FINAL'; value: string } | { kind: 'FINAL_VAR'; name: string };

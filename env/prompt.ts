@@ -3,6 +3,10 @@
  * (`systemPrompt` config option: a string with the same {placeholders}, or a function of PromptInfo).
  */
 
+import { PYTHON_CONTEXT_DESCRIPTION, PYTHON_RLM_DESCRIPTION } from './prompt-python.ts';
+
+export { PYTHON_SYSTEM_PROMPT, PYTHON_NO_CODE_NOTICE } from './prompt-python.ts';
+
 export interface PromptInfo {
   maxTurns: number;
   maxSubCalls: number;
@@ -14,6 +18,8 @@ export interface PromptInfo {
   contextChars: number;
   /** Whether rlm_query starts a recursive sub-episode (true) or is a plain sub-model call (false). */
   recursive: boolean;
+  /** The REPL's language (default 'js'): picks the wording of {contextDescription} and {rlmDescription}. */
+  repl?: 'js' | 'python';
 }
 
 export const DEFAULT_SYSTEM_PROMPT = `You answer a question about a context that is far too large to read directly. The context is NOT in this conversation: it is stored in a JavaScript REPL as the variable \`context\`. You work by writing JavaScript that inspects \`context\`, asks sub-models about pieces of it, and finally submits an answer.
@@ -67,11 +73,11 @@ export function renderSystemPrompt(template: string, info: PromptInfo): string {
     maxOutputChars: info.maxOutputChars.toLocaleString('en-US'),
     maxSubConcurrency: String(info.maxSubConcurrency),
     cellCpuTimeoutSeconds: String(Math.round(info.cellCpuTimeoutMs / 100) / 10),
-    contextDescription:
+    contextDescription: info.repl === 'python' ? PYTHON_CONTEXT_DESCRIPTION[info.contextType] :
       info.contextType === 'documents'
         ? 'an array of documents, each `{ id, title, text }`. Search titles and texts with JavaScript (regexes, `filter`, `includes`) before you ask sub-models.'
         : 'one long string. Look at its start and its structure first (lines, separators), then search it with JavaScript (regexes, `indexOf`, `split`) before you ask sub-models.',
-    rlmDescription: info.recursive
+    rlmDescription: info.repl === 'python' ? PYTHON_RLM_DESCRIPTION[info.recursive ? 'recursive' : 'plain'] : info.recursive
       ? 'Starts a sub-agent with its own REPL in which `subContext` (a string) is the `context`; it answers `prompt` and returns its final answer. Expensive: use it for sub-problems too large for one `llm_query`.'
       : 'Same as `llm_query(prompt + subContext)` here (recursion is disabled in this environment).',
   };
@@ -79,7 +85,12 @@ export function renderSystemPrompt(template: string, info: PromptInfo): string {
 }
 
 /** The first user message: the question and what the context looks like — never the context itself. */
-export function renderTaskMessage(question: string, context: string | { id: string; title: string; text: string }[], previewChars = 300): string {
+export function renderTaskMessage(
+  question: string,
+  context: string | { id: string; title: string; text: string }[],
+  previewChars = 300,
+  repl: 'js' | 'python' = 'js',
+): string {
   let description: string;
   if (typeof context === 'string') {
     const lines = countLines(context);
@@ -90,7 +101,10 @@ export function renderTaskMessage(question: string, context: string | { id: stri
     const chars = context.reduce((n, d) => n + d.text.length, 0);
     const first = context[0];
     description =
-      `\`context\` is an array of ${context.length.toLocaleString('en-US')} documents ({ id, title, text }) with ${chars.toLocaleString('en-US')} characters of text in all.` +
+      (repl === 'python'
+        ? `\`context\` is a list of ${context.length.toLocaleString('en-US')} documents (dicts with "id", "title", "text") with`
+        : `\`context\` is an array of ${context.length.toLocaleString('en-US')} documents ({ id, title, text }) with`) +
+      ` ${chars.toLocaleString('en-US')} characters of text in all.` +
       (first ? ` The first one is:\n\`\`\`\n${JSON.stringify({ id: first.id, title: first.title, text: first.text.slice(0, previewChars) + (first.text.length > previewChars ? '…' : '') }, null, 1)}\n\`\`\`` : '');
   }
   return `${description}\n\nQuestion: ${question}\n\nStart by writing code in a \`\`\`repl block.`;

@@ -9,6 +9,8 @@ import {
   DEFAULT_SYSTEM_PROMPT,
   LAST_TURN_NOTICE,
   NO_CODE_NOTICE,
+  PYTHON_NO_CODE_NOTICE,
+  PYTHON_SYSTEM_PROMPT,
   renderBudgetLine,
   renderSystemPrompt,
   renderTaskMessage,
@@ -53,6 +55,8 @@ export interface RLMEnvConfig {
   sandbox?: Omit<SandboxLimits, 'maxSubCalls'>;
   /** A shared worker pool. Without one the env starts its own and closes it in close(). */
   pool?: SandboxPool;
+  /** The REPL's language: 'js' (isolated-vm, default) or 'python' (Pyodide; ```repl/```python/```py fences, Python system prompt). */
+  repl?: 'js' | 'python';
   /** Scores the final answer; default: the task family's scorer. */
   score?: (task: Task, prediction: string) => ScoreResult;
   /** Terminal reward from the score; default: the score itself. */
@@ -99,6 +103,7 @@ const ConfigSchema = z
       .strict()
       .optional(),
     pool: z.any().optional(),
+    repl: z.enum(['js', 'python']).optional(),
     score: z.any().optional(),
     reward: z.any().optional(),
     recursion: z.any().optional(),
@@ -231,6 +236,11 @@ export class RLMEnv {
     this.pool = config.pool ?? null;
   }
 
+  /** The REPL's language of this env. */
+  get repl(): 'js' | 'python' {
+    return this.config.repl ?? 'js';
+  }
+
   /** The whole conversation so far (system, user, then assistant/user pairs). */
   get messages(): readonly Message[] {
     return this._messages;
@@ -271,6 +281,7 @@ export class RLMEnv {
     this.promptTokenCache = { messages: 0, tokens: 0 };
     this.pool ??= new SandboxPool();
     this.sessionOptions = {
+        repl: this.repl,
         context: task.context,
         seed,
         contextKey: task.id,
@@ -294,12 +305,14 @@ export class RLMEnv {
       contextType: typeof task.context === 'string' ? 'string' : 'documents',
       contextChars: contextChars(task.context),
       recursive: this.recursionAvailable(),
+      repl: this.repl,
     };
     const sp = this.cfg.systemPrompt;
-    const system = typeof sp === 'function' ? sp(info) : renderSystemPrompt(sp ?? DEFAULT_SYSTEM_PROMPT, info);
+    const defaultPrompt = this.repl === 'python' ? PYTHON_SYSTEM_PROMPT : DEFAULT_SYSTEM_PROMPT;
+    const system = typeof sp === 'function' ? sp(info) : renderSystemPrompt(sp ?? defaultPrompt, info);
     this._messages = [
       { role: 'system', content: system },
-      { role: 'user', content: renderTaskMessage(task.question, task.context) },
+      { role: 'user', content: renderTaskMessage(task.question, task.context, undefined, this.repl) },
     ];
     return { observation: [...this._messages], info: this.info([]) };
   }
@@ -332,7 +345,7 @@ export class RLMEnv {
     this.rootCompletionTokens += completionTokens;
     this._messages.push({ role: 'assistant', content: reply });
 
-    const cells = extractCodeBlocks(reply);
+    const cells = extractCodeBlocks(reply, this.repl);
     const parts: string[] = [];
     const cellErrors: string[] = [];
     const subCalls: SubCallRecord[] = [];
@@ -350,7 +363,9 @@ export class RLMEnv {
         else parts.push(`FINAL_VAR(${JSON.stringify(textFinal.name)}) failed: ${r.error ?? 'no such variable'}`);
         if (r.error) cellErrors.push(r.error);
       } else {
-        parts.push(hasForeignCodeBlock(reply) ? `${NO_CODE_NOTICE} (Only JavaScript runs here, not Python.)` : NO_CODE_NOTICE);
+        const notice = this.repl === 'python' ? PYTHON_NO_CODE_NOTICE : NO_CODE_NOTICE;
+        const foreign = this.repl === 'python' ? ' (Only Python runs here, not JavaScript.)' : ' (Only JavaScript runs here, not Python.)';
+        parts.push(hasForeignCodeBlock(reply, this.repl) ? `${notice}${foreign}` : notice);
       }
     }
 

@@ -31,6 +31,8 @@ export interface EnvLimits {
   sandbox?: Omit<SandboxLimits, 'maxSubCalls'>;
   /** rlm_query depth: 0 = rlm_query is a plain sub-call; n > 0 = child episodes played by the root policy, n levels deep. */
   rlmDepth?: number;
+  /** REPL language: 'js' (default) or 'python'. Recorded in the manifest, so replay uses the same one. */
+  repl?: 'js' | 'python';
 }
 
 export interface RolloutOptions {

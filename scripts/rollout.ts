@@ -47,6 +47,7 @@ const program = strictCommand(new Command('rollout'))
   .option('--max-root-tokens <int>', 'root tokens per episode (prompt+completion over turns)', intArg('--max-root-tokens', 1))
   .option('--max-episode-seconds <s>', 'wall time per episode', numArg('--max-episode-seconds', 1))
   .option('--cell-timeout <s>', 'CPU seconds per REPL cell', numArg('--cell-timeout', 0.1), 10)
+  .option('--repl <language>', 'REPL language the model writes: js (isolated-vm) or python (Pyodide)', replArg, 'js')
   .option('--rlm-depth <int>', 'rlm_query recursion: 0 = a plain sub-call on prompt + subContext; n = child episodes played by the root model, n deep', intArg('--rlm-depth', 0), 0)
   .option('--concurrency <int>', 'episodes in flight', intArg('--concurrency', 1), 8)
   .option('--max-sub-concurrency <int>', 'concurrent sub-calls per episode', intArg('--max-sub-concurrency', 1), 16)
@@ -76,6 +77,7 @@ Examples:
   npm run rollout -- --model qwen3 --task sniah --n 64 --concurrency 16 --out runs/x
   npm run rollout -- --task sniah --n 8 --context-tokens 2^13..2^18 --report   # a context-length sweep + its report
   npm run rollout -- --model qwen3 --extra-body '{"chat_template_kwargs":{"enable_thinking":false}}' --logprobs
+  npm run rollout -- --repl python                        # the same offline run with a Python REPL (Pyodide)
   npm run rollout -- --resume runs/x                      # finish an interrupted run`);
 
 program.parse();
@@ -167,6 +169,7 @@ async function main(): Promise<number> {
     prices,
     sandbox: { cellCpuTimeoutMs: Math.round(settings.cellTimeout * 1000), maxSubConcurrency: settings.maxSubConcurrency },
     rlmDepth: settings.rlmDepth ?? 0,
+    repl: settings.repl ?? 'js',
   };
   const runId = resumedRunId ?? path.basename(outDir);
 
@@ -344,3 +347,8 @@ main().then(
   (code) => process.exit(code),
   (e) => fail((e as Error)?.stack ?? String(e)),
 );
+
+function replArg(v: string): 'js' | 'python' {
+  if (v === 'js' || v === 'python') return v;
+  fail(`--repl must be js or python, got ${JSON.stringify(v)}`, 2);
+}

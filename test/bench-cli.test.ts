@@ -19,7 +19,7 @@ describe('npm run bench (arguments)', () => {
     const r = run(['--help']);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^Usage: npm run bench/);
-    for (const b of ['step_overhead', 'reset_10m', 'taskgen', 'harness_turn', 'parquet_write', 'memory_per_episode', 'scale_10m', 'report']) {
+    for (const b of ['step_overhead', 'python_step_overhead', 'reset_10m', 'taskgen', 'harness_turn', 'parquet_write', 'memory_per_episode', 'scale_10m', 'report']) {
       expect(r.stdout).toContain(b);
     }
   });
@@ -39,8 +39,9 @@ describe('npm run bench (arguments)', () => {
       { id: 'parquet_write', select: null },
     ]);
     expect(resolvePlan(['scale_10m', 'scale_10m_oolong'])).toEqual([{ id: 'scale_10m', select: null }]);
-    expect(resolvePlan(null).map((p) => p.id)).toHaveLength(9);
+    expect(resolvePlan(null).map((p) => p.id)).toHaveLength(10);
     expect(resolvePlan(['env_server_ws'])).toEqual([{ id: 'env_server', select: null }]);
+    expect(resolvePlan(['python_reset_grpo16'])).toEqual([{ id: 'python_step_overhead', select: null }]);
     expect(parseFlags(['--json', '--quick', '--only=reset_10m'])).toMatchObject({ json: true, quick: true, only: ['reset_10m'] });
     expect(() => parseFlags(['--jsn'])).toThrow(UsageError);
   });

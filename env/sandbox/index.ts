@@ -7,6 +7,9 @@
  *   await session.close(); await pool.close();
  */
 export { SandboxPool } from './pool.ts';
+export { PythonPool } from './python/pool.ts';
+export type { PythonPoolOptions, PythonPoolStats } from './python/pool.ts';
+export { isolationLayers, type IsolationLayers } from './python/isolation.ts';
 export type { SandboxPoolOptions, SandboxPoolStats, SandboxSession } from './pool.ts';
 export { SandboxError, SandboxConfigError, SandboxClosedError, SandboxWorkerError } from './errors.ts';
 export { LIMIT_DEFAULTS, MEMORY_HEADROOM_MB, defaultMemoryMB, resolveLimits, truncationMarker } from './limits.ts';
@@ -17,6 +20,7 @@ export { SANDBOX_CLOCK_START_MS } from './results.ts';
 export type {
   CellResult,
   FinalSource,
+  ReplLanguage,
   SandboxLimits,
   SessionOptions,
   SubCallHandler,

@@ -17,6 +17,7 @@ import { deadResult, type IsolateCellResult, type StopReason } from './results.t
 import { resolveLimits, type ResolvedLimits } from './limits.ts';
 import { SubCallBroker } from './subcalls.ts';
 import { SandboxClosedError, SandboxConfigError, SandboxError, SandboxWorkerError } from './errors.ts';
+import { PythonPool, type PythonPoolOptions, type PythonPoolStats } from './python/pool.ts';
 
 export interface SandboxPoolOptions {
   /** Worker processes. Default: min(os.availableParallelism(), 4). */
@@ -28,6 +29,8 @@ export interface SandboxPoolOptions {
   contextCacheMB?: number;
   /** Extra time after a cell's wall deadline before the parent kills a worker that did not answer. Default 2000 ms. */
   watchdogGraceMs?: number;
+  /** The Python backend (sessions opened with `repl: 'python'`): process cap and warm spares. */
+  python?: PythonPoolOptions;
 }
 
 export interface SandboxPoolStats {
@@ -387,6 +390,8 @@ export class SandboxPool {
   private tmpDir: string | null = null;
   private readonly files = new Map<string, FileEntry>();
   private readonly exitCleanup = () => this.removeTmpDir();
+  private readonly pythonOptions: PythonPoolOptions;
+  private pythonPool: PythonPool | null = null;
 
   constructor(options: SandboxPoolOptions = {}) {
     const int = (v: unknown, name: string, min: number, max: number, dflt: number): number => {
@@ -404,6 +409,25 @@ export class SandboxPool {
     };
     this.graceMs = int(options.watchdogGraceMs, 'watchdogGraceMs', 0, 600_000, 2_000);
     this.slots = new Array<WorkerHandle | null>(this.size).fill(null);
+    this.pythonOptions = options.python ?? {};
+    if (options.python) new PythonPool(options.python); // validates the options now
+  }
+
+  /** The Pyodide backend, started on the first `repl: 'python'` session. */
+  private python(): PythonPool {
+    this.pythonPool ??= new PythonPool(this.pythonOptions);
+    return this.pythonPool;
+  }
+
+  /** The Python backend's processes, sessions, deaths and isolation layers (null until a Python session was opened). */
+  get pythonStats(): PythonPoolStats | null {
+    return this.pythonPool?.stats ?? null;
+  }
+
+  /** Builds the Python artifacts (bundle + Pyodide snapshot, cached on disk) and starts the warm Python sandboxes. */
+  async warmupPython(): Promise<void> {
+    this.assertOpen();
+    await this.python().warmup();
   }
 
   get stats(): SandboxPoolStats {
@@ -442,6 +466,10 @@ export class SandboxPool {
     this.assertOpen();
     if (!options || typeof options !== 'object') throw new SandboxConfigError('open(options): options must be an object');
     if (typeof onSubCall !== 'function') throw new SandboxConfigError('open(options, onSubCall): onSubCall must be a function');
+    if (options.repl !== undefined && options.repl !== 'js' && options.repl !== 'python') {
+      throw new SandboxConfigError(`open(options): repl must be 'js' or 'python', got ${JSON.stringify(options.repl)}`);
+    }
+    if (options.repl === 'python') return this.python().open(options, onSubCall);
     if (typeof options.seed !== 'number' || !Number.isFinite(options.seed)) {
       throw new SandboxConfigError(`open(options): seed must be a finite number, got ${String(options.seed)}`);
     }
@@ -516,6 +544,7 @@ export class SandboxPool {
     this.closed = true;
     while (this.slotWaiters.length) this.slotWaiters.shift()!();
     const exits: Promise<void>[] = [];
+    if (this.pythonPool) exits.push(this.pythonPool.close());
     for (const w of [...this.slots, ...this.retired]) {
       if (!w) continue;
       exits.push(w.exited);

@@ -58,8 +58,13 @@ export interface SandboxLimits {
   maxCodeChars?: number;
 }
 
+/** The REPL's language: 'js' (isolated-vm, the default) or 'python' (Pyodide in a locked process). */
+export type ReplLanguage = 'js' | 'python';
+
 export interface SessionOptions extends SandboxLimits {
   context: string | Doc[];
+  /** Which backend runs the cells. Default 'js'. (added) */
+  repl?: ReplLanguage;
   /** Seeds Math.random inside the isolate. */
   seed: number;
   /** Optional cache key for the context (e.g. the task id) so a worker can reuse a transferred context. */

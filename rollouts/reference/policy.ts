@@ -18,6 +18,7 @@
  */
 import type { Message } from '../../env/types.ts';
 import { type Budget, type Phase, defaultGuess, program } from './programs.ts';
+import { pythonProgram } from './programs-python.ts';
 import { type ParsedQuestion, parseQuestion } from './questions.ts';
 import { ANSWER_HEADER, CLASSIFY_HEADER, NEEDLE_HEADER_PREFIX, UNKNOWN_SUB_REPLY, answerSubPrompt } from './subcalls.ts';
 
@@ -79,6 +80,8 @@ interface Conversation {
   /** The last REPL observation (empty on the first turn). */
   observation: string;
   lastTurn: boolean;
+  /** The REPL's language, read from the system prompt (a Python REPL prompt says so). */
+  python: boolean;
 }
 
 function readConversation(msgs: Message[]): Conversation {
@@ -115,6 +118,7 @@ function readConversation(msgs: Message[]): Conversation {
     budget: { subCallsLeft, maxPromptChars: maxPromptChars > 0 ? maxPromptChars : DEFAULT_PROMPT_CHARS },
     observation,
     lastTurn,
+    python: /\bin a Python REPL\b/.test(system),
   };
 }
 
@@ -130,7 +134,7 @@ function rootReply(msgs: Message[]): string {
   const c = readConversation(msgs);
   const q = parseQuestion(c.question);
   const phase = choosePhase(c);
-  const code = program(q, phase, c.budget);
+  const code = c.python ? pythonProgram(q, phase, c.budget) : program(q, phase, c.budget);
   return `${narrate(q, phase, c)}\n\n\`\`\`repl\n${code}\n\`\`\``;
 }
 

@@ -26,12 +26,12 @@ export interface Budget {
 const js = (v: unknown): string => JSON.stringify(v);
 
 /** Sub-calls a classification pass may use: at most 200, and always leave a reserve for retries. */
-function callCap(b: Budget): number {
+export function callCap(b: Budget): number {
   return Math.max(0, Math.min(200, Math.floor(b.subCallsLeft * 0.8)));
 }
 
 /** Prompt characters one chunk may fill (header and numbering included), with a safety margin. */
-function promptCap(b: Budget): number {
+export function promptCap(b: Budget): number {
   return Math.max(2_000, Math.floor(b.maxPromptChars * 0.9));
 }
 
