@@ -50,7 +50,7 @@ const program = strictCommand(new Command('serve'))
   .option('--reward <spec>', 'terminal reward: built-ins with weights and/or a module, e.g. accuracy,cost:-0.1', 'accuracy')
   .option('--out <dir>', 'record every finished session to this run directory (episodes, steps, manifest)')
   .option('--flush-every <int>', 'episodes per Parquet part file (also flushed every 10 s and on shutdown)', intArg('--flush-every', 1), 16)
-  .addOption(new Option('--repl <lang>', 'REPL language of the sessions').choices(['js']).default('js'))
+  .addOption(new Option('--repl <lang>', 'REPL language of sessions that do not choose one (reset "repl"): js (isolated-vm) or python (Pyodide)').choices(['js', 'python']).default('js'))
   .addHelpText('after', `
 Routes:
   POST /v1/sessions {task, seed, options, budgets}   GET|DELETE /v1/sessions/{id}   POST /v1/sessions/{id}/step {reply, usage?}

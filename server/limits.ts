@@ -92,9 +92,10 @@ export function budgetsView(l: ServerLimits): Record<string, number | null> {
   };
 }
 
-/** RLMEnv's budget fields (the EnvLimits recorded for replay) for these limits. */
-export function envLimits(l: ServerLimits): EnvLimits {
+/** RLMEnv's budget fields and REPL language (the EnvLimits recorded for replay) for these limits. */
+export function envLimits(l: ServerLimits, repl: 'js' | 'python' = 'js'): EnvLimits {
   return {
+    repl,
     maxTurns: l.maxTurns,
     maxSubCalls: l.maxSubCalls,
     maxRootTokens: l.maxRootTokens,

@@ -34,6 +34,7 @@ export const ResetSchema = z
     options: z.record(z.string(), z.unknown()).optional().describe('task generator options, e.g. {"contextTokens": 20000}'),
     budgets: BudgetsSchema.optional(),
     model: z.string().min(1).max(200).optional().describe('name of the policy model, recorded as root_model'),
+    repl: z.enum(['js', 'python']).optional().describe("REPL language: js (isolated-vm) or python (Pyodide); default: the server's --repl"),
     episode_id: z.string().max(255).nullable().optional().describe("OpenEnv's ResetRequest field: an id of the caller's, echoed in state"),
   })
   .strict();
@@ -87,6 +88,7 @@ export const InfoSchema = z
     code_cells: z.array(z.string()).optional().describe('code blocks run from the reply (after a step)'),
     step_ms: z.number().optional(),
     budgets: z.record(z.string(), z.unknown()).optional().describe('the budgets in force (reset only)'),
+    repl: z.enum(['js', 'python']).optional().describe('the REPL language of the episode (reset only)'),
   })
   .strict();
 export type WireInfo = z.infer<typeof InfoSchema>;

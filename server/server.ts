@@ -58,8 +58,8 @@ export interface EnvServerOptions {
   drainTimeoutMs?: number;
   /** WebSocket ping interval; a peer that misses one pong is dropped. Default 30 s. */
   heartbeatMs?: number;
-  /** REPL language hook (issue 14 adds 'python'); only 'js' exists today. */
-  repl?: 'js';
+  /** REPL language of sessions that do not choose one. Default 'js'. */
+  repl?: 'js' | 'python';
 }
 
 export interface EnvServer {
@@ -155,7 +155,7 @@ export async function startEnvServer(o: EnvServerOptions = {}): Promise<EnvServe
   const metadata = {
     name: 'rlm-gym',
     description:
-      'Recursive Language Model episodes: the long context is a variable in a sandboxed JavaScript REPL; the action is the model\'s whole reply (its ```repl code runs), the observation the REPL output. Sub-calls (llm_query) are answered by the server.',
+      'Recursive Language Model episodes: the long context is a variable in a sandboxed REPL (JavaScript, or Python with repl=python); the action is the model\'s whole reply (its ```repl code runs), the observation the REPL output. Sub-calls (llm_query) are answered by the server.',
     readme_content: null,
     version: PACKAGE_VERSION,
     author: null,

@@ -31,8 +31,8 @@ export interface SessionDeps {
   runId: string;
   /** Called once per finished episode (terminated or truncated) with its record; returns its finishing index. */
   onFinished: (build: (index: number) => Promise<EpisodeRecord>) => Promise<EpisodeRecord>;
-  /** Hook for the REPL language (issue 14, `--repl python`): passed to RLMEnv once it takes a `repl` option. */
-  repl: 'js';
+  /** REPL language of a session that does not choose one (reset `repl`). */
+  repl: 'js' | 'python';
 }
 
 export type SessionStatus = 'new' | 'active' | 'finished';
@@ -63,6 +63,7 @@ export class Session {
   private seed: number | null = null;
   private limits: ServerLimits;
   private customOptions = false;
+  private repl: 'js' | 'python' = 'js';
   private model = 'external';
   private startedAt = 0;
   private abort = new AbortController();
@@ -116,6 +117,7 @@ export class Session {
       created_at: new Date(this.createdAt).toISOString(),
       last_activity_at: new Date(this.lastActivity).toISOString(),
       budgets: budgetsView(this.limits),
+      repl: this.repl,
       messages: this.messages,
       info: this.lastInfo,
     };
@@ -176,7 +178,8 @@ export class Session {
     const subModel: SubCallHandler | undefined = subCall
       ? (r) => subCall(r.prompt, deriveSeed(seed, 0, 0, `sub:${r.prompt}`), r.signal ? AbortSignal.any([r.signal, abort.signal]) : abort.signal)
       : undefined;
-    const { rlmDepth: _depth, ...env } = envLimits(limits);
+    const repl = req.repl ?? this.deps.repl;
+    const { rlmDepth: _depth, ...env } = envLimits(limits, repl);
     // rlm_query has no root policy here (the client is the policy): it is a plain sub-call on prompt + subContext.
     const rlm = new RLMEnv({ ...env, task, pool: this.deps.pool, subModel });
     let r;
@@ -191,6 +194,7 @@ export class Session {
     this.task = task;
     this.seed = seed;
     this.limits = limits;
+    this.repl = repl;
     this.customOptions = req.options !== undefined && Object.keys(req.options).length > 0;
     this.model = req.model ?? 'external';
     this.externalEpisodeId = req.episode_id ?? null;
@@ -198,7 +202,7 @@ export class Session {
     this.stepCount = 0;
     this.startedAt = performance.now();
     this.messages = [...r.observation];
-    const info = { ...wireInfo(this.id, seed, r.info), budgets: budgetsView(limits) };
+    const info = { ...wireInfo(this.id, seed, r.info), budgets: budgetsView(limits), repl };
     this.lastInfo = info;
     return { observation: r.observation, info };
   }
@@ -243,7 +247,7 @@ export class Session {
       rootModel: this.model,
       subModel: this.deps.subModel,
       subSampling: this.deps.subSampling,
-      env: envLimits(this.limits) as EnvLimits,
+      env: envLimits(this.limits, this.repl) as EnvLimits,
       wallMs: performance.now() - this.startedAt,
       sessionId: this.id,
     });

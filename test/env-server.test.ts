@@ -82,6 +82,24 @@ describe('HTTP API', () => {
     expect((await request(server.url, 'GET', `/v1/sessions/${created.session_id}`)).status).toBe(404);
   });
 
+  it('a session may choose the Python REPL (repl: "python"): a full episode with the reference policy', async () => {
+    const created = await request(server.url, 'POST', '/v1/sessions', { task: 'sniah', seed: 4, options: SMALL, repl: 'python' });
+    expect(created.status).toBe(201);
+    expect(created.body.info.repl).toBe('python');
+    expect(created.body.observation[0].content).toMatch(/Python REPL/);
+    const messages: Message[] = [...created.body.observation];
+    let last: any;
+    for (let i = 0; i < 10; i++) {
+      const reply = referenceRespond(messages);
+      messages.push({ role: 'assistant', content: reply });
+      last = (await request(server.url, 'POST', `/v1/sessions/${created.body.session_id}/step`, { reply })).body;
+      messages.push(...last.observation);
+      if (last.terminated || last.truncated) break;
+    }
+    expect(last).toMatchObject({ terminated: true, reward: 1, info: { stop_reason: 'final' } });
+    expect((await request(server.url, 'GET', `/v1/sessions/${created.body.session_id}`)).body.repl).toBe('python');
+  }, 120_000);
+
   it('is deterministic by seed: the same seed gives the same reset observation', async () => {
     const a = await request(server.url, 'POST', '/v1/sessions', { task: 'oolong', seed: 11, options: SMALL });
     const b = await request(server.url, 'POST', '/v1/sessions', { task: 'oolong', seed: 11, options: SMALL });
