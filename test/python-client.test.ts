@@ -71,7 +71,7 @@ const sys = systemPython();
 describe.skipIf(!sys)(`Python client (stdlib, ${sys ?? 'no python3: skipped'})`, () => {
   it('python3 -m unittest clients/python/tests/test_client.py against the live server', async () => {
     const r = await python(sys!, ['-m', 'unittest', 'discover', '-s', path.join('clients', 'python', 'tests'), '-p', 'test_client.py', '-v']);
-    expectAllRan(r, 10);
+    expectAllRan(r, 8);
     expect(server.sessions.live).toBe(0); // every session the client opened was closed by it
   }, 120_000);
 });
