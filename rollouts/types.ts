@@ -55,6 +55,8 @@ export interface EpisodeRecord {
   score_details: string; // JSON
   messages: Message[];
   steps: StepRecord[];
+  /** Some root turn ended on finish_reason "length" (cut at max_tokens or the window): mask or filter it. */
+  completion_truncated?: boolean;
   /**
    * JSON {sandbox_seed, env: EnvLimits} when this episode's sandbox seed and budgets are its own (env server sessions);
    * absent/null = derived from the manifest (rollout runs: deriveSeed(run seed, episode_index, 0) and manifest.extra.env).

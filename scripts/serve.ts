@@ -6,10 +6,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Command, Option } from 'commander';
 import { TASK_FAMILY_NAMES } from '../tasks/index.ts';
-import { connect, displayUrl, RolloutConfigError, type Connection } from '../rollouts/index.ts';
+import { checkSubModelSpecs, connect, displayUrl, parseSubModelSpec, RolloutConfigError, type Connection, type SubModel } from '../rollouts/index.ts';
 import { buildReward, RewardSpecError } from '../rewards/index.ts';
 import { startEnvServer, ServerConfigError, DEFAULT_LIMITS, type EnvServer } from '../server/index.ts';
-import { fail, intArg, jsonObjectArg, numArg, strictCommand } from './cli.ts';
+import { collect, fail, intArg, jsonObjectArg, numArg, strictCommand } from './cli.ts';
 
 const program = strictCommand(new Command('serve'))
   .description('Serve RLMEnv sessions to Python trainers: a stateful HTTP JSON API (/v1/sessions) and OpenEnv\'s WebSocket protocol (/ws, /health, /metadata, /schema).')
@@ -36,8 +36,9 @@ const program = strictCommand(new Command('serve'))
   .option('--price-in <usd>', 'USD per 1M prompt tokens (enables cost)', numArg('--price-in', 0))
   .option('--price-out <usd>', 'USD per 1M completion tokens', numArg('--price-out', 0))
   .option('--max-cost <usd>', 'USD per episode before truncation (needs prices)', numArg('--max-cost', 0))
-  .option('--sub-model <id|alias>', "model answering llm_query: an alias (qwen3, llama3, …) or served id; 'reference' = built-in offline sub-model; 'none' = sub-calls fail", 'reference')
-  .option('--sub-endpoint <url>', 'OpenAI-compatible base URL of the sub-model; default $OPENAI_BASE_URL or http://localhost:8000/v1')
+  .option('--sub-model <[name=]id[@endpoint]>', "model answering llm_query: an alias (qwen3, llama3, …) or served id; repeat as name=id@endpoint for named sub-models llm_query(prompt, \"name\"); default 'reference' (built-in, offline); 'none' = sub-calls fail", collect)
+  .option('--sub-endpoint <url>', 'OpenAI-compatible base URL of the sub-model(s); default $OPENAI_BASE_URL or http://localhost:8000/v1')
+  .option('--sub-max-model-len <int>', 'sub-model context window in tokens (default: max_model_len from its GET /v1/models)', intArg('--sub-max-model-len', 1))
   .addOption(new Option('--provider <name>', 'client library').choices(['openai', 'hf']).default('openai'))
   .option('--api-key-env <NAME>', 'environment variable holding the sub-model API key (default OPENAI_API_KEY, or HF_TOKEN with --provider hf)')
   .option('--temperature <t>', 'sub-call sampling temperature', numArg('--temperature', 0, 2), 0.7)
@@ -78,19 +79,40 @@ async function main(): Promise<void> {
   const outDir = flags.out ? path.resolve(flags.out) : null;
   if (outDir && fs.existsSync(path.join(outDir, 'manifest.json'))) fail(`--out ${flags.out} already holds a run; pick another --out`, 2);
 
-  let sub: Connection | null = null;
-  if (flags.subModel !== 'none') {
-    const keyEnv = flags.apiKeyEnv ?? (flags.provider === 'hf' ? 'HF_TOKEN' : 'OPENAI_API_KEY');
-    if (flags.apiKeyEnv && !process.env[keyEnv]) fail(`--api-key-env ${keyEnv}: that environment variable is not set`, 2);
-    sub = await connect({
+  // Sub-models: `[name=]id[@endpoint]`, each its own connection and window (as rollout's --sub-model); 'none' = no sub-calls.
+  const values: string[] = flags.subModel ?? ['reference'];
+  const none = values.length === 1 && values[0] === 'none';
+  let specs;
+  try {
+    specs = none ? [] : values.map((v) => parseSubModelSpec(v));
+    checkSubModelSpecs(specs);
+  } catch (e) {
+    return fail((e as Error).message, 2);
+  }
+  const keyEnv = flags.apiKeyEnv ?? (flags.provider === 'hf' ? 'HF_TOKEN' : 'OPENAI_API_KEY');
+  if (flags.apiKeyEnv && !process.env[keyEnv]) fail(`--api-key-env ${keyEnv}: that environment variable is not set`, 2);
+  const connections: Connection[] = [];
+  const subModels: SubModel[] = [];
+  for (const spec of specs) {
+    const endpoint = spec.endpoint ?? flags.subEndpoint;
+    const conn = await connect({
       provider: flags.provider,
-      model: flags.subModel,
-      endpoints: flags.subEndpoint ? [flags.subEndpoint] : undefined,
+      model: spec.model,
+      endpoints: endpoint && spec.model !== 'reference' ? [endpoint] : undefined,
       apiKey: process.env[keyEnv] || undefined,
       timeoutMs: flags.requestTimeout * 1000,
       retry: { maxRetries: flags.maxRetries },
-    }).catch((e: Error) => fail(e.message, e instanceof RolloutConfigError ? 2 : 1));
+      maxModelLen: flags.subMaxModelLen ?? null,
+    }).catch(async (e: Error) => {
+      for (const c of connections) await c.close();
+      return fail(e.message, e instanceof RolloutConfigError ? 2 : 1);
+    });
+    connections.push(conn);
+    subModels.push({ name: spec.name, client: conn.clients[0] });
   }
+  const closeSubs = async () => {
+    for (const c of connections) await c.close();
+  };
   const sampling = {
     temperature: flags.temperature,
     top_p: flags.topP,
@@ -128,7 +150,7 @@ async function main(): Promise<void> {
         maxContextTokens: flags.maxContextTokens,
         prices,
       },
-      sub: sub ? { client: sub.clients[0], sampling } : null,
+      sub: subModels.length ? { models: subModels, sampling } : null,
       reward,
       repl: flags.repl,
       record: outDir
@@ -140,22 +162,28 @@ async function main(): Promise<void> {
               // Every setting, never a secret (only the NAMES of the variables holding them).
               config: { ...flags, out: undefined },
               seed: null,
-              endpoints: sub ? sub.served.map((s) => ({ role: 'sub', url: sub!.reference ? 'reference (in-process)' : s.endpoint, served_models: s.models })) : [],
-              models: { root: 'external (the client)', sub: sub?.model ?? 'none' },
+              endpoints: connections.flatMap((c, i) =>
+                c.served.map((s) => ({ role: 'sub', name: subModels[i].name, url: c.reference ? 'reference (in-process)' : s.endpoint, served_models: s.models })),
+              ),
+              models: {
+                root: 'external (the client)',
+                sub: subModels.find((s) => s.name === null)?.client.model ?? subModels[0]?.client.model ?? 'none',
+                ...Object.fromEntries(subModels.filter((s) => s.name !== null).map((s) => [`sub:${s.name}`, s.client.model])),
+              },
               reward_spec: reward.spec,
             },
           }
         : null,
     });
   } catch (e) {
-    await sub?.close();
+    await closeSubs();
     return fail((e as Error).message, e instanceof ServerConfigError ? 2 : 1);
   }
 
   const ws = server.url.replace(/^http/, 'ws');
   process.stderr.write(
     `[serve] rlm-gym env server at ${server.url} — HTTP ${server.url}/v1/sessions, OpenEnv ${ws}/ws\n` +
-      `[serve] tasks ${families.join(', ')} · sub-model ${sub ? `${sub.model}${sub.reference ? ' (reference, in-process)' : ` @ ${displayUrl(sub.clients[0].endpoint)}`}` : 'none'}` +
+      `[serve] tasks ${families.join(', ')} · sub-model ${subModels.length ? connections.map((c, i) => `${subModels[i].name ? `${subModels[i].name}=` : ''}${c.model}${c.reference ? ' (reference, in-process)' : ` @ ${displayUrl(c.clients[0].endpoint)}`}`).join(', ') : 'none'}` +
       ` · max ${flags.maxSessions} sessions · ${token ? 'token required' : 'no token (loopback)'}${outDir ? ` · recording to ${shown(outDir)}` : ''}\n`,
   );
 
@@ -169,7 +197,7 @@ async function main(): Promise<void> {
     process.stderr.write(`[serve] ${sig}: draining (no new sessions; in-flight steps finish; sessions close)\n`);
     void server
       .close()
-      .then(() => sub?.close())
+      .then(() => closeSubs())
       .then(
         () => {
           const c = server.sessions.counters;

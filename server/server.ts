@@ -11,7 +11,7 @@ import { readFileSync } from 'node:fs';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { SandboxPool } from '../env/index.ts';
 import { TASK_FAMILY_NAMES } from '../tasks/index.ts';
-import type { PolicyClient, SamplingParams } from '../rollouts/index.ts';
+import { SubModelRouter, type PolicyClient, type SamplingParams, type SubModel } from '../rollouts/index.ts';
 import { buildReward, type CompositeReward } from '../rewards/index.ts';
 import type { ManifestInput } from '../datasets/index.ts';
 import { authorized, requireTokenFor } from './auth.ts';
@@ -20,7 +20,6 @@ import { budgetsView, resolveServerLimits, type ServerLimits } from './limits.ts
 import { handleOpenEnvSocket } from './openenv-ws.ts';
 import { Recorder } from './recorder.ts';
 import { handleRequest } from './routes.ts';
-import type { SubCall } from './session.ts';
 import { SessionTable } from './sessions.ts';
 
 export interface EnvServerOptions {
@@ -44,8 +43,11 @@ export interface EnvServerOptions {
   defaultTask?: string;
   /** Generator options every session starts from (e.g. { contextTokens }). */
   taskOptions?: Record<string, unknown>;
-  /** Answers llm_query / llm_query_batched; null = sub-calls fail with a clear error in the REPL. */
-  sub?: { client: PolicyClient; sampling: Omit<SamplingParams, 'seed'> } | null;
+  /**
+   * Answers llm_query / llm_query_batched: one client, or named sub-models (llm_query(prompt, "name")) as the rollout
+   * runner takes them; null = sub-calls fail with a clear error in the REPL.
+   */
+  sub?: { client?: PolicyClient; models?: SubModel[]; sampling: Omit<SamplingParams, 'seed'> } | null;
   /** Default: accuracy. */
   reward?: CompositeReward;
   /** A shared pool; default: the server starts (and closes) its own, sized to hold maxSessions sandboxes. */
@@ -100,13 +102,9 @@ export async function startEnvServer(o: EnvServerOptions = {}): Promise<EnvServe
   // Our own pool must hold every session at once: at least maxSessions isolates over its workers.
   const workers = o.workers ?? Math.max(1, Math.min(os.availableParallelism(), 4));
   const pool = o.pool ?? new SandboxPool({ workers, maxSessionsPerWorker: Math.max(64, Math.ceil(maxSessions / workers)) });
-  const sub = o.sub ?? null;
-  const subCall: SubCall | null = sub
-    ? async (prompt, seed, signal) => {
-        const r = await sub.client.chat([{ role: 'user', content: prompt }], { ...sub.sampling, seed }, signal);
-        return { text: r.text, model: r.model, promptTokens: r.promptTokens, completionTokens: r.completionTokens };
-      }
-    : null;
+  const subModels = o.sub ? (o.sub.models?.length ? o.sub.models : o.sub.client ? [{ name: null, client: o.sub.client }] : []) : [];
+  if (o.sub && subModels.length === 0) throw new ServerConfigError('sub: give a client or models');
+  const sub = o.sub ? { router: new SubModelRouter(subModels), sampling: o.sub.sampling } : null;
 
   let recorder: Recorder | null = null;
   if (o.record) {
@@ -133,9 +131,7 @@ export async function startEnvServer(o: EnvServerOptions = {}): Promise<EnvServe
       families,
       defaultTask,
       taskOptions: o.taskOptions ?? {},
-      subCall,
-      subModel: sub?.client.model ?? 'none',
-      subSampling: sub?.sampling ?? null,
+      sub,
       reward,
       runId: recorder?.runId ?? 'env-server',
       repl: o.repl ?? 'js',

@@ -4,17 +4,14 @@
  * recorder; close() aborts in-flight sub-calls, waits for the running cell to end and frees the sandbox.
  */
 import { randomInt } from 'node:crypto';
-import { RLMEnv, RLMEnvConfigError, type Message, type SandboxPool, type StepInfo, type SubCallHandler, type SubCallResponse } from '../env/index.ts';
+import { RLMEnv, RLMEnvConfigError, type Message, type SandboxPool, type StepInfo, type SubCallHandler } from '../env/index.ts';
 import { generateTask, getTaskFamily, type Task } from '../tasks/index.ts';
-import { deriveSeed, type EnvLimits, type EpisodeRecord, type SamplingParams } from '../rollouts/index.ts';
+import { deriveSeed, subCallHandler, subModelEnv, type EnvLimits, type EpisodeRecord, type SamplingParams, type SubModelRouter } from '../rollouts/index.ts';
 import { computeReward, type CompositeReward } from '../rewards/index.ts';
 import { ApiError } from './errors.ts';
 import { budgetsView, envLimits, sessionLimits, type ServerLimits } from './limits.ts';
 import { usageFromWire, wireInfo, type Action, type ResetRequest, type WireInfo } from './protocol.ts';
 import { episodeRecord } from './record.ts';
-
-/** Answers one sub-call prompt (the server's --sub-model client). */
-export type SubCall = (prompt: string, seed: number, signal: AbortSignal) => Promise<SubCallResponse>;
 
 export interface SessionDeps {
   pool: SandboxPool;
@@ -24,9 +21,8 @@ export interface SessionDeps {
   defaultTask: string;
   /** Server-wide generator options (e.g. contextTokens from --context-tokens); a session's options override them. */
   taskOptions: Record<string, unknown>;
-  subCall: SubCall | null;
-  subModel: string;
-  subSampling: Omit<SamplingParams, 'seed'> | null;
+  /** The server's --sub-model(s) (named ones routed by llm_query's second argument); null = sub-calls fail. */
+  sub: { router: SubModelRouter; sampling: Omit<SamplingParams, 'seed'> } | null;
   reward: CompositeReward;
   runId: string;
   /** Called once per finished episode (terminated or truncated) with its record; returns its finishing index. */
@@ -64,6 +60,8 @@ export class Session {
   private limits: ServerLimits;
   private customOptions = false;
   private repl: 'js' | 'python' = 'js';
+  /** The env settings of the current episode (recorded as env_config). */
+  private env_: Omit<EnvLimits, 'rlmDepth'> = {};
   private model = 'external';
   private startedAt = 0;
   private abort = new AbortController();
@@ -174,12 +172,15 @@ export class Session {
     await this.dropEpisode();
     this.abort = new AbortController();
     const abort = this.abort;
-    const subCall = this.deps.subCall;
-    const subModel: SubCallHandler | undefined = subCall
-      ? (r) => subCall(r.prompt, deriveSeed(seed, 0, 0, `sub:${r.prompt}`), r.signal ? AbortSignal.any([r.signal, abort.signal]) : abort.signal)
+    const sub = this.deps.sub;
+    // Keyed by the prompt (parallel batches finish in any order), as in the rollout runner.
+    const subModel: SubCallHandler | undefined = sub
+      ? subCallHandler({ router: sub.router, sampling: sub.sampling, seedOf: (prompt) => deriveSeed(seed, 0, 0, `sub:${prompt}`), signal: abort.signal })
       : undefined;
     const repl = req.repl ?? this.deps.repl;
-    const { rlmDepth: _depth, ...env } = envLimits(limits, repl);
+    const { rlmDepth: _depth, ...base } = envLimits(limits, repl);
+    // The sub-models' windows shape the system prompt and the per-prompt limit: part of the recorded env (replay).
+    const env: Omit<EnvLimits, 'rlmDepth'> = sub ? { ...base, ...subModelEnv(sub.router.subs, sub.sampling.max_tokens, base.sandbox) } : base;
     // rlm_query has no root policy here (the client is the policy): it is a plain sub-call on prompt + subContext.
     const rlm = new RLMEnv({ ...env, task, pool: this.deps.pool, subModel });
     let r;
@@ -195,6 +196,7 @@ export class Session {
     this.seed = seed;
     this.limits = limits;
     this.repl = repl;
+    this.env_ = env;
     this.customOptions = req.options !== undefined && Object.keys(req.options).length > 0;
     this.model = req.model ?? 'external';
     this.externalEpisodeId = req.episode_id ?? null;
@@ -245,9 +247,9 @@ export class Session {
       messages: env.messages,
       steps: env.steps,
       rootModel: this.model,
-      subModel: this.deps.subModel,
-      subSampling: this.deps.subSampling,
-      env: envLimits(this.limits, this.repl) as EnvLimits,
+      subModel: this.deps.sub?.router.fallback.client.model ?? 'none',
+      subSampling: this.deps.sub?.sampling ?? null,
+      env: { ...this.env_, rlmDepth: 0 },
       wallMs: performance.now() - this.startedAt,
       sessionId: this.id,
     });

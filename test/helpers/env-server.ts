@@ -48,6 +48,12 @@ export function gatedSubModel(): { client: PolicyClient; release: () => void; ca
     provider: 'openai',
     endpoint: 'gated://test',
     model: 'gated-sub',
+    servedModels: null,
+    maxModelLen: null,
+    exactCounts: false,
+    async countPromptTokens() {
+      return null;
+    },
     async listModels() {
       return null;
     },
@@ -64,7 +70,7 @@ export function gatedSubModel(): { client: PolicyClient; release: () => void; ca
         void gate.then(() => resolve());
       });
       const text = `sub:${messages[messages.length - 1].content.length}`;
-      return { text, model: 'gated-sub', promptTokens: 5, completionTokens: 2, latencyMs: 1, attempts: 1, finishReason: 'stop' };
+      return { text, model: 'gated-sub', promptTokens: 5, completionTokens: 2, latencyMs: 1, attempts: 1, finishReason: 'stop', reasoning: null };
     },
   };
   return state;
