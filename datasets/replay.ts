@@ -51,7 +51,6 @@ export async function replayRun(dir: string, options: ReplayOptions = {}): Promi
     reward_spec?: string | null;
     extra?: { env?: EnvLimits } | null;
   };
-  if (typeof manifest.seed !== 'number') throw new Error(`${dir}: manifest.json has no run seed; cannot derive the sandbox seeds`);
   const envLimits: EnvLimits = manifest.extra?.env ?? {};
   // Task files the run read must be unchanged (same sha256): replaying other rows would verify nothing.
   for (const f of (manifest.extra as { task_files?: { path: string; sha256: string }[] } | null)?.task_files ?? []) {
@@ -68,12 +67,18 @@ export async function replayRun(dir: string, options: ReplayOptions = {}): Promi
   const reward = await buildReward(manifest.config?.reward ?? 'accuracy', { cwd: manifest.cwd ?? process.cwd() });
   const wanted = options.episodes ? new Set(options.episodes) : null;
   const episodes = joinSteps(run).filter((e) => !wanted || wanted.has(e.episode_id));
+  // Episodes carrying their own env_config (env server sessions) do not need the run seed.
+  if (typeof manifest.seed !== 'number' && episodes.some((e) => !e.env_config)) {
+    throw new Error(`${dir}: manifest.json has no run seed; cannot derive the sandbox seeds`);
+  }
   const ownsPool = !options.pool;
   const pool = options.pool ?? new SandboxPool();
   const results: ReplayEpisodeResult[] = [];
   try {
     for (const ep of episodes) {
-      const r = await replayEpisode(ep, manifest.seed, envLimits, pool, reward);
+      const own = ep.env_config ? (JSON.parse(ep.env_config) as { sandbox_seed: number; env: EnvLimits }) : null;
+      const sandboxSeed = own ? own.sandbox_seed : deriveSeed(manifest.seed!, ep.episode_index, 0);
+      const r = await replayEpisode(ep, sandboxSeed, own ? own.env : envLimits, pool, reward);
       results.push(r);
       options.onEpisode?.(r);
     }
@@ -92,7 +97,7 @@ export async function replayRun(dir: string, options: ReplayOptions = {}): Promi
 
 async function replayEpisode(
   ep: EpisodeRecord,
-  runSeed: number,
+  sandboxSeed: number,
   envLimits: EnvLimits,
   pool: SandboxPool,
   reward: Awaited<ReturnType<typeof buildReward>>,
@@ -132,7 +137,7 @@ async function replayEpisode(
   const { rlmDepth: _depth, ...limits } = envLimits;
   const env = new RLMEnv({ ...limits, task, pool, subModel });
   try {
-    const reset = await env.reset({ seed: deriveSeed(runSeed, ep.episode_index, 0) });
+    const reset = await env.reset({ seed: sandboxSeed });
     check(0, 'observation', ep.messages.slice(0, 2), reset.observation);
     let last;
     for (const step of ep.steps) {

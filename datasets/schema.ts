@@ -114,6 +114,7 @@ export const EPISODE_COLUMNS: readonly ColumnDef[] = [
   col('score_details', str(), "scorer's details, JSON"),
   col('messages', MESSAGES_TYPE(), 'the whole root conversation: system, user, then assistant / user (REPL output) turns'),
   col('completion_truncated', bool(), 'some root turn ended with finish_reason "length" (cut at max_tokens or the window): mask or drop it'),
+  col('env_config', str(), 'this episode\'s sandbox seed and budgets, JSON {sandbox_seed, env}, when they differ per episode (env server sessions); null = the manifest\'s', true),
 ];
 
 export const STEP_COLUMNS: readonly ColumnDef[] = [
@@ -343,7 +344,11 @@ export function validateRow(cols: readonly ColumnDef[], row: Record<string, unkn
 export function episodeRow(ep: EpisodeRecord): EpisodeRow {
   const { steps: _steps, ...rest } = ep;
   // Columns added later default here, so every producer of records (child episodes, synthetic data) stays valid.
-  const row = { ...rest, completion_truncated: rest.completion_truncated ?? (Array.isArray(ep.steps) && ep.steps.some((s) => s.finish_reason === 'length')) };
+  const row = {
+    ...rest,
+    completion_truncated: rest.completion_truncated ?? (Array.isArray(ep.steps) && ep.steps.some((s) => s.finish_reason === 'length')),
+    env_config: rest.env_config ?? null,
+  };
   validateRow(EPISODE_COLUMNS, row as unknown as Record<string, unknown>, `episode ${JSON.stringify(ep?.episode_id)}`);
   return row;
 }

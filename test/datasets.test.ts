@@ -85,6 +85,7 @@ const EPISODE_TYPES: Record<string, string> = {
   score_details: 'VARCHAR',
   messages: 'STRUCT("role" VARCHAR, "content" VARCHAR)[]',
   completion_truncated: 'BOOLEAN',
+  env_config: 'VARCHAR',
 };
 const STEP_TYPES: Record<string, string> = {
   run_id: 'VARCHAR',
