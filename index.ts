@@ -14,3 +14,5 @@ export type { RewardFn, RewardInput, NamedReward, CompositeReward, RewardResult 
 export * from './datasets/index.ts';
 export { writeReport, buildReport, buildReportData, ReportInputError } from './report/index.ts';
 export type { ReportOptions, WrittenReport, BuiltReport, ReportData } from './report/index.ts';
+export { startEnvServer } from './server/index.ts';
+export type { EnvServer, EnvServerOptions } from './server/index.ts';

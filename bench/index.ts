@@ -29,6 +29,8 @@ const REGISTRY: { id: string; file: string; exportName: string; subs?: readonly 
   { id: 'rollback', file: './rollback.ts', exportName: 'rollback', aliases: ['rollback_replay_per_cell', 'restore_new_worker', 'journal_overhead', 'event_loop_stall'], describe: 'journal replay per cell on a rollback vs the first run; restore of a session on a new worker vs a fresh open; journaling overhead per cell; event-loop stall on 5M-char inputs (goal ≤ 50 ms)' },
   { id: 'report', file: './report.ts', exportName: 'report', describe: 'HTML report of 100 and 10,000 synthetic episodes: MB vs the Parquet, open time in headless chromium vs a 1-episode page; goal ≤ 50 MB, ≤ 5 s' },
   { id: 'memory_per_episode', file: './memory-per-episode.ts', exportName: 'memoryPerEpisode', describe: 'peak RSS growth per concurrent episode (16 × 1M-token contexts); goal ≤ 1.3 × context bytes + 30 MB' },
+  { id: 'sub_call_necessity', file: './sub-call-necessity.ts', exportName: 'subCallNecessity', subs: ['oolong', 'oolong-pairs', 'browsecomp', 'sniah'], describe: 'code-only baseline vs reference policy (sub-model right 100/95/90/80%), ≥ 30 seeds per family; goal code-only ≤ 0.35, reference ≥ 0.95' },
+  { id: 'env_server', file: './env-server.ts', exportName: 'envServer', aliases: ['env_server_http', 'env_server_ws'], describe: 'N concurrent sessions (256; quick 32) over `npm run serve` HTTP and WebSocket vs RLMEnv in-process: step p50/p99, throughput, RSS per session' },
   { id: 'scale_10m', file: './scale-10m.ts', exportName: 'scale10m', subs: ['sniah', 'oolong'], childPerSub: true, describe: 'full reference-policy episode on 10M-token sniah and oolong (real HTTP path): wall time, peak RSS, success' },
 ];
 

@@ -4,7 +4,7 @@
  * the reward. Proves a run is reproducible from its files alone — and catches a tampered one.
  */
 import { RLMEnv, SandboxPool, sha256, type SubCallHandler, type StepRecord, type PolicyCallMeta, type SubCallRecord } from '../env/index.ts';
-import { generateTask } from '../tasks/index.ts';
+import { TaskFileError, generateTask, loadTaskFile, loadTaskPlugin } from '../tasks/index.ts';
 import { deriveSeed } from '../rollouts/plan.ts';
 import type { EnvLimits } from '../rollouts/runner.ts';
 import type { EpisodeRecord } from '../rollouts/types.ts';
@@ -51,8 +51,18 @@ export async function replayRun(dir: string, options: ReplayOptions = {}): Promi
     reward_spec?: string | null;
     extra?: { env?: EnvLimits } | null;
   };
-  if (typeof manifest.seed !== 'number') throw new Error(`${dir}: manifest.json has no run seed; cannot derive the sandbox seeds`);
   const envLimits: EnvLimits = manifest.extra?.env ?? {};
+  // Task files the run read must be unchanged (same sha256): replaying other rows would verify nothing.
+  for (const f of (manifest.extra as { task_files?: { path: string; sha256: string }[] } | null)?.task_files ?? []) {
+    const now = loadTaskFile(f.path);
+    if (now.sha256 !== f.sha256) {
+      throw new TaskFileError(f.path, `the file changed since the run was recorded (sha256 was ${f.sha256.slice(0, 16)}…, is now ${now.sha256.slice(0, 16)}…); replay needs the original file`, { code: 'changed' });
+    }
+  }
+  // Task plugins the run used are loaded again (from the recorded paths) so their tasks can be regenerated and scored.
+  for (const p of (manifest.extra as { task_plugins?: { path: string; spec: string }[] } | null)?.task_plugins ?? []) {
+    await loadTaskPlugin(p.path);
+  }
   // The spec as the user wrote it (module paths relative to the run's cwd); reward_spec is the resolved, display form.
   const reward = await buildReward(manifest.config?.reward ?? 'accuracy', { cwd: manifest.cwd ?? process.cwd() });
   const wanted = options.episodes ? new Set(options.episodes) : null;
@@ -67,12 +77,18 @@ export async function replayRun(dir: string, options: ReplayOptions = {}): Promi
     childrenOf.set(root, list);
   }
   const episodes = all.filter((e) => (e.depth ?? 0) === 0 && (!wanted || wanted.has(e.episode_id)));
+  // Episodes carrying their own env_config (env server sessions) do not need the run seed.
+  if (typeof manifest.seed !== 'number' && episodes.some((e) => !e.env_config)) {
+    throw new Error(`${dir}: manifest.json has no run seed; cannot derive the sandbox seeds`);
+  }
   const ownsPool = !options.pool;
   const pool = options.pool ?? new SandboxPool();
   const results: ReplayEpisodeResult[] = [];
   try {
     for (const ep of episodes) {
-      const r = await replayEpisode(ep, childrenOf.get(ep.episode_id) ?? [], manifest.seed, envLimits, pool, reward);
+      const own = ep.env_config ? (JSON.parse(ep.env_config) as { sandbox_seed: number; env: EnvLimits }) : null;
+      const sandboxSeed = own ? own.sandbox_seed : deriveSeed(manifest.seed!, ep.episode_index, 0);
+      const r = await replayEpisode(ep, childrenOf.get(ep.episode_id) ?? [], sandboxSeed, own ? own.env : envLimits, pool, reward);
       results.push(r);
       options.onEpisode?.(r);
     }
@@ -92,7 +108,7 @@ export async function replayRun(dir: string, options: ReplayOptions = {}): Promi
 async function replayEpisode(
   ep: EpisodeRecord,
   children: EpisodeRecord[],
-  runSeed: number,
+  sandboxSeed: number,
   envLimits: EnvLimits,
   pool: SandboxPool,
   reward: Awaited<ReturnType<typeof buildReward>>,
@@ -163,7 +179,7 @@ async function replayEpisode(
       : null;
   const env = new RLMEnv({ ...limits, task, pool, subModel, recursion });
   try {
-    const reset = await env.reset({ seed: deriveSeed(runSeed, ep.episode_index, 0) });
+    const reset = await env.reset({ seed: sandboxSeed });
     check(0, 'observation', ep.messages.slice(0, 2), reset.observation);
     let last;
     for (const step of ep.steps) {

@@ -120,6 +120,7 @@ export const EPISODE_COLUMNS: readonly ColumnDef[] = [
   col('score_details', str(), "scorer's details, JSON"),
   col('messages', MESSAGES_TYPE(), 'the whole root conversation: system, user, then assistant / user (REPL output) turns'),
   col('completion_truncated', bool(), 'some root turn ended with finish_reason "length" (cut at max_tokens or the window): mask or drop it'),
+  col('env_config', str(), 'this episode\'s sandbox seed and budgets, JSON {sandbox_seed, env}, when they differ per episode (env server sessions); null = the manifest\'s', true),
   col('root_episode_id', str(), 'root of this episode\'s rlm_query tree (the episode itself for a root episode)'),
   col('parent_episode_id', str(), 'episode whose rlm_query started this one; null for a root episode', true),
   col('depth', i32(), 'depth in the rlm_query tree: 0 = root episode, 1 = its rlm_query child, …'),
@@ -362,6 +363,7 @@ export function episodeRow(ep: EpisodeRecord): EpisodeRow {
   const row: EpisodeRow = {
     ...rest,
     completion_truncated: rest.completion_truncated ?? (Array.isArray(ep.steps) && ep.steps.some((s) => s.finish_reason === 'length')),
+    env_config: rest.env_config ?? null,
     root_episode_id: rest.root_episode_id ?? rest.episode_id,
     parent_episode_id: rest.parent_episode_id ?? null,
     depth: rest.depth ?? 0,

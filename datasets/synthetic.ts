@@ -184,6 +184,7 @@ export function syntheticEpisode(index: number, opts: SyntheticOptions): Episode
     sampling_params: JSON.stringify(sampling),
     score_details: JSON.stringify({ match: correct, note: 'synthetic' }),
     messages,
+    env_config: null,
     steps,
     completion_truncated: steps.some((s) => s.finish_reason === 'length'),
     root_episode_id: String(index).padStart(6, '0'),

@@ -1,9 +1,9 @@
 import { z } from 'zod';
-import { countTextTokensAsync } from './tokens.ts';
+import { countTextTokens, countTextTokensAsync } from './tokens.ts';
 import { TreeBudget } from './tree-budget.ts';
 import { recordSubCall } from './record.ts';
 import { fmtInt } from './sandbox/limits.ts';
-import { generateTask, getTaskFamily, scoreTask, type Task, type ScoreResult } from '../tasks/index.ts';
+import { generateTask, getTaskFamily, isTaskFamilyDef, registerTaskFamily, scoreTask, type Task, type ScoreResult, type TaskPlugin } from '../tasks/index.ts';
 import { SandboxPool, type SandboxSession } from './sandbox/index.ts';
 import type { CellResult, SandboxLimits, SessionOptions, SubCallHandler, SubCallRecord, SubCallRequest, SubCallResponse } from './sandbox/types.ts';
 import { RLMEnvConfigError, RLMEnvStateError } from './errors.ts';
@@ -62,8 +62,11 @@ export interface ChildEpisode {
 }
 
 export interface RLMEnvConfig {
-  /** Task family name (generated from the reset seed), a fixed Task, or a factory of the seed. Default 'sniah'. */
-  task?: string | Task | ((seed: number) => Task);
+  /**
+   * Task family name (generated from the reset seed) — a built-in, a registered plugin or `file:/path` — a family
+   * object `{ name, generate, score }` (validated and registered), a fixed Task, or a factory of the seed. Default 'sniah'.
+   */
+  task?: string | Task | TaskPlugin | ((seed: number) => Task);
   /** Options for the generator when `task` is a family name (seed comes from reset). */
   taskOptions?: Record<string, unknown>;
   /** Answers llm_query / llm_query_batched (and rlm_query when recursion is off). Without one, sub-calls fail with a clear error. */
@@ -302,6 +305,14 @@ export class RLMEnv {
     }
     if (config.task !== undefined && !['string', 'object', 'function'].includes(typeof config.task)) {
       throw new RLMEnvConfigError('invalid RLMEnv config: task must be a family name, a Task or a function (seed) => Task');
+    }
+    if (isTaskFamilyDef(config.task)) {
+      // A family object (a plugin's definition): validated and registered, then used by name like a built-in.
+      try {
+        config = { ...config, task: registerTaskFamily(config.task, 'RLMEnv task').name };
+      } catch (e) {
+        throw new RLMEnvConfigError(`invalid RLMEnv config: task: ${(e as Error).message}`);
+      }
     }
     if (typeof config.task === 'string') {
       try {
@@ -635,7 +646,8 @@ export class RLMEnv {
     this.pool = null;
   }
 
-  private makeTask(spec: Task | string | ((seed: number) => Task), seed: number): Task {
+  private makeTask(given: NonNullable<RLMEnvConfig['task']>, seed: number): Task {
+    const spec = isTaskFamilyDef(given) ? given.name : given;
     if (typeof spec === 'function') return spec(seed);
     if (typeof spec === 'object' && spec !== null) return spec;
     try {

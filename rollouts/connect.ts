@@ -10,9 +10,15 @@ import { RolloutConfigError, displayUrl } from './errors.ts';
 
 export const DEFAULT_ENDPOINT = 'http://localhost:8000/v1';
 
+/** Built-in scripted policies served in-process: the reference policy (delegates) and the code-only baseline. */
+export const BUILTIN_POLICIES = ['reference', 'baseline-code'] as const;
+export function isBuiltinPolicy(model: unknown): model is (typeof BUILTIN_POLICIES)[number] {
+  return model === 'reference' || model === 'baseline-code';
+}
+
 export interface ConnectOptions {
   provider?: 'openai' | 'hf';
-  /** 'reference' starts the embedded server. */
+  /** 'reference' / 'baseline-code' start the embedded server with that scripted policy. */
   model: string;
   /** Empty ⇒ OPENAI_BASE_URL ⇒ http://localhost:8000/v1. */
   endpoints?: string[];
@@ -55,6 +61,11 @@ export async function connect(o: ConnectOptions): Promise<Connection> {
     reference = await startReferenceServer();
     endpoints = [reference.url];
     requested = REFERENCE_MODEL_ID;
+  } else if (o.model === 'baseline-code') {
+    const { baselineRespond, BASELINE_MODEL_ID } = await import('./baseline/policy.ts');
+    reference = await startReferenceServer({ respond: baselineRespond, models: [BASELINE_MODEL_ID] });
+    endpoints = [reference.url];
+    requested = BASELINE_MODEL_ID;
   } else {
     endpoints = defaultEndpoints(o.endpoints);
   }

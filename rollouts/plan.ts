@@ -3,6 +3,7 @@
  * Pure and deterministic, so `--shard i/N` slices and `--resume` agree with the original run.
  */
 import { createHash } from 'node:crypto';
+import { isFileTaskName } from '../tasks/index.ts';
 
 export interface PlannedEpisode {
   index: number;
@@ -30,7 +31,7 @@ export interface PlanOptions {
 
 /**
  * Episodes are numbered family-major, then size, then task: family f, size s, task t (seed = run seed + t, the same
- * seeds at every size), group member g. Sharding is by group (group index mod N) so a GRPO group is never split across
+ * seeds at every size; for `file:` families, row t), group member g. Sharding is by group (group index mod N) so a GRPO group is never split across
  * shards; the shards partition the episodes exactly. With one size (or none) the plan is exactly the plan of a run
  * without a sweep; with several, group ids carry the size: `sniah-16384-1`.
  */
@@ -43,7 +44,8 @@ export function planEpisodes(o: PlanOptions): PlannedEpisode[] {
   for (const family of o.families) {
     for (const size of sizes) {
       for (let t = 0; t < o.n; t++, groupIndex++) {
-        const taskSeed = o.seed + t;
+        // A task file's "seed" is its row index: rows 0 … n−1 whatever the run seed (generated families: seed + t).
+        const taskSeed = isFileTaskName(family) ? t : o.seed + t;
         for (let g = 0; g < o.groupSize; g++, index++) {
           if (o.shard && groupIndex % o.shard.count !== o.shard.index) continue;
           all.push({

@@ -57,6 +57,11 @@ export interface EpisodeRecord {
   steps: StepRecord[];
   /** Some root turn ended on finish_reason "length" (cut at max_tokens or the window): mask or filter it. */
   completion_truncated?: boolean;
+  /**
+   * JSON {sandbox_seed, env: EnvLimits} when this episode's sandbox seed and budgets are its own (env server sessions);
+   * absent/null = derived from the manifest (rollout runs: deriveSeed(run seed, episode_index, 0) and manifest.extra.env).
+   */
+  env_config?: string | null;
   /** The root of this episode's rlm_query tree (itself for a root episode). Default: episode_id. */
   root_episode_id?: string;
   /** The episode whose rlm_query started this one; null for a root episode. Default null. */

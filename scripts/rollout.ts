@@ -9,6 +9,10 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { TASK_FAMILIES } from '../tasks/index.ts';
 import {
   connect,
+  isBuiltinPolicy,
+  resolveTaskSources,
+  checkRecordedTaskFiles,
+  type TaskFileRecord,
   runRollouts,
   parseShard,
   createProgressReporter,
@@ -39,14 +43,14 @@ const FAMILIES = Object.keys(TASK_FAMILIES);
 
 const program = strictCommand(new Command('rollout'))
   .description('Play RLM episodes against an OpenAI-compatible endpoint and write trajectories to Parquet.')
-  .addOption(new Option('--model <id|alias>', "model id or alias (qwen3, qwen3-coder, llama3, …); 'reference' = built-in offline policy").default('reference'))
+  .addOption(new Option('--model <id|alias>', "model id or alias (qwen3, qwen3-coder, llama3, …); 'reference' = built-in offline policy, 'baseline-code' = built-in code-only baseline (never sub-calls)").default('reference'))
   .addOption(new Option('--provider <name>', 'client library').choices(['openai', 'hf']).default('openai'))
   .option('--endpoint <url>', 'OpenAI-compatible base URL (repeat to share load); default $OPENAI_BASE_URL or http://localhost:8000/v1', collect, [])
   .option('--api-key-env <NAME>', 'environment variable holding the API key (default OPENAI_API_KEY, or HF_TOKEN with --provider hf)')
   .option('--sub-model <[name=]id[@endpoint]>', 'model answering llm_query (default: the root model); repeat as name=id@endpoint for named sub-models llm_query(prompt, "name")', collect)
   .option('--sub-endpoint <url>', 'endpoint of the sub-model (default: the first root endpoint)')
-  .option('--task <family|all>', `task family, comma list, or all (${FAMILIES.join(', ')})`, 'all')
-  .option('--n <count>', 'tasks per family (per size with several --context-tokens)', intArg('--n', 1), 2)
+  .option('--task <family|all>', `task family, comma list, or all (${FAMILIES.join(', ')}); file:PATH = your tasks (JSON Lines or Parquet); ./my-family.ts = a task plugin`, 'all')
+  .option('--n <count>', 'tasks per family (per size with several --context-tokens; default 2, a run of task files plays every row)', intArg('--n', 1), 2)
   .option('--seed <int>', 'run seed: task seeds are seed, seed+1, …; request seeds derive from it', intArg('--seed'), 1)
   .option('--context-tokens <sizes>', 'context size, a list (8192,16384) or a doubling range (2^13..2^18): --n tasks per family per size (default: each family’s default)', sizesArg)
   .option('--task-options <json>', 'extra generator options, e.g. \'{"numDocs":200}\'', jsonObjectArg('--task-options'))
@@ -96,7 +100,10 @@ Examples:
   npm run rollout -- --model qwen3 --thinking on --logprobs    # thinking model: reasoning recorded apart, windows from /v1/models
   npm run rollout -- --model qwen3 --sub-model fast=Qwen/Qwen3-0.6B@http://localhost:8001/v1 --sub-model big=Qwen/Qwen3-32B@http://localhost:8002/v1
   npm run rollout -- --repl python                        # the same offline run with a Python REPL (Pyodide)
-  npm run rollout -- --resume runs/x                      # finish an interrupted run`);
+  npm run rollout -- --resume runs/x                      # finish an interrupted run
+  npm run rollout -- --task file:tasks.jsonl              # your own tasks (JSON Lines or Parquet), every row
+  npm run rollout -- --task ./examples/my-family.ts       # a task plugin
+  npm run rollout -- --model baseline-code                # the code-only baseline (never sub-calls)`);
 
 program.parse();
 const flags = program.opts();
@@ -107,6 +114,7 @@ async function main(): Promise<number> {
   let outDir: string;
   let resumedRunId: string | null = null;
   let rewardCwd = process.cwd();
+  let recordedTaskFiles: TaskFileRecord[] | undefined;
   if (flags.resume) {
     // A resumed run keeps its recorded shape; only connection flags may change.
     const allowed = new Set(['resume', 'endpoint', 'apiKeyEnv', 'quiet', 'subEndpoint', 'requestTimeout', 'maxRetries', 'report']);
@@ -117,6 +125,7 @@ async function main(): Promise<number> {
     const recorded = (manifest.config ?? {}) as Record<string, any>;
     resumedRunId = manifest.run_id;
     rewardCwd = manifest.cwd ?? rewardCwd; // a reward module path is relative to where the run started
+    recordedTaskFiles = (manifest.extra as { task_files?: TaskFileRecord[] } | null)?.task_files;
     const fromCli = (k: string) => program.getOptionValueSource(k) === 'cli';
     settings = {
       ...recorded,
@@ -126,7 +135,7 @@ async function main(): Promise<number> {
       requestTimeout: fromCli('requestTimeout') ? flags.requestTimeout : recorded.requestTimeout,
       maxRetries: fromCli('maxRetries') ? flags.maxRetries : recorded.maxRetries,
       // The served id recorded for the run, so an alias cannot drift to another model on resume.
-      model: recorded.model === 'reference' ? 'reference' : (manifest.models?.root ?? recorded.model),
+      model: isBuiltinPolicy(recorded.model) ? recorded.model : (manifest.models?.root ?? recorded.model),
       subModel: resumedSubModels(recorded.subModel, manifest.models as Record<string, unknown> | undefined),
       contextTokens: recordedSizes(recorded.contextTokens),
       quiet: flags.quiet,
@@ -136,9 +145,14 @@ async function main(): Promise<number> {
     outDir = path.resolve(flags.out ?? defaultOutDir(flags.model, flags.task, flags.shard));
   }
 
-  const families = settings.task === 'all' ? FAMILIES : String(settings.task).split(',').map((s) => s.trim());
-  for (const f of families) if (!FAMILIES.includes(f)) fail(`unknown task '${f}'; valid: ${FAMILIES.join(', ')}, all`, 2);
+  // Built-in families, task files (file:PATH) and plugins (./family.ts); files are validated here, plugins registered.
+  const nGiven = !!flags.resume || program.getOptionValueSource('n') === 'cli';
+  const sources = await resolveTaskSources(String(settings.task), { cwd: rewardCwd, n: nGiven ? settings.n : null }).catch((e: Error) => fail(e.message, 2));
+  const families = sources.families;
+  settings.n = sources.n;
+  if (flags.resume) tryOr(() => checkRecordedTaskFiles(recordedTaskFiles, sources.files), (e) => fail(e.message, 2));
   const shard = settings.shard ? tryOr(() => parseShard(settings.shard), (e) => fail(e.message, 2)) : undefined;
+  if (settings.model === 'baseline-code' && (settings.repl ?? 'js') !== 'js') fail('--model baseline-code writes JavaScript only; drop --repl python (or use --model reference)', 2);
   if (settings.maxCost != null && settings.priceIn == null) fail('--max-cost needs --price-in/--price-out', 2);
   if (settings.priceOut != null && settings.priceIn == null) fail('--price-out needs --price-in (USD per 1M prompt tokens)', 2);
   const reward = await buildReward(settings.reward, { cwd: rewardCwd }).catch((e: Error) => fail(e instanceof RewardSpecError ? e.message : `--reward: ${e.message}`, 2));
@@ -173,8 +187,8 @@ async function main(): Promise<number> {
       if (settings.subMaxModelLen) c.maxModelLen = settings.subMaxModelLen;
       subModels.push({ name: null, client: c });
     } else {
-      for (const spec of specs.length ? specs : [{ name: null, model: settings.model === 'reference' ? 'reference' : root.model, endpoint: null }]) {
-        const endpoint = spec.endpoint ?? settings.subEndpoint ?? (settings.model === 'reference' && spec.model === 'reference' ? undefined : root.reference ? undefined : root.clients[0].endpoint);
+      for (const spec of specs.length ? specs : [{ name: null, model: isBuiltinPolicy(settings.model) ? settings.model : root.model, endpoint: null }]) {
+        const endpoint = spec.endpoint ?? settings.subEndpoint ?? (isBuiltinPolicy(settings.model) && spec.model === settings.model ? undefined : root.reference ? undefined : root.clients[0].endpoint);
         const conn = await connect({
           provider: settings.provider,
           model: spec.model,
@@ -249,6 +263,8 @@ async function main(): Promise<number> {
       // What replay needs to rebuild each episode's env exactly (sandbox seed = deriveSeed(seed, episode_index, 0)).
       extra: {
         env: envLimits,
+        task_files: sources.files,
+        task_plugins: sources.plugins,
         context_window: {
           root: { max_model_len: root.maxModelLen, source: root.maxModelLenSource },
           sub: subModels.map((s, i) => ({

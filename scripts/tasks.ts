@@ -2,6 +2,7 @@
  * npm run tasks -- --task <family> [--n 3] [--seed 1] [--context-tokens N] [--json] [family options]
  * Previews generated tasks: a readable summary per task, or with --json one full task (context included) per line.
  * Task i (0-based) uses seed + i. Exit code 2 with one line on stderr for an unknown family or a bad option value.
+ * npm run tasks -- convert --from <dataset> IN… --out tasks.jsonl converts published dataset files (tasks-convert.ts).
  */
 import { Command, CommanderError, Option } from 'commander';
 import {
@@ -12,6 +13,12 @@ import {
   formatTaskSummary,
   generateTask,
 } from '../tasks/index.ts';
+
+// `npm run tasks -- convert …` converts published dataset files to a task file (scripts/tasks-convert.ts).
+if (process.argv[2] === 'convert') {
+  const { runConvert } = await import('./tasks-convert.ts');
+  process.exit(await runConvert(process.argv.slice(3)));
+}
 
 function fail(message: string): never {
   process.stderr.write(`error: ${message}\n`);
@@ -58,7 +65,7 @@ const program = new Command()
   .option('--constraints <count>', 'browsecomp: 3 or 4 constraints')
   .option('--opt <key=value...>', 'any generator option by its name (repeatable), e.g. --opt depth=0.5')
   .option('--json', 'print JSON Lines: one full task (context included) per line')
-  .addHelpText('after', `\nFamilies and their options:\n${familyHelp}\n`)
+  .addHelpText('after', `\nFamilies and their options:\n${familyHelp}\n\nConvert published datasets to a task file: npm run tasks -- convert --help\n`)
   .exitOverride()
   .configureOutput({
     // Commander's own usage errors become our single-line, exit-code-2 errors.

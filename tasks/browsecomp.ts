@@ -52,7 +52,8 @@ import type { Doc, GenerateOptions, ScoreResult, Task, TaskFamilyDef } from './t
  */
 export const BROWSECOMP_DEFAULTS = {
   contextTokens: 200_000,
-  numDocs: 1_000,
+  /** null: derived from contextTokens (one document per ~200 tokens, 16 … 1,000), so 200K tokens ⇒ 1,000 documents. */
+  numDocs: null as number | null,
   /** null: 3 or 4, drawn from the seed. */
   constraints: null as number | null,
 };
@@ -61,7 +62,7 @@ const schema = z
   .object({
     seed: seedSchema,
     contextTokens: contextTokensSchema(500, BROWSECOMP_DEFAULTS.contextTokens),
-    numDocs: z.number().int().min(MIN_DOCS).max(MAX_DOCS).default(BROWSECOMP_DEFAULTS.numDocs),
+    numDocs: z.number().int().min(MIN_DOCS).max(MAX_DOCS).nullable().default(BROWSECOMP_DEFAULTS.numDocs),
     constraints: z.number().int().min(3).max(4).nullable().default(BROWSECOMP_DEFAULTS.constraints),
   })
   .strict();
@@ -203,8 +204,19 @@ function renderText(plan: DocPlan, writer: FillerWriter, fillerBudget: number, r
   return { text: out.toString(), tokens, filler };
 }
 
+/** Tokens per document when numDocs is derived from contextTokens (the default 200K tokens ⇒ 1,000 documents). */
+const TOKENS_PER_DERIVED_DOC = 200;
+/** Derived collections stop growing at BrowseComp-Plus's 1,000 documents; beyond that, documents get longer. */
+const MAX_DERIVED_DOCS = 1_000;
+
+export function derivedNumDocs(contextTokens: number): number {
+  return Math.min(MAX_DERIVED_DOCS, Math.max(MIN_DOCS, Math.floor(contextTokens / TOKENS_PER_DERIVED_DOC)));
+}
+
 export function generateBrowsecomp(raw: GenerateOptions): Task {
-  const opts = parseOptions('browsecomp', schema, raw);
+  const parsed = parseOptions('browsecomp', schema, raw);
+  // numDocs not given: derived from the size, and recorded in task.options like any other option.
+  const opts = { ...parsed, numDocs: parsed.numDocs ?? derivedNumDocs(parsed.contextTokens) };
   const root = Rng.forTask('browsecomp', opts.seed);
   const numConstraints = opts.constraints ?? (root.fork('setup').chance(0.5) ? 3 : 4);
 
@@ -328,6 +340,6 @@ export const browsecompFamily: TaskFamilyDef = {
 browsecompFamily.optionDocs = {
   seed: 'integer ≥ 0; same seed + options ⇒ identical task',
   contextTokens: `total o200k tokens of all titles + texts (default ${BROWSECOMP_DEFAULTS.contextTokens}); must exceed the facts' own size (~45 tokens per document)`,
-  numDocs: `number of documents, ${MIN_DOCS} … ${MAX_DOCS} (default ${BROWSECOMP_DEFAULTS.numDocs})`,
+  numDocs: `number of documents, ${MIN_DOCS} … ${MAX_DOCS} (default: contextTokens / ${TOKENS_PER_DERIVED_DOC}, ${MIN_DOCS} … ${MAX_DERIVED_DOCS}; 1,000 at the default size)`,
   constraints: 'number of constraints in the question, 3 or 4; default: drawn from the seed',
 };

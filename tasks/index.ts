@@ -8,17 +8,25 @@
  */
 import { browsecompFamily } from './browsecomp.ts';
 import { TaskOptionError, UnknownTaskError } from './errors.ts';
+import { fileTaskFamily, isFileTaskName } from './file-tasks.ts';
+import { pluginFamily, pluginFamilyNames, reserveTaskFamilyNames } from './plugins.ts';
 import { oolongFamily } from './oolong.ts';
 import { oolongPairsFamily } from './oolong-pairs.ts';
 import { sniahFamily } from './sniah.ts';
 import type { GenerateOptions, ScoreResult, Task, TaskFamilyDef } from './types.ts';
 
-export type { AnswerType, Doc, GenerateOptions, ScoreResult, Task, TaskFamily, TaskFamilyDef } from './types.ts';
-export { TaskOptionError, UnknownTaskError } from './errors.ts';
+export type { AnswerType, Doc, GenerateOptions, ScoreResult, Task, TaskFamily, TaskFamilyDef, TaskPlugin } from './types.ts';
+export { TaskFileError, TaskOptionError, TaskPluginError, UnknownTaskError } from './errors.ts';
+export {
+  FILE_COLUMNS, FILE_SCORERS, FILE_TASK_PREFIX, afterLastColon, extractChoice, isFileTaskName, lastBoxed, loadTaskFile, parseDate,
+  resolveFileTaskName, scoreFileTask, type FileScorer, type FileTaskRow, type TaskFile,
+} from './file-tasks.ts';
+export { isPluginSpec, isTaskFamilyDef, loadTaskPlugin, pluginFamilyNames, registerTaskFamily } from './plugins.ts';
 export { canonicalJson, taskHash, verifyTaskId, type TaskHashInput } from './hash.ts';
 export { countTokens } from './tokens.ts';
 export { matchesAny, normalizeAnswer, numericScore, parseFirstNumber, parsePairs, setF1 } from './normalize.ts';
-export { OOLONG_LABELS, OOLONG_LABEL_DEFINITIONS, oolongLabelRule, type OolongLabel } from './records.ts';
+export { OOLONG_LABELS, OOLONG_LABEL_DEFINITIONS, type OolongLabel } from './records.ts';
+export { OOLONG_LEADS, bankLabel as oolongBankLabel, instanceBank as oolongInstanceBank } from './oolong-bank.ts';
 export { OOLONG_QUERY_KINDS, type OolongQueryKind } from './oolong.ts';
 export { PAIR_CONDITION_KINDS, type PairCondition } from './oolong-pairs.ts';
 export { SNIAH_VALUE_TYPES, type SniahValueType } from './sniah.ts';
@@ -33,12 +41,19 @@ export const TASK_FAMILIES: Record<string, TaskFamilyDef> = {
 };
 
 export const TASK_FAMILY_NAMES: readonly string[] = Object.keys(TASK_FAMILIES);
+reserveTaskFamilyNames(TASK_FAMILY_NAMES);
 
-/** The family definition; throws UnknownTaskError (listing the valid names) for anything else. */
+/**
+ * The family definition: a built-in, a registered plugin (registerTaskFamily / loadTaskPlugin), or `file:/abs/path`
+ * (rows of a task file). Throws UnknownTaskError (listing the valid names) for anything else.
+ */
 export function getTaskFamily(name: string): TaskFamilyDef {
   const def = Object.prototype.hasOwnProperty.call(TASK_FAMILIES, name) ? TASK_FAMILIES[name] : undefined;
-  if (!def) throw new UnknownTaskError(String(name), TASK_FAMILY_NAMES);
-  return def;
+  if (def) return def;
+  const plugin = pluginFamily(name);
+  if (plugin) return plugin;
+  if (isFileTaskName(name)) return fileTaskFamily(name);
+  throw new UnknownTaskError(String(name), [...TASK_FAMILY_NAMES, ...pluginFamilyNames(), 'file:PATH', './plugin.ts']);
 }
 
 /**

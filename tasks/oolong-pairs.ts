@@ -227,7 +227,8 @@ export function generateOolongPairs(raw: GenerateOptions): Task {
     const question =
       `${oolongPreamble()}\n` +
       `List every pair of distinct user IDs such that ${describeCondition(condition)}. ` +
-      'Only users that appear in the context count. Write one pair per line as (smaller id, larger id), for example ' +
+      'A user "has" an instance when one of their own records holds it; only users that appear in the context count, and ' +
+      'each unordered pair is listed once. Write one pair per line as (smaller id, larger id), for example ' +
       '"(10234, 57311)", sorted ascending by the first id and then by the second; write nothing else.';
     const present = profiles.ids.length;
     const meta: Record<string, unknown> = {

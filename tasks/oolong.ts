@@ -103,7 +103,7 @@ function buildQuery(kind: OolongQueryKind, rng: Rng, records: RecordSet, counts:
     for (let i = 0; i < records.count; i++) if (records.label[i] === li) evidence.push(lineOf(i));
     return {
       kind,
-      text: `How many instances in the context are in the category ${quoted(label)}? ${integerFormat}`,
+      text: `How many records in the context have an instance in the category ${quoted(label)}? ${integerFormat}`,
       answer: String(counts[label]),
       answerType: 'numeric',
       aliases: [],
@@ -120,7 +120,7 @@ function buildQuery(kind: OolongQueryKind, rng: Rng, records: RecordSet, counts:
     const word = kind === 'most_frequent' ? 'most' : 'least';
     return {
       kind,
-      text: `Which category is the ${word} frequent among all instances in the context? Answer with the category name only (one of: ${OOLONG_LABELS.join(', ')}).`,
+      text: `Counting every record of the context, which category has the ${word} instances? Answer with the category name only (one of: ${OOLONG_LABELS.join(', ')}).`,
       answer: sorted[pickIdx],
       answerType: 'label',
       aliases: [],
@@ -129,12 +129,19 @@ function buildQuery(kind: OolongQueryKind, rng: Rng, records: RecordSet, counts:
     };
   }
   if (kind === 'compare') {
-    const [a, b] = rng.sample(OOLONG_LABELS, 2);
+    // Labels of similar frequency (within 25%), so the comparison rests on counting every record right, not on a
+    // rough impression; when no pair is that close, the closest pair.
+    const pairs: [OolongLabel, OolongLabel][] = [];
+    for (let i = 0; i < OOLONG_LABELS.length; i++) for (let j = i + 1; j < OOLONG_LABELS.length; j++) pairs.push([OOLONG_LABELS[i], OOLONG_LABELS[j]]);
+    const gap = ([x, y]: [OolongLabel, OolongLabel]): number => Math.abs(counts[x] - counts[y]) / Math.max(1, counts[x], counts[y]);
+    const close = pairs.filter((p) => gap(p) <= 0.25);
+    const chosen = close.length > 0 ? rng.pick(close) : pairs.reduce((best, p) => (gap(p) < gap(best) ? p : best));
+    const [a, b] = rng.chance(0.5) ? chosen : [chosen[1], chosen[0]];
     const answer = counts[a] > counts[b] ? 'more' : counts[a] < counts[b] ? 'less' : 'same';
     return {
       kind,
       text:
-        `Across all instances in the context, is the category ${quoted(a)} more common, less common, or the same ` +
+        `Counting every record of the context, is the category ${quoted(a)} more common, less common, or the same ` +
         `frequency as the category ${quoted(b)}? Answer with exactly one word: more, less, or same.`,
       answer,
       answerType: 'label',
@@ -146,7 +153,7 @@ function buildQuery(kind: OolongQueryKind, rng: Rng, records: RecordSet, counts:
   if (kind === 'count_users') {
     const candidates = presentUsers(records);
     if (candidates.length < 2) return null;
-    const chosen = rng.sample(candidates, Math.min(candidates.length, rng.range(2, 5)));
+    const chosen = rng.sample(candidates, Math.min(candidates.length, rng.range(6, 14)));
     const chosenSet = new Set(chosen);
     const label = rng.pick(OOLONG_LABELS);
     const li = OOLONG_LABELS.indexOf(label);
@@ -155,7 +162,7 @@ function buildQuery(kind: OolongQueryKind, rng: Rng, records: RecordSet, counts:
     const ids = chosen.map((u) => records.userIds[u]).sort((x, y) => x - y);
     return {
       kind,
-      text: `How many instances from the users ${joinList(ids.map(String))} (taken together) are in the category ${quoted(label)}? ${integerFormat}`,
+      text: `How many records of the users ${joinList(ids.map(String))} (taken together) have an instance in the category ${quoted(label)}? ${integerFormat}`,
       answer: String(evidence.length),
       answerType: 'numeric',
       aliases: [],
@@ -163,8 +170,8 @@ function buildQuery(kind: OolongQueryKind, rng: Rng, records: RecordSet, counts:
       evidence,
     };
   }
-  // count_dates: a window of 30–180 days inside the data's date span.
-  const span = rng.range(30, 180);
+  // count_dates: a window of 180–540 days inside the data's date span.
+  const span = rng.range(180, 540);
   const from = rng.int(DATE_DAYS - span);
   const to = from + span - 1;
   const label = rng.pick(OOLONG_LABELS);
@@ -176,7 +183,7 @@ function buildQuery(kind: OolongQueryKind, rng: Rng, records: RecordSet, counts:
   }
   return {
     kind,
-    text: `How many instances dated from ${formatDay(from)} to ${formatDay(to)} (both dates inclusive) are in the category ${quoted(label)}? ${integerFormat}`,
+    text: `How many records dated from ${formatDay(from)} to ${formatDay(to)} (both dates inclusive) have an instance in the category ${quoted(label)}? ${integerFormat}`,
     answer: String(evidence.length),
     answerType: 'numeric',
     aliases: [],
@@ -198,13 +205,14 @@ export function generateOolong(raw: GenerateOptions): Task {
   // next attempt's streams. Ties only happen at small sizes; 40 attempts make failure practically impossible.
   for (let attempt = 0; attempt < 40; attempt++) {
     const draw = root.fork(`records#${attempt}`);
-    // Skewed label mix: weights in [0.4, 2.0] so labels differ in frequency. For most/least queries the extreme label
-    // gets a weight at least 15% clear of the runner-up, so the answer is not a coin flip at any size; exact ties
-    // (possible in small contexts) are still rejected below and redrawn.
-    const raw = OOLONG_LABELS.map(() => 0.4 + 1.6 * draw.next());
+    // Label mix: weights in [0.7, 1.6], so labels differ in frequency without one standing out at a glance. For
+    // most/least queries the extreme label gets a weight at least 8% clear of the runner-up, so the answer is not a
+    // coin flip for a reader who labels every record right; exact ties (possible in small contexts) are still rejected
+    // below and redrawn.
+    const raw = OOLONG_LABELS.map(() => 0.7 + 0.9 * draw.next());
     const order = raw.map((_, i) => i).sort((a, b) => raw[b] - raw[a]);
-    if (kind === 'most_frequent') raw[order[0]] = Math.max(raw[order[0]], raw[order[1]] * 1.15);
-    if (kind === 'least_frequent') raw[order[5]] = Math.min(raw[order[5]], raw[order[4]] / 1.15);
+    if (kind === 'most_frequent') raw[order[0]] = Math.max(raw[order[0]], raw[order[1]] * 1.08);
+    if (kind === 'least_frequent') raw[order[5]] = Math.min(raw[order[5]], raw[order[4]] / 1.08);
     const weights = cumulative(raw);
     const records = generateRecords(draw.fork('lines'), {
       budgetTokens: opts.contextTokens,

@@ -4,19 +4,11 @@
  * One record per line:
  *   Date: <Mon DD, YYYY> || User: <5-digit id> || Instance: <a question-like sentence>
  * Each instance has one of six coarse labels (TREC coarse classes). The label is NOT written anywhere; it is what the
- * sentence asks for, and every template of a label opens in a way that identifies it. `oolongLabelRule` is the
- * documented keyword rule (a sub-model simulator uses it; a language model can do the same by reading):
- *   1. mentions "stand for", "abbreviation", "acronym" or "full form"          → abbreviation
- *   2. starts with "Who", "Whom" or "Whose"                                   → human
- *   3. starts with "Where", or "In which/what country|city|region|province|town" → location
- *   4. starts with "How many/much/long/old/far/tall/high/deep/often", "What year",
- *      "In what year", "When", or "What is the population"                    → numeric
- *   5. starts with "Why", "How does/do/did/can/is", "What causes", "What is the
- *      difference", "What are the effects", "Describe" or "Explain"             → description
- *   6. starts with "What is the name of", "Which", "What kind/type of" or "Name the" → entity
- * Rules are tried in that order; the templates below are written so that each sentence matches its own label's rule
- * (the tests check every template with every slot value).
+ * sentence asks for, carried by meaning rather than by a cue word (see oolong-bank.ts: shared frames across labels,
+ * paraphrases, lead-ins). The generator knows every record's label exactly (it drew it); a policy must judge it —
+ * by reading, i.e. by delegating instances to a sub-model.
  */
+import { OOLONG_LEADS, OOLONG_LEAD_SHARE, OOLONG_TEMPLATES, slotValues } from './oolong-bank.ts';
 import type { Rng } from './rng.ts';
 import { TextBuilder } from './text.ts';
 import { pieceTokens } from './tokens.ts';
@@ -24,154 +16,20 @@ import { pieceTokens } from './tokens.ts';
 export const OOLONG_LABELS = ['abbreviation', 'entity', 'description', 'human', 'location', 'numeric'] as const;
 export type OolongLabel = (typeof OOLONG_LABELS)[number];
 
-/** One-line definitions, shown in questions so the policy knows the taxonomy. */
+/**
+ * One-line definitions, shown in questions (and in the reference policy's sub-call prompts) so a reader knows the
+ * taxonomy. Deliberately about meaning: which kind of answer the question wants.
+ */
 export const OOLONG_LABEL_DEFINITIONS: Record<OolongLabel, string> = {
-  abbreviation: 'asks what an abbreviation or acronym stands for, or for the abbreviation of a name',
-  entity: 'asks for a named thing: an object, animal, plant, instrument, vehicle, food, substance, …',
-  description: 'asks for an explanation, a reason, a cause, a difference or a description',
-  human: 'asks who a person is or was (an individual or a group of people)',
-  location: 'asks where something is, was or happened (a place, city, country, region)',
-  numeric: 'asks for a number: a count, amount, size, age, duration, year or date',
+  abbreviation: 'asks what an abbreviation or acronym stands for, or what the abbreviation of a name is',
+  entity: 'asks for a thing that is not a person, a place or a number: an object, creature, plant, food, substance, vehicle, language, event, work, colour, …',
+  description: 'asks for an explanation, a reason, a manner, a definition or a description of something',
+  human: 'asks for a person or a group of people (who someone is, or which person did or is something)',
+  location: 'asks for a place (any geographic or man-made location)',
+  numeric: 'asks for a number, quantity, amount of money, measurement, age, year or date',
 };
 
-/** The documented label rule (see the module comment). Returns null for sentences that match no rule. */
-export function oolongLabelRule(sentence: string): OolongLabel | null {
-  const s = sentence.trim().toLowerCase();
-  if (/\b(stand for|stands for|abbreviation|acronym|full form)\b/.test(s)) return 'abbreviation';
-  if (/^(who|whom|whose)\b/.test(s)) return 'human';
-  if (/^where\b/.test(s) || /^in (which|what) (country|city|region|province|town)\b/.test(s)) return 'location';
-  if (
-    /^how (many|much|long|old|far|tall|high|deep|often)\b/.test(s) ||
-    /^(what|in what) year\b/.test(s) ||
-    /^when\b/.test(s) ||
-    /^what is the population\b/.test(s)
-  ) {
-    return 'numeric';
-  }
-  if (
-    /^why\b/.test(s) ||
-    /^how (does|do|did|can|is)\b/.test(s) ||
-    /^what (causes|is the difference|are the effects)\b/.test(s) ||
-    /^(describe|explain)\b/.test(s)
-  ) {
-    return 'description';
-  }
-  if (/^(what is the name of|which|what (kind|type) of|name the)\b/.test(s)) return 'entity';
-  return null;
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// Slot vocabularies (fictional people and places, so a model cannot answer the instance itself from memory and the
-// label can only come from the question's form).
-
-const FIRST = ['Mara', 'Tobias', 'Ilse', 'Bram', 'Oda', 'Felix', 'Nadia', 'Corin', 'Lena', 'Hugo', 'Sabine', 'Emil', 'Vera', 'Jonas', 'Greta', 'Anton', 'Rosa', 'Milan', 'Petra', 'Otto'];
-const LAST = ['Quill', 'Fenn', 'Okafor', 'Tell', 'Visser', 'Marlow', 'Brandt', 'Castell', 'Duvall', 'Hart', 'Lindqvist', 'Moreau', 'Novak', 'Orsini', 'Pryce', 'Renner', 'Sorensen', 'Thorne', 'Varga', 'Whitlock'];
-const PERSON = FIRST.flatMap((f, i) => LAST.filter((_, j) => (i + j) % 3 === 0).map((l) => `${f} ${l}`));
-
-const PLACE = [
-  'Port Halden', 'Varenna', 'Lake Orrin', 'Castell Mor', 'Brightwater', 'Oldcastle', 'Eastmere', 'Kessandra', 'Tormouth',
-  'Belhaven', 'Rookwood', 'Saltmarsh', 'Ivenholm', 'Dunmore Bay', 'Greywick', 'Ashford Vale', 'Norrow', 'Pellan',
-  'Quarry Hill', 'Redcliffe', 'Sandhaven', 'Thornbury', 'Upper Lisk', 'Westerholt', 'Yarrowby', 'Zennor Point',
-];
-const ACRONYM = [
-  'NASA', 'UNESCO', 'NATO', 'OPEC', 'UNICEF', 'FIFA', 'GDP', 'HTML', 'DNA', 'RAM', 'CPU', 'ASAP', 'LED', 'GPS', 'PDF',
-  'ATM', 'CEO', 'DIY', 'FAQ', 'MRI', 'OECD', 'PIN', 'RSVP', 'SCUBA', 'SUV', 'UFO', 'USB', 'VAT', 'VIP', 'KPRA', 'TVMC',
-  'HLDC', 'BRSA', 'OMFL',
-];
-const LONG_NAME = [
-  'World Health Organization', 'International Monetary Fund', 'European Space Agency', 'National Hockey League',
-  'International Olympic Committee', 'Halden Harbour Authority', 'Varenna Transit Company', 'Society of Mapmakers',
-  'Northern Rail Board', 'Institute of Glass Research',
-];
-const REPORT = ['budget', 'safety', 'weather', 'shipping', 'medical', 'census', 'engineering', 'mining'];
-const ROLE = ['mayor', 'governor', 'harbour master', 'archbishop', 'chief justice', 'chancellor', 'lighthouse keeper', 'postmaster'];
-const INVENTION = ['folding telescope', 'steam loom', 'pocket compass', 'glass harmonica', 'paper kite', 'iron plough', 'diving bell', 'tide clock'];
-const WORK = ['The Silent Harbour', 'Letters from Norrow', 'The Glass Orchard', 'Winter in Varenna', 'The Last Lantern', 'A Map of Salt', 'The Copper Bell', 'Night Ferry'];
-const LANDMARK = ['Old Lighthouse', 'Grey Tower', 'Salt Bridge', 'Copper Dome', 'North Gate', 'Stone Lantern', 'Bell Tower', 'Harbour Wall'];
-const EVENT = ['lantern festival', 'spring regatta', 'glass fair', 'winter market', 'harvest parade', 'river race', 'map congress', 'kite contest'];
-const RIVER = ['Orrin River', 'Lisk River', 'Varen River', 'Halden Canal', 'Moss River', 'Tarn River'];
-const THINGS = ['bridges', 'lighthouses', 'bakeries', 'windmills', 'libraries', 'islands', 'ferries', 'museums'];
-const ITEM = ['loaf of bread', 'ferry ticket', 'pound of salt', 'glass lantern', 'wool blanket', 'bicycle'];
-const ANIMALS = ['swallows', 'eels', 'salmon', 'cranes', 'monarch butterflies', 'reindeer', 'geese', 'whales'];
-const DEVICE = ['tide clock', 'windmill', 'barometer', 'diving bell', 'water wheel', 'sextant', 'lock gate', 'steam loom'];
-const PHENOMENON = ['sea fog', 'river flooding', 'coastal erosion', 'early frost', 'salt damp', 'silt build-up', 'summer drought'];
-const PAIR_A = ['lake', 'brig', 'fjord', 'sonnet', 'glacier', 'harbour', 'violin', 'moth'];
-const PAIR_B = ['pond', 'schooner', 'bay', 'ballad', 'ice sheet', 'marina', 'viola', 'butterfly'];
-const PROCESS = ['glassblowing method', 'salt harvesting process', 'bread baking tradition', 'net mending technique', 'timber drying method', 'dye making process'];
-const INSTRUMENT = ['instrument', 'sailing boat', 'breed of dog', 'kind of cheese', 'type of bicycle', 'musical instrument'];
-const CATEGORY = ['animal', 'plant', 'mineral', 'fish', 'bird', 'tree'];
-const CREATURE = ['halden newt', 'orrin pike', 'grey marsh crane', 'salt lily', 'copper beetle', 'river dace'];
-const FOOD = ['harbour chowder', 'salt bread', 'plum cake', 'varenna dumplings', 'smoked eel pie', 'honey biscuits'];
-const VEHICLE = ['schooner', 'racing yacht', 'steam launch', 'rowing eight', 'ice yacht', 'mail coach'];
-const RACE = ['Halden Cup', 'Orrin Regatta', 'Varenna Trophy', 'Salt Coast Race', 'Winter Crossing'];
-const PET = ['dog', 'cat', 'horse', 'parrot', 'goat'];
-const TREE = ['tree', 'reed', 'flower', 'shrub', 'moss'];
-
-const SLOTS: Record<string, readonly string[]> = {
-  person: PERSON, place: PLACE, acr: ACRONYM, longname: LONG_NAME, report: REPORT, role: ROLE, invention: INVENTION,
-  work: WORK, landmark: LANDMARK, event: EVENT, river: RIVER, things: THINGS, item: ITEM, animals: ANIMALS,
-  device: DEVICE, phenomenon: PHENOMENON, pairA: PAIR_A, pairB: PAIR_B, process: PROCESS, instrument: INSTRUMENT,
-  category: CATEGORY, creature: CREATURE, food: FOOD, vehicle: VEHICLE, race: RACE, pet: PET, tree: TREE,
-};
-
-/** Templates per label. Every slot is preceded by a space; every template ends in "?" or ".". */
-export const OOLONG_TEMPLATES: Record<OolongLabel, readonly string[]> = {
-  abbreviation: [
-    'What does {acr} stand for?',
-    'What is the full form of {acr}?',
-    'What is {acr} an abbreviation for?',
-    'What does the acronym {acr} mean?',
-    'In the {report} report, what does {acr} stand for?',
-    'What is the abbreviation for the {longname}?',
-  ],
-  entity: [
-    'What is the name of the ship that {person} sailed on?',
-    'Which {instrument} did {person} own?',
-    'What kind of {category} is the {creature}?',
-    'What is the name of the {pet} in {work}?',
-    'Which spice is used to make {food}?',
-    'Name the {vehicle} that won the {race}.',
-    'What type of {tree} grows along the {river}?',
-  ],
-  description: [
-    'Why do {animals} migrate in the autumn?',
-    'How does a {device} work?',
-    'What causes {phenomenon}?',
-    'What is the difference between a {pairA} and a {pairB}?',
-    'How did {person} become famous?',
-    'Why is the {landmark} painted red?',
-    'What are the effects of {phenomenon} on {things}?',
-    'Describe the {process} used in {place}.',
-  ],
-  human: [
-    'Who invented the {invention}?',
-    'Who was the first {role} of {place}?',
-    'Who wrote {work}?',
-    'Who founded the {longname}?',
-    'Who painted the portrait in {work}?',
-    'Whose name is carved on the {landmark}?',
-    'Who led the {event} in {place}?',
-  ],
-  location: [
-    'Where is {place} located?',
-    'Where was {person} born?',
-    'In which country is the {landmark}?',
-    'Where did the {event} take place?',
-    'In which city did {person} open a bakery?',
-    'Where does the {river} begin?',
-    'Where can one see the {landmark}?',
-  ],
-  numeric: [
-    'How many {things} are there in {place}?',
-    'How tall is the {landmark}?',
-    'What year did {person} publish {work}?',
-    'When was the {longname} founded?',
-    'How much does a {item} cost in {place}?',
-    'How long is the {river}?',
-    'How old was {person} when the {event} began?',
-    'What is the population of {place}?',
-  ],
-};
+export { OOLONG_TEMPLATES } from './oolong-bank.ts';
 
 /** A compiled template: literal pieces and slot tables, each with precomputed token counts. */
 interface CompiledTemplate {
@@ -190,6 +48,9 @@ interface RecordTables {
   dateTokens: number[];
   instancePiece: string;
   instanceTokens: number;
+  /** Lead-in pieces (" Quick question:") with their token counts. */
+  leadPieces: string[];
+  leadTokens: number[];
 }
 
 let recordTables: RecordTables | null = null;
@@ -198,9 +59,7 @@ const slotTableCache = new Map<string, { values: string[]; tokens: number[] }>()
 function slotTable(name: string): { values: string[]; tokens: number[] } {
   let t = slotTableCache.get(name);
   if (!t) {
-    const raw = SLOTS[name];
-    if (!raw) throw new Error(`records: template uses unknown slot {${name}}`);
-    const values = raw.map((v) => ` ${v}`);
+    const values = slotValues(name).map((v) => ` ${v}`);
     t = { values, tokens: values.map(pieceTokens) };
     slotTableCache.set(name, t);
   }
@@ -263,6 +122,8 @@ function getRecordTables(): RecordTables {
     dateTokens,
     instancePiece: ' || Instance:',
     instanceTokens: pieceTokens(' || Instance:'),
+    leadPieces: OOLONG_LEADS.map((l) => ` ${l}`),
+    leadTokens: OOLONG_LEADS.map((l) => pieceTokens(` ${l}`)),
   };
   return recordTables;
 }
@@ -352,7 +213,8 @@ export function generateRecords(rng: Rng, plan: RecordPlan): RecordSet {
     const l = plan.drawLabel(rng, u);
     const templates = t.templates[l];
     const tpl = templates[rng.int(templates.length)];
-    let cost = t.dateTokens[d] + userTokens[u] + tpl.lastWithNewlineTokens;
+    const lead = rng.next() < OOLONG_LEAD_SHARE ? rng.int(t.leadPieces.length) : -1;
+    let cost = t.dateTokens[d] + userTokens[u] + tpl.lastWithNewlineTokens + (lead >= 0 ? t.leadTokens[lead] : 0);
     slotPick.length = 0;
     for (let i = 0; i < tpl.slots.length; i++) {
       const k = rng.int(tpl.slots[i].values.length);
@@ -365,6 +227,7 @@ export function generateRecords(rng: Rng, plan: RecordPlan): RecordSet {
     }
     // One string per line instead of ~8 pushes (measured ~10% faster; the chunk join flattens the short rope).
     let line = t.datePieces[d] + userPieces[u];
+    if (lead >= 0) line += t.leadPieces[lead];
     for (let i = 0; i < tpl.slots.length; i++) line += tpl.literals[i] + tpl.slots[i].values[slotPick[i]];
     out.push(line + tpl.lastWithNewline);
     if (count === day.length) {
@@ -454,8 +317,10 @@ export function oolongPreamble(): string {
   const defs = OOLONG_LABELS.map((l) => `- ${l}: ${OOLONG_LABEL_DEFINITIONS[l]}`).join('\n');
   return (
     'The context has one record per line, in the form "Date: <Mon DD, YYYY> || User: <user id> || Instance: <question>". ' +
-    'Every instance belongs to exactly one of six categories. The category is not written in the data; it must be ' +
-    'inferred from what the instance asks:\n' +
-    `${defs}\n`
+    'Every instance belongs to exactly one of six categories, decided by what kind of answer its question asks for. The ' +
+    'category is not written in the data; it must be judged from the meaning of each instance (a lead-in such as ' +
+    '"Quick question:" does not change it):\n' +
+    `${defs}\n` +
+    'Every record (line) counts on its own: a record whose instance text repeats an earlier one counts again.\n'
   );
 }

@@ -43,6 +43,9 @@ export interface GenerateOptions {
   [option: string]: unknown;
 }
 
+/** What a task plugin must export: name, generate and score (description, defaults and optionDocs are optional). */
+export type TaskPlugin = Pick<TaskFamilyDef, 'name' | 'generate' | 'score'> & Partial<Omit<TaskFamilyDef, 'name' | 'generate' | 'score'>>;
+
 export interface TaskFamilyDef {
   name: string;
   description: string;

@@ -85,6 +85,7 @@ const EPISODE_TYPES: Record<string, string> = {
   score_details: 'VARCHAR',
   messages: 'STRUCT("role" VARCHAR, "content" VARCHAR)[]',
   completion_truncated: 'BOOLEAN',
+  env_config: 'VARCHAR',
   root_episode_id: 'VARCHAR',
   parent_episode_id: 'VARCHAR',
   depth: 'INTEGER',

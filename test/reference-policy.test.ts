@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RLMEnv, SandboxPool, type Message, type SubCallHandler } from '../env/index.ts';
 import { answerSubPrompt, classifyPrompt, parseQuestion, referenceRespond, UNKNOWN_SUB_REPLY } from '../rollouts/reference/policy.ts';
-import { generateTask, oolongLabelRule, type Task } from '../tasks/index.ts';
+import { generateTask, oolongBankLabel, OOLONG_LEADS, type Task } from '../tasks/index.ts';
 import { allInstances } from '../tasks/records.ts';
 import { OOLONG_LABELS } from '../tasks/index.ts';
 
@@ -109,14 +109,36 @@ describe('reference policy: determinism', () => {
 });
 
 describe('reference policy: sub-call answers', () => {
-  it('classifies numbered questions with the documented label rule', () => {
-    const instances = OOLONG_LABELS.flatMap((l) => allInstances(l).slice(0, 15));
+  it('labels numbered questions as a reader would: the instance bank, through lead-ins', () => {
+    const instances = OOLONG_LABELS.flatMap((l) => allInstances(l).filter((_, i) => i % 97 === 0).slice(0, 15));
+    instances.push(`${OOLONG_LEADS[1]} ${instances[0]}`);
     const reply = answerSubPrompt(classifyPrompt(instances));
     const lines = reply.split('\n');
     expect(lines).toHaveLength(instances.length);
-    lines.forEach((line, i) => expect(line).toBe(`${i + 1}: ${oolongLabelRule(instances[i])}`));
+    lines.forEach((line, i) => expect(line).toBe(`${i + 1}: ${oolongBankLabel(instances[i])}`));
     // The same through referenceRespond (a single user message = a sub-call).
     expect(referenceRespond([{ role: 'user', content: classifyPrompt(instances.slice(0, 3)) }])).toBe(lines.slice(0, 3).join('\n'));
+  });
+
+  it('labels record lines pasted into any prompt, and commits to a label for sentences it does not know', () => {
+    const task = generateTask('oolong', { seed: 2, contextTokens: 1_000 });
+    const lines = (task.context as string).split('\n').filter(Boolean).slice(0, 12);
+    const reply = answerSubPrompt(`Label these records:\n${lines.join('\n')}`).split('\n');
+    expect(reply).toHaveLength(12);
+    reply.forEach((r, i) => expect(r).toBe(`${i + 1}: ${oolongBankLabel(lines[i].split(' || Instance: ')[1])}`));
+    expect(answerSubPrompt(classifyPrompt(['Is this even a question'])).split(': ')[1]).toMatch(new RegExp(`^(${OOLONG_LABELS.join('|')})$`));
+  });
+
+  it('a less accurate sub-model errs on about the requested share of instances, deterministically', () => {
+    const instances = OOLONG_LABELS.flatMap((l) => allInstances(l).filter((_, i) => i % 13 === 0).slice(0, 80));
+    const prompt = classifyPrompt(instances);
+    const wrong = (accuracy: number): number =>
+      answerSubPrompt(prompt, { accuracy, salt: 's' }).split('\n').filter((line, i) => line !== `${i + 1}: ${oolongBankLabel(instances[i])}`).length;
+    expect(wrong(1)).toBe(0);
+    expect(wrong(0.9) / instances.length).toBeGreaterThan(0.05);
+    expect(wrong(0.9) / instances.length).toBeLessThan(0.15);
+    expect(wrong(0.8)).toBeGreaterThan(wrong(0.9));
+    expect(answerSubPrompt(prompt, { accuracy: 0.9, salt: 's' })).toBe(answerSubPrompt(prompt, { accuracy: 0.9, salt: 's' }));
   });
 
   it('finds a needle in a chunk or says NONE; unknown prompts get a short fixed reply', () => {
@@ -150,14 +172,26 @@ describe('reference policy: sub-call answers', () => {
 });
 
 describe('reference policy: fallbacks', () => {
-  it('answers even when every sub-call fails (keyword fallback on the next turn)', async () => {
+  it('answers even when every sub-call fails — with a best guess, never a label rule of its own', async () => {
     const dead: SubCallHandler = async () => {
       throw new Error('sub-model down');
     };
-    const r = await play({ task: 'oolong', subModel: dead }, 3);
+    const r = await play({ task: 'oolong', subModel: dead, taskOptions: { query: 'count' } }, 3);
     expect(r.terminated).toBe(true);
     expect(r.turns).toBe(3);
     expect(r.replies[2]).toContain('previous step did not settle the answer');
+    // Without sub-models nothing is labelled: a count comes out as 0, not as a rule's estimate.
+    expect(r.finalAnswer).toBe('0');
+  }, 60_000);
+
+  it('its REPL code labels instances only through sub-calls (no wording rule, no bank)', async () => {
+    for (const task of ['oolong', 'oolong-pairs']) {
+      const r = await play({ task }, 5);
+      // The sub-call prompt quotes the category definitions; the code around it must not use any wording cue.
+      const code = r.replies.join('\n').replace(/const HEADER = .*;\n/g, '');
+      expect(code).toContain('llm_query_batched');
+      expect(code).not.toMatch(/heuristicLabel|stand for|acronym|\^\(who|\^where|how \(many/i);
+    }
   }, 60_000);
 
   it('submits within the turn budget (maxTurns 1 and 2)', async () => {

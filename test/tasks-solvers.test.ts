@@ -1,10 +1,11 @@
 /**
- * Independent solvers: each family's gold answer is recovered from the rendered context and question text alone,
- * with parsing and rules written here (nothing below imports generator internals — only the public door to generate
- * and score). If a generator's answer ever disagreed with what the text supports, these tests fail.
+ * Independent solvers: each family's gold answer is recovered from the rendered context and question text (plus, for
+ * oolong / oolong-pairs, the generator's instance bank: what each sentence asks for), with parsing and rules written
+ * here (nothing below imports generator internals — only the public door to generate and score). If a generator's
+ * answer ever disagreed with what the text supports, these tests fail.
  */
 import { describe, expect, it } from 'vitest';
-import { generateTask, scoreTask, type Doc, type Task } from '../tasks/index.ts';
+import { generateTask, oolongBankLabel, scoreTask, type Doc, type Task } from '../tasks/index.ts';
 
 const SEEDS = Array.from({ length: 60 }, (_, i) => i + 1);
 
@@ -77,16 +78,15 @@ function parseRecords(context: string): Rec[] {
 }
 
 /** The test's own reading of the label rule (written from the documented rule, not imported). */
+/**
+ * An instance's label from the generator's instance bank (its knowledge of what each sentence asks for — what a
+ * reader would judge). No wording rule recovers labels any more (bench sub_call_necessity measures the best one), so
+ * the solver reads the bank through the public door, exactly as the reference sub-model does.
+ */
 function labelOf(instance: string): string {
-  const s = instance.toLowerCase();
-  if (/stand for|abbreviation|acronym|full form/.test(s)) return 'abbreviation';
-  const first = s.split(' ')[0];
-  if (first === 'who' || first === 'whose' || first === 'whom') return 'human';
-  if (first === 'where' || s.startsWith('in which country') || s.startsWith('in which city')) return 'location';
-  if (/^(how (many|much|tall|long|old)|what year|when|what is the population)\b/.test(s)) return 'numeric';
-  if (/^(why|how (does|did|do)|what causes|what is the difference|what are the effects|describe)\b/.test(s)) return 'description';
-  if (/^(what is the name of|which|what kind of|what type of|name the)\b/.test(s)) return 'entity';
-  throw new Error(`test rule cannot label: ${instance}`);
+  const l = oolongBankLabel(instance);
+  if (l === null) throw new Error(`instance not in the bank: ${instance}`);
+  return l;
 }
 
 const LABELS = ['abbreviation', 'entity', 'description', 'human', 'location', 'numeric'];
@@ -97,11 +97,11 @@ function solveOolong(task: Task): string {
   const count = (pred: (i: number) => boolean): number => labels.filter((_, i) => pred(i)).length;
   const q = task.question;
   let m: RegExpExecArray | null;
-  if ((m = /How many instances in the context are in the category '(\w+)'\?/.exec(q))) {
+  if ((m = /How many records in the context have an instance in the category '(\w+)'\?/.exec(q))) {
     const l = m[1];
     return String(count((i) => labels[i] === l));
   }
-  if ((m = /Which category is the (most|least) frequent/.exec(q))) {
+  if ((m = /which category has the (most|least) instances\?/.exec(q))) {
     const counts = LABELS.map((l) => count((i) => labels[i] === l));
     const best = m[1] === 'most' ? Math.max(...counts) : Math.min(...counts);
     const winners = LABELS.filter((_, k) => counts[k] === best);
@@ -113,12 +113,12 @@ function solveOolong(task: Task): string {
     const b = count((i) => labels[i] === m![2]);
     return a > b ? 'more' : a < b ? 'less' : 'same';
   }
-  if ((m = /How many instances from the users ([\d, and]+) \(taken together\) are in the category '(\w+)'/.exec(q))) {
+  if ((m = /How many records of the users ([\d, and]+) \(taken together\) have an instance in the category '(\w+)'/.exec(q))) {
     const users = new Set(m[1].split(/, | and /).map(Number));
     const l = m[2];
     return String(count((i) => users.has(recs[i].user) && labels[i] === l));
   }
-  if ((m = /How many instances dated from (\w{3} \d{2}, \d{4}) to (\w{3} \d{2}, \d{4}) \(both dates inclusive\) are in the category '(\w+)'/.exec(q))) {
+  if ((m = /How many records dated from (\w{3} \d{2}, \d{4}) to (\w{3} \d{2}, \d{4}) \(both dates inclusive\) have an instance in the category '(\w+)'/.exec(q))) {
     const from = dateKey(m[1]);
     const to = dateKey(m[2]);
     const l = m[3];
@@ -130,7 +130,7 @@ function solveOolong(task: Task): string {
   throw new Error(`unrecognized oolong question: ${q}`);
 }
 
-describe('oolong: rule-based solver over the rendered lines', () => {
+describe('oolong: solver over the rendered lines + the instance bank', () => {
   it('recovers the answer for 60 seeds covering every query kind', () => {
     const kinds = ['count', 'most_frequent', 'least_frequent', 'compare', 'count_users', 'count_dates'];
     const seen = new Set<string>();

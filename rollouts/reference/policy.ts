@@ -22,7 +22,7 @@ import { pythonProgram } from './programs-python.ts';
 import { type ParsedQuestion, parseQuestion } from './questions.ts';
 import { ANSWER_HEADER, CLASSIFY_HEADER, NEEDLE_HEADER_PREFIX, UNKNOWN_SUB_REPLY, answerSubPrompt } from './subcalls.ts';
 
-export { answerSubPrompt, classifyPrompt, CLASSIFY_HEADER, UNKNOWN_SUB_REPLY } from './subcalls.ts';
+export { answerSubPrompt, classifyPrompt, CLASSIFY_HEADER, UNKNOWN_SUB_REPLY, type SubModelOptions } from './subcalls.ts';
 export { parseQuestion, type ParsedQuestion } from './questions.ts';
 
 const DEFAULT_MAX_TURNS = 30;
@@ -44,7 +44,7 @@ export function referenceRespond(messages: Message[], body?: Record<string, unkn
 }
 
 /** Accepts OpenAI-style content (a string or an array of text parts); drops anything unreadable. */
-function normalizeMessages(messages: unknown): Message[] {
+export function normalizeMessages(messages: unknown): Message[] {
   if (!Array.isArray(messages)) return [];
   const out: Message[] = [];
   for (const m of messages) {
@@ -62,7 +62,7 @@ function normalizeMessages(messages: unknown): Message[] {
 
 const SUB_HEADERS = [CLASSIFY_HEADER.slice(0, 30), NEEDLE_HEADER_PREFIX, ANSWER_HEADER.slice(0, 40)];
 
-function isRootConversation(msgs: Message[]): boolean {
+export function isRootConversation(msgs: Message[]): boolean {
   if (msgs.length === 1 && msgs[0].role === 'user') {
     const head = msgs[0].content.trimStart();
     if (SUB_HEADERS.some((h) => head.startsWith(h))) return false;
@@ -71,7 +71,7 @@ function isRootConversation(msgs: Message[]): boolean {
   return msgs.some((m) => m.role === 'system' || m.role === 'assistant');
 }
 
-interface Conversation {
+export interface Conversation {
   question: string;
   /** Replies the policy already gave (= the 0-based index of the reply being written). */
   turn: number;
@@ -84,7 +84,7 @@ interface Conversation {
   python: boolean;
 }
 
-function readConversation(msgs: Message[]): Conversation {
+export function readConversation(msgs: Message[]): Conversation {
   const system = msgs.filter((m) => m.role === 'system').map((m) => m.content).join('\n');
   const firstUser = msgs.find((m) => m.role === 'user')?.content ?? '';
   const qm = /(?:^|\n)Question: ([\s\S]*?)\n\nStart by writing code/.exec(firstUser) ?? /(?:^|\n)Question: ([\s\S]*)$/.exec(firstUser);

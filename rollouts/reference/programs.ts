@@ -12,9 +12,12 @@
  */
 import { OOLONG_LABELS } from '../../tasks/index.ts';
 import type { BrowseConstraint, OolongQuery, PairConditionSpec, ParsedQuestion } from './questions.ts';
+import { heuristicLabelSource } from '../baseline/classifier.ts';
 import { ANSWER_HEADER, CLASSIFY_DEFINITIONS, CLASSIFY_HEADER } from './subcalls.ts';
 
 export type Phase = 'explore' | 'solve' | 'safe' | 'resort';
+/** Who labels oolong instances: sub-models (the reference policy) or the code-only wording heuristic (the baseline). */
+export type Labeler = 'sub' | 'heuristic';
 
 export interface Budget {
   /** Sub-calls the episode has left (from the latest status line or the system prompt). */
@@ -62,7 +65,7 @@ export function defaultGuess(q: ParsedQuestion): string {
   return 'unknown';
 }
 
-function resort(q: ParsedQuestion): string {
+export function resort(q: ParsedQuestion): string {
   return String.raw`const g = globalThis.refGuess;
 print('submitting the best answer found so far:', g);
 FINAL(typeof g === 'string' && g.trim() !== '' ? g : ${js(defaultGuess(q))});`;
@@ -81,7 +84,7 @@ print('sentences with "special magic":', magicHits, 'first offsets:', magicFirst
 print('mentions of the key ' + ${js(key)} + ':', context.split(${js(key)}).length - 1);`;
 }
 
-function sniahSolve(noun: string, key: string, safe: boolean, b: Budget): string {
+export function sniahSolve(noun: string, key: string, safe: boolean, b: Budget): string {
   const chunkChars = Math.max(1_000, promptCap(b) - 400);
   const body = String.raw`const NOUN = ${js(noun)}, KEY = ${js(key)};
 const escRe = (s) => s.replace(/[.*+?^$(){}|[\]\\]/g, '\\$&');
@@ -135,9 +138,10 @@ print('distinct users in the first 200K chars:', sampleUsers.size);`;
 /**
  * Parses every record line into parallel arrays (recUser, recDay as YYYYMMDD, recText) and defines classify(indexes):
  * chunked llm_query_batched classification with retries of unparsed answers; returns a Uint8Array of label numbers
- * (1…6, 0 = unknown) per record. `safe` halves the chunk size and adds a keyword fallback for what stays unknown.
+ * (1…6, 0 = unknown) per record. `safe` halves the chunk size. The category of an instance comes from sub-models only:
+ * the program never applies a wording rule of its own.
  */
-function recordsPrelude(safe: boolean, b: Budget): string {
+function recordsPrelude(safe: boolean, b: Budget, labeler: Labeler = 'sub'): string {
   const targetLines = safe ? 100 : 200;
   return String.raw`const LABELS = ${js(OOLONG_LABELS)};
 const MONTHS = { Jan: 1, Feb: 2, Mar: 3, Apr: 4, May: 5, Jun: 6, Jul: 7, Aug: 8, Sep: 9, Oct: 10, Nov: 11, Dec: 12 };
@@ -156,6 +160,22 @@ for (const line of allLines) {
   nRec++;
 }
 print('records:', nRec, '| lines not in the record format:', badLines);
+${labeler === 'heuristic' ? heuristicClassify() : subCallClassify(safe, b, targetLines)}`;
+}
+
+/** Labels from the code-only baseline's wording heuristic (rollouts/baseline/classifier.ts): no sub-calls at all. */
+function heuristicClassify(): string {
+  return String.raw`${heuristicLabelSource()}
+function classify(indexes) {
+  const labels = new Uint8Array(nRec);
+  for (const r of indexes) labels[r] = heuristicLabel(recText[r]);
+  print('labelled', indexes.length, 'instances with the wording heuristic (no sub-calls)');
+  return labels;
+}`;
+}
+
+function subCallClassify(safe: boolean, b: Budget, targetLines: number): string {
+  return String.raw`
 
 const HEADER = ${js(`${CLASSIFY_HEADER}\n\nCategories:\n${CLASSIFY_DEFINITIONS}\n\nQuestions:\n`)};
 // One sub-call stays in reserve: spending the whole budget without answering ends the episode.
@@ -195,25 +215,13 @@ function classify(indexes) {
     print('classification round', round + 1 + ':', prompts.length, 'prompts of up to', per, 'questions;', missing.length, 'left without a label');
     pending = missing; round++;
   }
-${safe ? String.raw`  if (pending.length > 0) {
-    // Out of sub-calls or answers: label the rest from how the question opens (the definitions in the task).
-    const guessLabel = (t) => {
-      const s = t.trim().toLowerCase();
-      if (/\b(stand for|stands for|abbreviation|acronym|full form)\b/.test(s)) return 1;
-      if (/^(who|whom|whose)\b/.test(s)) return 4;
-      if (/^where\b|^in (which|what) (country|city|region|province|town)\b/.test(s)) return 5;
-      if (/^how (many|much|long|old|far|tall|high|deep|often)\b|^(what|in what) year\b|^when\b|^what is the population\b/.test(s)) return 6;
-      if (/^why\b|^how\b|^what (causes|is the difference|are the effects)\b|^(describe|explain)\b/.test(s)) return 3;
-      return 2;
-    };
-    for (const r of pending) labels[r] = guessLabel(recText[r]);
-    print('labelled', pending.length, 'questions without a sub-model');
-  }
+${safe ? String.raw`  // No label rule here: an instance the sub-models did not label stays unlabelled (and is reported).
+  if (pending.length > 0) print(pending.length, 'records are still unlabelled after', round, 'rounds');
 ` : ''}  return labels;
 }`;
 }
 
-function oolongSolve(query: OolongQuery, safe: boolean, b: Budget): string {
+export function oolongSolve(query: OolongQuery, safe: boolean, b: Budget, labeler: Labeler = 'sub'): string {
   const L = (l: string): number => OOLONG_LABELS.indexOf(l as (typeof OOLONG_LABELS)[number]) + 1;
   let select = 'const selected = []; for (let r = 0; r < nRec; r++) selected.push(r);';
   if (query.kind === 'count_users') {
@@ -242,7 +250,7 @@ print('records dated', FROM, 'to', TO + ':', selected.length);`;
       compute = `const ca = counts[${L(query.a) - 1}], cb = counts[${L(query.b) - 1}];\nconst result = ca > cb ? 'more' : ca < cb ? 'less' : 'same';`;
       break;
   }
-  const body = String.raw`${recordsPrelude(safe, b)}
+  const body = String.raw`${recordsPrelude(safe, b, labeler)}
 ${select}
 const labels = classify(selected);
 const counts = [0, 0, 0, 0, 0, 0];
@@ -277,8 +285,8 @@ function pairCondition(c: PairConditionSpec): string {
   }
 }
 
-function pairsSolve(c: PairConditionSpec, safe: boolean, b: Budget): string {
-  const body = String.raw`${recordsPrelude(safe, b)}
+export function pairsSolve(c: PairConditionSpec, safe: boolean, b: Budget, labeler: Labeler = 'sub'): string {
+  const body = String.raw`${recordsPrelude(safe, b, labeler)}
 const selected = []; for (let r = 0; r < nRec; r++) selected.push(r);
 const labels = classify(selected);
 const perUser = new Map();
@@ -361,7 +369,7 @@ function browseConstraintTest(c: BrowseConstraint): string {
   }
 }
 
-function browseSolve(constraints: BrowseConstraint[], safe: boolean): string {
+export function browseSolve(constraints: BrowseConstraint[], safe: boolean): string {
   const tests = constraints.map((c, i) => `  /* ${i + 1}. ${c.kind} */ (p) => ${browseConstraintTest(c)},`).join('\n');
   const unknown = constraints.filter((c) => c.kind === 'unknown').length;
   const body = String.raw`// 1. Index the non-person documents by name (cities, organisations, awards) and the events.

@@ -98,19 +98,19 @@ export function parseQuestion(question: string): ParsedQuestion {
 }
 
 function parseOolongQuery(q: string): OolongQuery | null {
-  let m = new RegExp(`How many instances in the context are in the category ${LABEL}`).exec(q);
+  let m = new RegExp(`How many records in the context have an instance in the category ${LABEL}`).exec(q);
   if (m) return { kind: 'count', label: lab(m[1]) };
-  m = /Which category is the (most|least) frequent/.exec(q);
+  m = /which category has the (most|least) instances/.exec(q);
   if (m) return { kind: m[1] === 'most' ? 'most_frequent' : 'least_frequent' };
   m = new RegExp(`is the category ${LABEL} more common, less common, or the same frequency as the category ${LABEL}`).exec(q);
   if (m) return { kind: 'compare', a: lab(m[1]), b: lab(m[2]) };
-  m = new RegExp(`How many instances from the users ([\\d ,and]+?) \\(taken together\\) are in the category ${LABEL}`).exec(q);
+  m = new RegExp(`How many records of the users ([\\d ,and]+?) \\(taken together\\) have an instance in the category ${LABEL}`).exec(q);
   if (m) {
     const users = (m[1].match(/\d+/g) ?? []).map(Number);
     return { kind: 'count_users', label: lab(m[2]), users };
   }
   m = new RegExp(
-    `How many instances dated from (\\w{3} \\d{1,2}, \\d{4}) to (\\w{3} \\d{1,2}, \\d{4}) \\(both dates inclusive\\) are in the category ${LABEL}`,
+    `How many records dated from (\\w{3} \\d{1,2}, \\d{4}) to (\\w{3} \\d{1,2}, \\d{4}) \\(both dates inclusive\\) have an instance in the category ${LABEL}`,
   ).exec(q);
   if (m) return { kind: 'count_dates', from: m[1], to: m[2], label: lab(m[3]) };
   return null;

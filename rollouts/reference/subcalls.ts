@@ -6,7 +6,11 @@
  *   classify  "Classify each numbered question into one of: abbreviation, entity, description, human, location, numeric.
  *              Reply with one line per question: <number>: <label>"
  *              + the category definitions + "Questions:" + lines "<n>. <instance text>"
- *              → "<n>: <label>" per question (the documented label rule, `oolongLabelRule`)
+ *              → "<n>: <label>" per question. The sub-model is a simulated LLM whose knowledge is the generator's
+ *              instance bank (tasks/oolong-bank.ts): it finds each instance in the prompt text and recognises what it
+ *              asks for, as a language model reading it would. It sees nothing else — not the task, its gold answer or
+ *              the rest of the context — and it does no aggregation. A sentence it does not know gets a reader's guess.
+ *              Record lines ("… || Instance: <text>") anywhere in a prompt are labelled the same way, in order.
  *   needle    "Find the sentence \"The special magic <noun> for <key> is <value>.\" in the text below. Reply with the value
  *              only, or NONE if the text has no such sentence." + "Text:" + chunk
  *              → the value, or NONE
@@ -15,7 +19,8 @@
  *              → a needle value if the question is a needle question and the text has it, else NONE
  * Anything else gets a short deterministic reply (UNKNOWN_SUB_REPLY).
  */
-import { OOLONG_LABELS, OOLONG_LABEL_DEFINITIONS, oolongLabelRule } from '../../tasks/index.ts';
+import { OOLONG_LABELS, OOLONG_LABEL_DEFINITIONS, oolongBankLabel } from '../../tasks/index.ts';
+import { heuristicLabel } from '../baseline/classifier.ts';
 
 export const CLASSIFY_HEADER =
   `Classify each numbered question into one of: ${OOLONG_LABELS.join(', ')}. ` +
@@ -33,37 +38,70 @@ export function classifyPrompt(instances: readonly string[]): string {
   return `${CLASSIFY_HEADER}\n\nCategories:\n${CLASSIFY_DEFINITIONS}\n\nQuestions:\n${instances.map((s, i) => `${i + 1}. ${s}`).join('\n')}`;
 }
 
+/** How reliable the simulated sub-model is (bench `sub_call_necessity` draws its curve with accuracy < 1). */
+export interface SubModelOptions {
+  /** Probability that one instance is labelled correctly (default 1). Errors are deterministic per (salt, prompt, line). */
+  accuracy?: number;
+  /** Varies which instances are wrong (e.g. the episode seed). */
+  salt?: string;
+}
+
 /** Answers one sub-call prompt (a single user message). Never throws. */
-export function answerSubPrompt(prompt: string): string {
+export function answerSubPrompt(prompt: string, options: SubModelOptions = {}): string {
   const p = prompt.replace(/\r\n/g, '\n');
   const head = p.trimStart();
-  if (head.startsWith('Classify each numbered question')) return answerClassify(p);
+  if (head.startsWith('Classify each numbered question')) return answerClassify(p, options);
   if (head.startsWith(NEEDLE_HEADER_PREFIX)) return answerNeedle(p);
   if (head.startsWith(ANSWER_HEADER)) return answerQuestion(p);
+  if (/ \|\| Instance: /.test(p)) return answerRecordLines(p, options);
   return UNKNOWN_SUB_REPLY;
 }
 
-function answerClassify(p: string): string {
+function answerClassify(p: string, o: SubModelOptions): string {
   const at = p.indexOf('\nQuestions:\n');
   const body = at === -1 ? p : p.slice(at + '\nQuestions:\n'.length);
   const out: string[] = [];
   const re = /^\s*(\d+)[.)]\s+(.*?)\s*$/gm;
   let m: RegExpExecArray | null;
-  while ((m = re.exec(body)) !== null) {
-    // A real model always commits to one of the labels; the documented rule covers every generated instance.
-    out.push(`${m[1]}: ${oolongLabelRule(m[2]) ?? guessLabel(m[2])}`);
-  }
+  while ((m = re.exec(body)) !== null) out.push(`${m[1]}: ${readLabel(m[2], `${m[1]}|${p.length}`, o)}`);
   return out.length > 0 ? out.join('\n') : 'NONE';
 }
 
-/** A looser reading for sentences the documented rule does not cover (not produced by the generators). */
-function guessLabel(sentence: string): string {
-  const s = sentence.trim().toLowerCase();
-  if (/^(what|which) (year|date|number|amount)\b|\bhow\b/.test(s)) return 'numeric';
-  if (/\bwho\b|\bperson\b/.test(s)) return 'human';
-  if (/\bwhere\b|\bcountry\b|\bcity\b/.test(s)) return 'location';
-  if (/^(why|what causes|explain|describe)\b/.test(s)) return 'description';
-  return 'entity';
+/** Record lines pasted as they are: one "<k>: <label>" per record line, numbered from 1 in prompt order. */
+function answerRecordLines(p: string, o: SubModelOptions): string {
+  const out: string[] = [];
+  const re = / \|\| Instance: (.*?)\s*$/gm;
+  let m: RegExpExecArray | null;
+  while ((m = re.exec(p)) !== null) out.push(`${out.length + 1}: ${readLabel(m[1], `${out.length + 1}|${p.length}`, o)}`);
+  return out.join('\n');
+}
+
+/**
+ * What the simulated LLM says one instance asks for: the bank's label (it "understands" every sentence the generator
+ * can write); an unknown sentence gets a reader's best guess. With accuracy < 1, a deterministic share of instances
+ * comes back with another label, like a weaker model's mistakes.
+ */
+function readLabel(sentence: string, where: string, o: SubModelOptions): string {
+  const known = oolongBankLabel(sentence);
+  const label = known ?? OOLONG_LABELS[heuristicLabel(sentence) - 1];
+  const accuracy = o.accuracy ?? 1;
+  if (accuracy >= 1) return label;
+  const h = fnv1a(`${o.salt ?? ''}|${where}|${sentence}`);
+  if ((h % 1_000_000) / 1_000_000 < accuracy) return label;
+  // A weaker reader's mistakes are systematic, not uniform noise: it falls for the surface form (the wording heuristic's
+  // answer) or, when the surface form happens to be right, for the neighbouring category.
+  const surface = OOLONG_LABELS[heuristicLabel(sentence) - 1];
+  if (surface !== label) return surface;
+  return OOLONG_LABELS[(OOLONG_LABELS.indexOf(label) + 1 + ((h >>> 20) % 2)) % OOLONG_LABELS.length];
+}
+
+function fnv1a(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return h >>> 0;
 }
 
 const escapeRe = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
