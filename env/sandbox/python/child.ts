@@ -171,8 +171,8 @@ const interruptBuffer = {
     if (cpuDeadline === Infinity || (++polls & 15) !== 0) return 0;
     const now = cpuMs();
     if (now > killAt) {
-      // The code kept running after KeyboardInterrupt (it caught it): nothing more to ask politely.
-      flushPendingOutput();
+      // The code kept running after KeyboardInterrupt (it caught it): nothing more to ask politely. Output the prelude
+      // still buffers (under 4 KB: it streams in chunks) is lost with the process, as for a JS sandbox that is killed.
       exitNow(EXIT_CPU);
     }
     if (now > cpuDeadline) {
@@ -229,15 +229,10 @@ async function loadPy(extra: Record<string, unknown>): Promise<PyodideLike> {
 
 // ----- host functions handed to the prelude -----
 let session: { limits: ResolvedLimits } | null = null;
-let outStreamed = false;
 
 function hostEmit(chunk: unknown): void {
   if (typeof chunk !== 'string' || chunk.length === 0) return;
-  outStreamed = true;
   send({ t: 'out', chunk });
-}
-function flushPendingOutput(): void {
-  /* output the prelude still buffers is lost on a kill, as for JS: it streams in 4 KB chunks */
 }
 function hostSub(payload: unknown): string {
   if (typeof payload !== 'string') return JSONstringify({ remaining: 0, budget: null, fatal: 'internal error (bad request)', results: [], texts: [] });
@@ -394,7 +389,6 @@ async function serve(): Promise<void> {
 }
 
 function runOne(code: string, limits: ResolvedLimits, runCell: PyProxyFn, restoreAfterStop: PyProxyFn): PythonCellResult {
-  outStreamed = false;
   interruptFired = false;
   polls = 0;
   cpuDeadline = cpuMs() + limits.cellCpuTimeoutMs;
