@@ -381,7 +381,9 @@ async function serve(): Promise<void> {
         exitNow(EXIT_FATAL);
         continue;
       }
+      const c0 = cpuMs();
       const result = runOne(m.code, session.limits, runCell, restoreAfterStop);
+      result.cpuMs = Math.round((cpuMs() - c0) * 1000) / 1000;
       send({ t: 'result', cell: m.cell, result });
       if (result.dead) exitNow(EXIT_FATAL);
     }

@@ -28,6 +28,8 @@ export interface PythonCellResult {
   stopReason?: 'cpu_timeout' | 'sub_call_budget';
   /** The interpreter cannot continue (a fatal Pyodide error): the process exits after sending this. */
   dead?: boolean;
+  /** CPU time the cell took in the sandbox process (ms). */
+  cpuMs?: number;
 }
 
 export type ChildToParent =
