@@ -44,6 +44,8 @@ export interface ExportOptions {
   minReward?: number;
   /** verl extra_info.split. Default 'train'. */
   split?: string;
+  /** Also export rlm_query child episodes (depth > 0) as rows of their own. Default false: root episodes only. */
+  includeChildren?: boolean;
 }
 
 export interface ExportTable {
@@ -246,8 +248,16 @@ function tokensRows(run: RunData, minReward: number | undefined): Record<string,
 }
 
 /** Build the rows of one export format from a run already read. Throws ExportError / MissingTokensError. */
-export function buildExport(run: RunData, opts: ExportOptions): ExportTable {
+export function buildExport(all: RunData, opts: ExportOptions): ExportTable {
   const { format, minReward } = opts;
+  // rlm_query children are trajectories of their own, but only on request (they carry their root's reward).
+  const run: RunData = opts.includeChildren
+    ? all
+    : (() => {
+        const roots = all.episodes.filter((e) => (e.depth ?? 0) === 0);
+        const ids = new Set(roots.map((e) => e.episode_id));
+        return { ...all, episodes: roots, steps: all.steps.filter((s) => ids.has(s.episode_id)) };
+      })();
   if (minReward !== undefined && !Number.isFinite(minReward)) throw new ExportError(`--min-reward must be a number`, 'bad_option');
   switch (format) {
     case 'verl':

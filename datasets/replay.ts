@@ -3,7 +3,7 @@
  * fresh sandboxes with the recorded sub-call responses, and check every observation, the final answer, the score and
  * the reward. Proves a run is reproducible from its files alone — and catches a tampered one.
  */
-import { RLMEnv, SandboxPool, type SubCallHandler, type StepRecord } from '../env/index.ts';
+import { RLMEnv, SandboxPool, sha256, type SubCallHandler, type StepRecord, type PolicyCallMeta, type SubCallRecord } from '../env/index.ts';
 import { generateTask } from '../tasks/index.ts';
 import { deriveSeed } from '../rollouts/plan.ts';
 import type { EnvLimits } from '../rollouts/runner.ts';
@@ -56,13 +56,23 @@ export async function replayRun(dir: string, options: ReplayOptions = {}): Promi
   // The spec as the user wrote it (module paths relative to the run's cwd); reward_spec is the resolved, display form.
   const reward = await buildReward(manifest.config?.reward ?? 'accuracy', { cwd: manifest.cwd ?? process.cwd() });
   const wanted = options.episodes ? new Set(options.episodes) : null;
-  const episodes = joinSteps(run).filter((e) => !wanted || wanted.has(e.episode_id));
+  const all = joinSteps(run);
+  // rlm_query child episodes are replayed inside their root's replay.
+  const childrenOf = new Map<string, EpisodeRecord[]>();
+  for (const e of all) {
+    if ((e.depth ?? 0) === 0) continue;
+    const root = e.root_episode_id ?? e.episode_id;
+    const list = childrenOf.get(root) ?? [];
+    list.push(e);
+    childrenOf.set(root, list);
+  }
+  const episodes = all.filter((e) => (e.depth ?? 0) === 0 && (!wanted || wanted.has(e.episode_id)));
   const ownsPool = !options.pool;
   const pool = options.pool ?? new SandboxPool();
   const results: ReplayEpisodeResult[] = [];
   try {
     for (const ep of episodes) {
-      const r = await replayEpisode(ep, manifest.seed, envLimits, pool, reward);
+      const r = await replayEpisode(ep, childrenOf.get(ep.episode_id) ?? [], manifest.seed, envLimits, pool, reward);
       results.push(r);
       options.onEpisode?.(r);
     }
@@ -81,6 +91,7 @@ export async function replayRun(dir: string, options: ReplayOptions = {}): Promi
 
 async function replayEpisode(
   ep: EpisodeRecord,
+  children: EpisodeRecord[],
   runSeed: number,
   envLimits: EnvLimits,
   pool: SandboxPool,
@@ -107,42 +118,78 @@ async function replayEpisode(
   check(null, 'gold_answer', ep.gold_answer, task.answer);
 
   let recorded: StepRecord | null = null;
-  const queues = new Map<string, StepRecord['sub_calls']>();
+  // Recorded sub-calls of the step each episode of the tree is playing, by episode path and prompt sha256.
+  const queues = new Map<string, Map<string, SubCallRecord[]>>();
+  const load = (path: string, step: StepRecord) => {
+    const q = new Map<string, SubCallRecord[]>();
+    for (const c of step.sub_calls) {
+      if (c.refused) continue; // never reached the handler
+      const key = c.prompt_sha256 ?? sha256(c.prompt);
+      const list = q.get(key) ?? [];
+      list.push(c);
+      q.set(key, list);
+    }
+    queues.set(path, q);
+  };
   const subModel: SubCallHandler = async (req) => {
-    // rlm_query without recursion reaches the sub-model as prompt + "\n\n" + subContext; it was recorded as prompt.
-    let q = queues.get(req.prompt);
-    if (!q?.length) for (const [k, v] of queues) if (v.length && req.prompt.startsWith(`${k}\n\n`)) q = v;
-    const call = q?.shift();
-    if (!call) throw new Error(`replay: turn ${recorded?.turn} made a sub-call that is not in the recording`);
+    const path = req.episodePath ?? '';
+    const call = queues.get(path)?.get(sha256(req.prompt))?.shift();
+    if (!call) throw new Error(`replay: ${path ? `child episode ${path}` : `turn ${recorded?.turn}`} made a sub-call that is not in the recording`);
     if (call.error !== null) throw new Error(call.error);
+    if (call.response_chars !== undefined && call.response_chars !== call.response.length) {
+      throw new Error(`replay: a sub-call response was recorded cut to ${call.response.length} of ${call.response_chars} chars (raise maxRecordedSubCallChars to replay it)`);
+    }
     return { text: call.response, model: call.model, promptTokens: call.prompt_tokens, completionTokens: call.completion_tokens };
   };
-  // rlm_query child episodes are recorded as their final answers: replay serves those like any sub-call.
-  const { rlmDepth: _depth, ...limits } = envLimits;
-  const env = new RLMEnv({ ...limits, task, pool, subModel });
+  const tokensOf = (step: StepRecord) =>
+    step.prompt_token_ids && step.completion_token_ids
+      ? { prompt_token_ids: step.prompt_token_ids, completion_token_ids: step.completion_token_ids, completion_logprobs: step.completion_logprobs ?? [] }
+      : undefined;
+  // rlm_query child episodes: the recorded child (by its path) plays its recorded replies, its sub-calls from its steps.
+  const childByPath = new Map(children.map((c) => [c.episode_id.slice(ep.episode_id.length + 1), c]));
+  const { rlmDepth = 0, ...limits } = envLimits;
+  const recursion =
+    rlmDepth > 0
+      ? {
+          maxDepth: rlmDepth,
+          policy: async (_messages: unknown, meta: PolicyCallMeta) => {
+            const child = childByPath.get(meta.path);
+            const step = child?.steps[meta.turn - 1];
+            if (!child || !step) throw new Error(`replay: child episode ${meta.path} turn ${meta.turn} is not in the recording`);
+            load(meta.path, step);
+            return { text: step.reply, usage: { promptTokens: step.prompt_tokens, completionTokens: step.completion_tokens, tokens: tokensOf(step) } };
+          },
+        }
+      : null;
+  const env = new RLMEnv({ ...limits, task, pool, subModel, recursion });
   try {
     const reset = await env.reset({ seed: deriveSeed(runSeed, ep.episode_index, 0) });
     check(0, 'observation', ep.messages.slice(0, 2), reset.observation);
     let last;
     for (const step of ep.steps) {
       recorded = step;
-      queues.clear();
-      for (const c of step.sub_calls) {
-        const q = queues.get(c.prompt) ?? [];
-        q.push(c);
-        queues.set(c.prompt, q);
-      }
-      const tokens = step.prompt_token_ids && step.completion_token_ids
-        ? { prompt_token_ids: step.prompt_token_ids, completion_token_ids: step.completion_token_ids, completion_logprobs: step.completion_logprobs ?? [] }
-        : undefined;
-      last = await env.step(step.reply, { promptTokens: step.prompt_tokens, completionTokens: step.completion_tokens, tokens });
+      load('', step);
+      last = await env.step(step.reply, { promptTokens: step.prompt_tokens, completionTokens: step.completion_tokens, tokens: tokensOf(step) });
       const got = last.info.step!;
-      check(step.turn, 'code_cells', step.code_cells, got.code_cells);
-      check(step.turn, 'observation', step.observation, got.observation);
-      check(step.turn, 'cell_errors', step.cell_errors, got.cell_errors);
-      check(step.turn, 'sub_calls', step.sub_calls.map((c) => c.prompt), got.sub_calls.map((c) => c.prompt));
+      checkStep(check, step.turn, step, got);
       if (last.terminated || last.truncated) break;
     }
+    // Every child episode played again, step for step, and none more or fewer than recorded.
+    const played = new Map(env.children.map((c) => [c.path, c]));
+    for (const [path, rec] of childByPath) {
+      const c = played.get(path);
+      if (!c) {
+        check(null, `child ${rec.episode_id}`, 'played', 'not played');
+        continue;
+      }
+      rec.steps.forEach((st, i) => {
+        const g = c.steps[i];
+        if (!g) check(st.turn, `child ${rec.episode_id} step`, 'played', 'missing');
+        else checkStep((t, f, e, a) => check(t, `child ${rec.episode_id} ${f}`, e, a), st.turn, st, g);
+      });
+      check(null, `child ${rec.episode_id} final_answer`, rec.final_answer, c.info.finalAnswer);
+    }
+    for (const path of played.keys()) if (!childByPath.has(path)) check(null, `child ${path}`, 'not recorded', 'played');
     if (ep.error === null && ep.stop_reason !== 'interrupted') {
       check(null, 'final_answer', ep.final_answer, last?.info.finalAnswer ?? null);
       check(null, 'stop_reason', ep.stop_reason, last?.info.stopReason ?? null);
@@ -160,6 +207,16 @@ async function replayEpisode(
     await env.close();
   }
   return { episode_id: ep.episode_id, status: mismatches.length ? 'mismatch' : 'ok', mismatches };
+}
+
+type Check = (turn: number | null, field: string, expected: unknown, actual: unknown) => void;
+
+function checkStep(check: Check, turn: number, step: StepRecord, got: StepRecord): void {
+  check(turn, 'code_cells', step.code_cells, got.code_cells);
+  check(turn, 'observation', step.observation, got.observation);
+  check(turn, 'cell_errors', step.cell_errors, got.cell_errors);
+  const id = (c: SubCallRecord) => c.prompt_sha256 ?? sha256(c.prompt);
+  check(turn, 'sub_calls', step.sub_calls.map(id), got.sub_calls.map(id));
 }
 
 function sortKeys(o: Record<string, number>): Record<string, number> {

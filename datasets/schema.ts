@@ -8,6 +8,7 @@
  * loss masks int8, reward components map<utf8, float64> (DuckDB MAP(VARCHAR, DOUBLE): `reward_components['cost']`).
  */
 import * as arrow from 'apache-arrow';
+import { createHash } from 'node:crypto';
 import type { Message, StepRecord } from '../env/types.ts';
 import type { SubCallRecord } from '../env/sandbox/types.ts';
 import type { EpisodeRecord } from '../rollouts/types.ts';
@@ -60,6 +61,11 @@ export const SUB_CALL_TYPE = (): arrow.Struct =>
     field('completion_tokens', i64()),
     field('latency_ms', f64()),
     field('error', str(), true),
+    field('refused', bool()),
+    field('prompt_chars', i64()),
+    field('prompt_sha256', str()),
+    field('response_chars', i64()),
+    field('response_sha256', str()),
   ]);
 
 export function toArrowSchema(cols: readonly ColumnDef[], metadata?: Record<string, string>): arrow.Schema {
@@ -112,6 +118,10 @@ export const EPISODE_COLUMNS: readonly ColumnDef[] = [
   col('sampling_params', str(), 'root sampling parameters sent, JSON (SamplingParams)'),
   col('score_details', str(), "scorer's details, JSON"),
   col('messages', MESSAGES_TYPE(), 'the whole root conversation: system, user, then assistant / user (REPL output) turns'),
+  col('root_episode_id', str(), 'root of this episode\'s rlm_query tree (the episode itself for a root episode)'),
+  col('parent_episode_id', str(), 'episode whose rlm_query started this one; null for a root episode', true),
+  col('depth', i32(), 'depth in the rlm_query tree: 0 = root episode, 1 = its rlm_query child, …'),
+  col('sub_calls_refused', i32(), 'sub-call prompts refused before sending (too large, over a chars cap); not in sub_calls'),
 ];
 
 export const STEP_COLUMNS: readonly ColumnDef[] = [
@@ -130,13 +140,19 @@ export const STEP_COLUMNS: readonly ColumnDef[] = [
   col('completion_token_ids', listOf(i32()), 'sampled completion token ids (only with --logprobs)', true),
   col('completion_logprobs', listOf(f64()), 'logprob of each sampled completion token (only with --logprobs)', true),
   col('loss_mask', listOf(i8()), 'as recorded by the env: 1 = model token, 0 = environment token (only with --logprobs)', true),
+  col('replay_ms', f64(), 'time spent re-running the REPL journal this turn (rollback of a failed cell, restore on a new worker), ms'),
+  col('rollbacks', i32(), 'cells of this turn rolled back (CPU timeout, wall deadline, memory limit, sandbox crash)'),
 ];
 
 export const EPISODES_SCHEMA: arrow.Schema = toArrowSchema(EPISODE_COLUMNS, { 'rlm_gym.table': 'episodes', 'rlm_gym.schema_version': SCHEMA_VERSION });
 export const STEPS_SCHEMA: arrow.Schema = toArrowSchema(STEP_COLUMNS, { 'rlm_gym.table': 'steps', 'rlm_gym.schema_version': SCHEMA_VERSION });
 
 /** An `episodes` row as returned by readRun: an EpisodeRecord without `steps` (plain JS values). */
-export type EpisodeRow = Omit<EpisodeRecord, 'steps'>;
+export type EpisodeRow = Omit<EpisodeRecord, 'steps' | 'children'>;
+
+function sha256Hex(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}
 /** A `steps` row as returned by readRun. */
 export type StepRow = StepRecord & { run_id: string; episode_id: string };
 
@@ -317,18 +333,47 @@ export function validateRow(cols: readonly ColumnDef[], row: Record<string, unkn
   }
 }
 
-/** The `episodes` row of a record (everything but `steps`); validates it. */
+/** The `episodes` row of a record (everything but `steps` and `children`); fills the tree defaults; validates it. */
 export function episodeRow(ep: EpisodeRecord): EpisodeRow {
-  const { steps: _steps, ...row } = ep;
+  const { steps: _steps, children: _children, ...rest } = ep;
+  const row: EpisodeRow = {
+    ...rest,
+    root_episode_id: rest.root_episode_id ?? rest.episode_id,
+    parent_episode_id: rest.parent_episode_id ?? null,
+    depth: rest.depth ?? 0,
+    sub_calls_refused: rest.sub_calls_refused ?? 0,
+  };
   validateRow(EPISODE_COLUMNS, row as unknown as Record<string, unknown>, `episode ${JSON.stringify(ep?.episode_id)}`);
   return row;
+}
+
+/** A sub-call as stored: the hash/length fields filled in when the producer left them out (texts kept as given). */
+export function subCallRow(c: SubCallRecord): SubCallRecord {
+  if (!c || typeof c !== 'object') return c;
+  const p = typeof c.prompt === 'string' ? c.prompt : '';
+  const r = typeof c.response === 'string' ? c.response : '';
+  return {
+    ...c,
+    refused: c.refused ?? false,
+    prompt_chars: c.prompt_chars ?? p.length,
+    prompt_sha256: c.prompt_sha256 ?? sha256Hex(p),
+    response_chars: c.response_chars ?? r.length,
+    response_sha256: c.response_sha256 ?? sha256Hex(r),
+  };
 }
 
 /** The `steps` rows of a record; validates them. */
 export function stepRows(ep: EpisodeRecord): StepRow[] {
   if (!Array.isArray(ep.steps)) throw new SchemaError(`episode ${JSON.stringify(ep.episode_id)}: field "steps" must be an array`);
   return ep.steps.map((s, i) => {
-    const row: StepRow = { ...s, run_id: ep.run_id, episode_id: ep.episode_id };
+    const row: StepRow = {
+      ...s,
+      sub_calls: Array.isArray(s?.sub_calls) ? s.sub_calls.map(subCallRow) : s?.sub_calls,
+      replay_ms: s?.replay_ms ?? 0,
+      rollbacks: s?.rollbacks ?? 0,
+      run_id: ep.run_id,
+      episode_id: ep.episode_id,
+    };
     validateRow(STEP_COLUMNS, row as unknown as Record<string, unknown>, `episode ${JSON.stringify(ep.episode_id)} step ${i}`);
     return row;
   });

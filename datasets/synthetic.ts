@@ -4,6 +4,7 @@
  */
 import type { Message, StepRecord } from '../env/types.ts';
 import type { SubCallRecord } from '../env/sandbox/types.ts';
+import { subCallRow } from './schema.ts';
 import type { EpisodeRecord, SamplingParams } from '../rollouts/types.ts';
 
 export interface SyntheticOptions {
@@ -90,7 +91,7 @@ export function syntheticEpisode(index: number, opts: SyntheticOptions): Episode
       const ct = 5 + Math.floor(r() * 50);
       subP += pt;
       subC += ct;
-      return {
+      return subCallRow({
         prompt: text(r, chars, `chunk ${k}:`),
         response: text(r, Math.max(8, chars / 4), 'resp'),
         model: 'sub-model',
@@ -98,7 +99,7 @@ export function syntheticEpisode(index: number, opts: SyntheticOptions): Episode
         completion_tokens: ct,
         latency_ms: Math.round(r() * 2000 * 100) / 100,
         error: r() < 0.1 ? 'RateLimitError: 429' : null,
-      };
+      });
     });
     subTotal += nSub;
     const observation = last && terminated ? '' : text(r, chars, `out ${t}:`);
@@ -121,6 +122,8 @@ export function syntheticEpisode(index: number, opts: SyntheticOptions): Episode
       completion_token_ids: tokens ? completionIds : null,
       completion_logprobs: tokens ? completionIds.map((_, k) => -Math.round(r() * 3 * 1e6) / 1e6 - (k % 2) * 0.001) : null,
       loss_mask: tokens ? completionIds.map(() => 1) : null,
+      replay_ms: 0,
+      rollbacks: 0,
     });
     messages.push({ role: 'assistant', content: reply });
     if (!(last && terminated)) messages.push({ role: 'user', content: observation });
@@ -177,6 +180,10 @@ export function syntheticEpisode(index: number, opts: SyntheticOptions): Episode
     score_details: JSON.stringify({ match: correct, note: 'synthetic' }),
     messages,
     steps,
+    root_episode_id: String(index).padStart(6, '0'),
+    parent_episode_id: null,
+    depth: 0,
+    sub_calls_refused: 0,
   };
 }
 

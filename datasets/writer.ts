@@ -60,8 +60,9 @@ export interface CloseOptions {
   [extra: string]: unknown;
 }
 
+/** One added episode: its row first, then the rows of its rlm_query children (so a part never splits a tree). */
 interface Buffered {
-  episode: EpisodeRow;
+  episodes: EpisodeRow[];
   steps: StepRow[];
 }
 
@@ -275,15 +276,22 @@ export class RunWriter {
       if (episode.run_id !== this.runId) {
         throw new DatasetError(`episode ${episode.episode_id} has run_id "${episode.run_id}", expected "${this.runId}"`, 'run_id_mismatch');
       }
-      if (this.ids.has(episode.episode_id)) {
-        throw new DatasetError(`episode ${episode.episode_id} is already in run ${this.runId} (written or buffered)`, 'duplicate_episode');
+      const tree = [episode, ...(episode.children ?? [])];
+      for (const e of tree) {
+        if (this.ids.has(e.episode_id) || tree.filter((x) => x.episode_id === e.episode_id).length > 1) {
+          throw new DatasetError(`episode ${e.episode_id} is already in run ${this.runId} (written or buffered)`, 'duplicate_episode');
+        }
       }
-      const row = episodeRow(episode);
-      const steps = stepRows(episode);
-      // sampling_params may carry extra_body (headers?) — redact secret-named keys. task_options are left byte-exact (replay).
-      const scrubbed: EpisodeRow = { ...row, sampling_params: scrubJsonText(row.sampling_params) };
-      this.ids.add(episode.episode_id);
-      this.buffer.push({ episode: scrubbed, steps });
+      const rows: EpisodeRow[] = [];
+      const steps: StepRow[] = [];
+      for (const e of tree) {
+        const row = episodeRow(e);
+        steps.push(...stepRows(e));
+        // sampling_params may carry extra_body (headers?) — redact secret-named keys. task_options are left byte-exact (replay).
+        rows.push({ ...row, sampling_params: scrubJsonText(row.sampling_params) });
+      }
+      for (const e of tree) this.ids.add(e.episode_id);
+      this.buffer.push({ episodes: rows, steps });
     } catch (e) {
       return Promise.reject(e);
     }
@@ -305,7 +313,7 @@ export class RunWriter {
     const name = partName(index);
     const epFile = `${EPISODES_DIR}/${name}.parquet`;
     const stFile = `${STEPS_DIR}/${name}.parquet`;
-    const episodes = batch.map((b) => b.episode);
+    const episodes = batch.flatMap((b) => b.episodes);
     const steps = batch.flatMap((b) => b.steps);
     let stepsCommitted = false;
     let epBytes: Uint8Array;

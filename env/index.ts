@@ -1,6 +1,9 @@
 /** The gym: RLMEnv (reset/step), the system prompt, reply parsing, and the sandboxed REPL underneath. */
 export { RLMEnv, contextChars } from './rlm-env.ts';
-export type { RLMEnvConfig, StepResult, ResetResult, StepInfo, Prices, RootPolicy } from './rlm-env.ts';
+export type { RLMEnvConfig, StepResult, ResetResult, StepInfo, Prices, RootPolicy, PolicyCallMeta, ChildEpisode } from './rlm-env.ts';
+export { TreeBudget } from './tree-budget.ts';
+export { countTextTokens, countTextTokensAsync } from './tokens.ts';
+export { recordSubCall, sha256 } from './record.ts';
 export { RLMEnvConfigError, RLMEnvStateError } from './errors.ts';
 export { DEFAULT_SYSTEM_PROMPT, renderSystemPrompt, renderTaskMessage, type PromptInfo } from './prompt.ts';
 export { extractCodeBlocks, extractTextFinal } from './parse.ts';
@@ -12,6 +15,7 @@ export type {
   SandboxLimits,
   SessionOptions,
   SubCallHandler,
+  SubCallBudget,
   SubCallRecord,
   SubCallRequest,
   SubCallResponse,

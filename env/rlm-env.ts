@@ -1,5 +1,8 @@
 import { z } from 'zod';
-import { countTextTokens } from './tokens.ts';
+import { countTextTokensAsync } from './tokens.ts';
+import { TreeBudget } from './tree-budget.ts';
+import { recordSubCall } from './record.ts';
+import { fmtInt } from './sandbox/limits.ts';
 import { generateTask, getTaskFamily, scoreTask, type Task, type ScoreResult } from '../tasks/index.ts';
 import { SandboxPool, type SandboxSession } from './sandbox/index.ts';
 import type { CellResult, SandboxLimits, SessionOptions, SubCallHandler, SubCallRecord, SubCallRequest, SubCallResponse } from './sandbox/types.ts';
@@ -26,8 +29,36 @@ export interface Prices {
   subOutputPerM?: number;
 }
 
+/** Which child episode a recursion policy is asked to play, and its turn. */
+export interface PolicyCallMeta {
+  /** Path of the child episode in the rlm_query tree: "1" = the root's first rlm_query child, "1.2" = that child's second. */
+  path: string;
+  /** 1 for a child of the root. */
+  depth: number;
+  /** 1-based turn of the child episode. */
+  turn: number;
+  /** Aborted when the episode (or the rlm_query call) is aborted: pass it to the HTTP client. */
+  signal?: AbortSignal;
+}
+
 /** Drives a child episode for `rlm_query` (recursion): given the messages so far, return the next reply. */
-export type RootPolicy = (messages: Message[]) => Promise<{ text: string; usage?: ReplyUsage }>;
+export type RootPolicy = (messages: Message[], meta: PolicyCallMeta) => Promise<{ text: string; usage?: ReplyUsage }>;
+
+/** One rlm_query child episode as played (recorded as its own episodes/steps rows). */
+export interface ChildEpisode {
+  /** See PolicyCallMeta.path. */
+  path: string;
+  /** Path of the parent ('' = the root episode). */
+  parentPath: string;
+  depth: number;
+  question: string;
+  contextChars: number;
+  info: StepInfo;
+  terminated: boolean;
+  truncated: boolean;
+  messages: Message[];
+  steps: StepRecord[];
+}
 
 export interface RLMEnvConfig {
   /** Task family name (generated from the reset seed), a fixed Task, or a factory of the seed. Default 'sniah'. */
@@ -63,8 +94,22 @@ export interface RLMEnvConfig {
   reward?: (score: ScoreResult, task: Task) => number;
   /** Recursion for rlm_query: a policy for child episodes and how deep they may nest. Without it rlm_query = llm_query(prompt + subContext). */
   recursion?: { policy: RootPolicy; maxDepth?: number; maxTurns?: number } | null;
+  /** Replies longer than this many chars are not run (an error observation instead). Default 200,000. */
+  maxReplyChars?: number;
+  /** Code blocks run per reply; later ones are skipped with a note. Default 20. */
+  maxCellsPerReply?: number;
+  /** CPU time all cells of one turn may use together (ms); a cell gets at most what is left. Default 60,000. */
+  maxTurnCpuMs?: number;
+  /** Wall time all cells of one turn may use together (ms). Default 600,000. */
+  maxTurnWallMs?: number;
+  /** Chars of each sub-call prompt/response kept in a step record (marker + full length + sha256 beyond). Default 10,000. */
+  maxRecordedSubCallChars?: number;
   /** Internal: depth of this env in an rlm_query tree (0 = root). */
   depth?: number;
+  /** Internal: the rlm_query tree's budgets (a child env shares its root's). */
+  tree?: TreeBudget;
+  /** Internal: this env's path in the rlm_query tree ('' = root). */
+  path?: string;
 }
 
 const PositiveInt = z.number().int().positive();
@@ -80,6 +125,11 @@ const ConfigSchema = z
     maxWallMs: Nullable(PositiveInt),
     maxCostUsd: Nullable(z.number().positive()),
     maxObservationChars: PositiveInt.optional(),
+    maxReplyChars: PositiveInt.optional(),
+    maxCellsPerReply: PositiveInt.max(10_000).optional(),
+    maxTurnCpuMs: PositiveInt.optional(),
+    maxTurnWallMs: PositiveInt.optional(),
+    maxRecordedSubCallChars: z.number().int().min(100).optional(),
     prices: z
       .object({
         inputPerM: z.number().nonnegative(),
@@ -99,6 +149,13 @@ const ConfigSchema = z
         maxOutputChars: PositiveInt.optional(),
         maxSubConcurrency: PositiveInt.optional(),
         maxSubPromptChars: PositiveInt.optional(),
+        maxSubContextChars: z.number().int().nonnegative().optional(),
+        maxSubCallCharsPerCell: z.number().int().nonnegative().optional(),
+        maxSubCallCharsPerEpisode: z.number().int().nonnegative().optional(),
+        maxJournalChars: z.number().int().nonnegative().optional(),
+        maxJournalReplayMs: z.number().nonnegative().optional(),
+        maxFinalChars: PositiveInt.optional(),
+        maxCodeChars: PositiveInt.optional(),
       })
       .strict()
       .optional(),
@@ -108,10 +165,12 @@ const ConfigSchema = z
     reward: z.any().optional(),
     recursion: z.any().optional(),
     depth: z.number().int().nonnegative().optional(),
+    tree: z.any().optional(),
+    path: z.string().optional(),
   })
   .strict();
 
-/** Fresh REPLs an episode may get after its sandbox died (memory limit, wall deadline, crash) before it is truncated. */
+/** Cells that killed their sandbox (memory limit, wall deadline, crash) an episode may have rolled back before it is truncated. */
 const MAX_SANDBOX_RESTARTS = 2;
 
 const DEFAULTS = {
@@ -123,6 +182,11 @@ const DEFAULTS = {
   maxSubConcurrency: 16,
   maxSubPromptChars: 400_000,
   maxObservationChars: 50_000,
+  maxReplyChars: 200_000,
+  maxCellsPerReply: 20,
+  maxTurnCpuMs: 60_000,
+  maxTurnWallMs: 600_000,
+  maxRecordedSubCallChars: 10_000,
 } as const;
 
 /** `info` of reset() and step(). Terminal-only fields are undefined before the episode ends. */
@@ -136,7 +200,11 @@ export interface StepInfo {
   goldAnswer?: string;
   score?: ScoreResult;
   stopReason?: StopReason;
+  /** Sub-calls sent by this episode and its rlm_query children (refused prompts excluded). */
   subCalls: number;
+  /** Prompts refused before sending (too large, over a chars cap): not sub-calls. */
+  subCallsRefused: number;
+  /** Sub-call tokens of this episode plus every token of its rlm_query children. */
   subPromptTokens: number;
   subCompletionTokens: number;
   rootPromptTokens: number;
@@ -186,13 +254,20 @@ export class RLMEnv {
   private finalAnswer: string | null = null;
   private rootPromptTokens = 0;
   private rootCompletionTokens = 0;
+  /** Own sub-calls (this episode's code) and the totals of its rlm_query subtree (own + descendants). */
   private subPromptTokens = 0;
   private subCompletionTokens = 0;
   private subCallCount = 0;
+  private subCallsRefused = 0;
+  private treeRootPrompt = 0;
+  private treeRootCompletion = 0;
+  private tree: TreeBudget | null = null;
+  private _children: ChildEpisode[] = [];
+  private pendingChildren = 0;
+  private sandboxRestarts = 0;
   private _messages: Message[] = [];
   private _steps: StepRecord[] = [];
   private lastScore: ScoreResult | undefined;
-  private sandboxRestarts = 0;
   private stepping = false;
   private sessionOptions: SessionOptions | null = null;
   private promptTokenCache = { messages: 0, tokens: 0 };
@@ -231,6 +306,11 @@ export class RLMEnv {
       maxSubConcurrency: sb.maxSubConcurrency ?? DEFAULTS.maxSubConcurrency,
       maxSubPromptChars: sb.maxSubPromptChars ?? DEFAULTS.maxSubPromptChars,
       maxObservationChars: config.maxObservationChars ?? DEFAULTS.maxObservationChars,
+      maxReplyChars: config.maxReplyChars ?? DEFAULTS.maxReplyChars,
+      maxCellsPerReply: config.maxCellsPerReply ?? DEFAULTS.maxCellsPerReply,
+      maxTurnCpuMs: config.maxTurnCpuMs ?? DEFAULTS.maxTurnCpuMs,
+      maxTurnWallMs: config.maxTurnWallMs ?? DEFAULTS.maxTurnWallMs,
+      maxRecordedSubCallChars: config.maxRecordedSubCallChars ?? DEFAULTS.maxRecordedSubCallChars,
     };
     this.ownsPool = !config.pool;
     this.pool = config.pool ?? null;
@@ -271,13 +351,17 @@ export class RLMEnv {
     this.done = false;
     this.finalAnswer = null;
     this.rootPromptTokens = this.rootCompletionTokens = 0;
-    this.subPromptTokens = this.subCompletionTokens = this.subCallCount = 0;
+    this.subPromptTokens = this.subCompletionTokens = this.subCallCount = this.subCallsRefused = 0;
+    this.treeRootPrompt = this.treeRootCompletion = 0;
+    this._children = [];
+    this.sandboxRestarts = 0;
+    // A root episode owns the tree's budgets; a child counts against its root's.
+    this.tree = this.cfg.tree ?? new TreeBudget(this.cfg.maxSubCalls, this.cfg.maxWallMs ?? null);
     this._steps = [];
     this.lastScore = undefined;
     this.stopReason = undefined;
     this.startedAt = performance.now();
 
-    this.sandboxRestarts = 0;
     this.promptTokenCache = { messages: 0, tokens: 0 };
     this.pool ??= new SandboxPool();
     this.sessionOptions = {
@@ -292,6 +376,8 @@ export class RLMEnv {
         maxOutputChars: this.cfg.maxOutputChars,
         maxSubConcurrency: this.cfg.maxSubConcurrency,
         maxSubPromptChars: this.cfg.maxSubPromptChars,
+        subCallBudget: this.tree,
+        rlmRecursive: this.recursionAvailable(),
     };
     this.session = await this.pool.open(this.sessionOptions, (req) => this.handleSubCall(req));
 
@@ -339,26 +425,44 @@ export class RLMEnv {
     const started = performance.now();
     this.turn++;
 
-    const promptTokens = usage.promptTokens ?? usage.tokens?.prompt_token_ids.length ?? this.countPromptTokens();
-    const completionTokens = usage.completionTokens ?? usage.tokens?.completion_token_ids.length ?? countTextTokens(reply);
+    // Counted without blocking the event loop (a reply or observation may be megabytes long).
+    const promptTokens = usage.promptTokens ?? usage.tokens?.prompt_token_ids.length ?? (await this.countPromptTokens());
+    const completionTokens = usage.completionTokens ?? usage.tokens?.completion_token_ids.length ?? (await countTextTokensAsync(reply));
     this.rootPromptTokens += promptTokens;
     this.rootCompletionTokens += completionTokens;
+    this.treeRootPrompt += promptTokens;
+    this.treeRootCompletion += completionTokens;
+    this.tree!.rootPromptTokens += promptTokens;
+    this.tree!.rootCompletionTokens += completionTokens;
     this._messages.push({ role: 'assistant', content: reply });
 
-    const cells = extractCodeBlocks(reply, this.repl);
+    const tooLong = reply.length > this.cfg.maxReplyChars;
+    const allCells = tooLong ? [] : extractCodeBlocks(reply, this.repl);
+    const cells = allCells.slice(0, this.cfg.maxCellsPerReply);
     const parts: string[] = [];
     const cellErrors: string[] = [];
     const subCalls: SubCallRecord[] = [];
     let final: string | null = null;
     let sandboxDead = false;
     let budgetHit: StopReason | null = null;
+    let replayMs = 0;
+    let rollbacks = 0;
+    const keep = (r: CellResult) => {
+      for (const c of r.subCalls) subCalls.push(recordSubCall(c, this.cfg.maxRecordedSubCallChars));
+      replayMs += r.replayMs ?? 0;
+      if (r.rolledBack) rollbacks++;
+    };
 
-    if (cells.length === 0) {
+    if (tooLong) {
+      const msg = `Error: your reply is ${fmt(reply.length)} chars; replies longer than ${fmt(this.cfg.maxReplyChars)} chars are not run, so nothing ran. Keep data in the REPL, not in the reply.`;
+      parts.push(msg);
+      cellErrors.push(msg);
+    } else if (cells.length === 0) {
       const textFinal = extractTextFinal(reply);
       if (textFinal?.kind === 'FINAL') final = textFinal.value;
       else if (textFinal?.kind === 'FINAL_VAR') {
         const r = await this.session!.run(`FINAL_VAR(${JSON.stringify(textFinal.name)})`);
-        subCalls.push(...r.subCalls);
+        keep(r);
         if (r.final) final = r.final.value;
         else parts.push(`FINAL_VAR(${JSON.stringify(textFinal.name)}) failed: ${r.error ?? 'no such variable'}`);
         if (r.error) cellErrors.push(r.error);
@@ -369,30 +473,61 @@ export class RLMEnv {
       }
     }
 
+    let turnCpu = 0;
+    let skipped: string | null = null;
     for (let i = 0; i < cells.length && final === null; i++) {
-      const wallLeft = this.wallLeft();
-      const r: CellResult = await this.session!.run(cells[i]);
-      subCalls.push(...r.subCalls);
+      if (!this.session || this.done) break; // aborted meanwhile
+      // Each cell gets at most what is left of the turn's CPU and wall budgets (and of the episode tree's wall time).
+      const cpuLeft = this.cfg.maxTurnCpuMs - turnCpu;
+      let wallLeft = this.cfg.maxTurnWallMs - (performance.now() - started);
+      const treeWall = this.tree!.wallLeft();
+      if (treeWall !== null) wallLeft = Math.min(wallLeft, treeWall);
+      if (cpuLeft < 1 || wallLeft < 1) {
+        skipped = cpuLeft < 1 ? `this turn used its ${fmt(this.cfg.maxTurnCpuMs)} ms of CPU` : 'this turn (or episode) used its wall time';
+        parts.push(`[cells ${i + 1}–${cells.length} of ${cells.length} skipped: ${skipped}]`);
+        break;
+      }
+      const r: CellResult = await this.session!.run(cells[i], { cpuMs: cpuLeft, wallMs: wallLeft });
+      turnCpu += r.cpuMs ?? 0;
+      if (r.rolledBack && r.stopReason === 'cpu_timeout') turnCpu += Math.min(this.cfg.cellCpuTimeoutMs, cpuLeft);
+      keep(r);
       parts.push(formatCell(i + 1, cells.length, r));
       if (r.error) cellErrors.push(r.error);
       if (r.final) final = r.final.value;
       if (r.dead) {
-        // A fresh REPL lets the model recover from one bad cell; repeated deaths end the episode.
+        // A backend without a journal (Python) loses the REPL: a fresh one lets the model recover, up to a limit.
+        // (The JS REPL is only dead when it could not be restored at all.)
         sandboxDead = this.sandboxRestarts >= MAX_SANDBOX_RESTARTS || !(await this.reopenSession());
         break;
       }
+      if (r.rolledBack && (this.session?.deaths ?? 0) > MAX_SANDBOX_RESTARTS) {
+        sandboxDead = true; // cells that keep killing their sandbox end the episode
+        break;
+      }
       if (r.stopReason === 'sub_call_budget') budgetHit = 'max_sub_calls';
-      if (wallLeft !== null && this.wallLeft()! <= 0) break;
+      if (treeWall !== null && this.tree!.wallLeft()! <= 0) break;
+    }
+    if (allCells.length > cells.length && !skipped && final === null) {
+      parts.push(`[only the first ${cells.length} of ${allCells.length} code blocks ran: at most ${this.cfg.maxCellsPerReply} per reply]`);
     }
     for (const c of subCalls) {
+      if (c.refused) {
+        this.subCallsRefused++;
+        this.tree!.refused++;
+        continue;
+      }
       this.subCallCount++;
       this.subPromptTokens += c.prompt_tokens;
       this.subCompletionTokens += c.completion_tokens;
+      this.tree!.subPromptTokens += c.prompt_tokens;
+      this.tree!.subCompletionTokens += c.completion_tokens;
     }
 
     let terminated = false;
     let truncated = false;
-    if (final !== null) {
+    if (this.done) {
+      truncated = true; // abort() ended the episode while this step ran: its reason stands
+    } else if (final !== null) {
       terminated = true;
       this.finalAnswer = final;
       this.stopReason = 'final';
@@ -417,10 +552,10 @@ export class RLMEnv {
     // Many cells each under the per-cell cap can still flood the next prompt: cap the turn as a whole.
     if (observationText.length > this.cfg.maxObservationChars) {
       const cut = observationText.length - this.cfg.maxObservationChars;
-      observationText = `${observationText.slice(0, this.cfg.maxObservationChars)}\n… [turn output truncated: ${cut.toLocaleString('en-US')} more chars]`;
+      observationText = `${observationText.slice(0, this.cfg.maxObservationChars)}\n… [turn output truncated: ${fmt(cut)} more chars]`;
     }
     if (!this.done) {
-      const header = renderBudgetLine(this.turn, this.cfg.maxTurns, Math.max(0, this.cfg.maxSubCalls - this.subCallCount));
+      const header = renderBudgetLine(this.turn, this.cfg.maxTurns, this.tree!.remaining);
       observationText = `${header}\n${observationText}`;
       if (this.turn === this.cfg.maxTurns - 1) observationText += `\n\n${LAST_TURN_NOTICE}`;
     }
@@ -440,6 +575,8 @@ export class RLMEnv {
       loss_mask: usage.tokens
         ? [...usage.tokens.prompt_token_ids.map(() => 0), ...usage.tokens.completion_token_ids.map(() => 1)]
         : null,
+      replay_ms: Math.round(replayMs * 1000) / 1000,
+      rollbacks,
     };
     this._steps.push(step);
     const observation: Message[] = this.done ? [] : [{ role: 'user', content: observationText }];
@@ -490,13 +627,26 @@ export class RLMEnv {
   private async handleSubCall(req: SubCallRequest): Promise<SubCallResponse> {
     if (req.kind === 'rlm' && this.recursionAvailable()) return this.runChildEpisode(req);
     if (!this.cfg.subModel) throw new Error('no sub-model is configured for this environment');
+    // Without recursion the sandbox already joined prompt + subContext (so the prompt cap applied to what is sent).
     const prompt = req.kind === 'rlm' && req.subContext ? `${req.prompt}\n\n${req.subContext}` : req.prompt;
-    return this.cfg.subModel({ kind: 'llm', prompt, model: req.model });
+    return this.cfg.subModel({ kind: 'llm', prompt, model: req.model, signal: req.signal, episodePath: this.cfg.path ?? '' });
   }
 
-  /** rlm_query with recursion on: a child env whose context is subContext, driven by the configured policy. */
+  /** The rlm_query child episodes played so far (all depths, each after its parent). */
+  get children(): readonly ChildEpisode[] {
+    return this._children;
+  }
+
+  /**
+   * rlm_query with recursion on: a child env whose context is subContext, driven by the configured policy. It shares
+   * this tree's budgets (sub-calls, tokens, cost, wall time); its own turns and sub-calls are recorded as its episode.
+   */
   private async runChildEpisode(req: SubCallRequest): Promise<SubCallResponse> {
     const rec = this.cfg.recursion!;
+    const depth = (this.cfg.depth ?? 0) + 1;
+    const myPath = this.cfg.path ?? '';
+    const index = this._children.filter((c) => c.parentPath === myPath).length + this.pendingChildren++ + 1;
+    const path = myPath === '' ? String(index) : `${myPath}.${index}`;
     const child = new RLMEnv({
       ...this.config,
       pool: this.pool ?? undefined,
@@ -512,33 +662,60 @@ export class RLMEnv {
         meta: {},
       },
       maxTurns: rec.maxTurns ?? Math.min(10, this.cfg.maxTurns),
-      maxSubCalls: Math.max(0, this.cfg.maxSubCalls - this.subCallCount),
+      maxSubCalls: this.tree!.remaining,
       score: () => ({ score: 0, correct: false, details: {} }),
-      depth: (this.cfg.depth ?? 0) + 1,
+      depth,
+      tree: this.tree!,
+      path,
     });
+    const onAbort = () => void child.abort('interrupted');
+    req.signal?.addEventListener('abort', onAbort, { once: true });
+    let result: StepResult | null = null;
     try {
       await child.reset({ seed: 0 });
-      let promptTokens = 0;
-      let completionTokens = 0;
-      for (;;) {
-        const reply = await rec.policy([...child.messages]);
-        const r = await child.step(reply.text, reply.usage);
-        promptTokens = r.info.rootPromptTokens + r.info.subPromptTokens;
-        completionTokens = r.info.rootCompletionTokens + r.info.subCompletionTokens;
-        if (r.terminated) return { text: r.info.finalAnswer ?? '', model: 'rlm_query', promptTokens, completionTokens };
-        if (r.truncated) throw new Error(`rlm_query sub-episode ended without an answer (${r.info.stopReason})`);
+      for (let turn = 1; ; turn++) {
+        if (req.signal?.aborted) throw new Error('rlm_query was aborted');
+        const reply = await rec.policy([...child.messages], { path, depth, turn, signal: req.signal });
+        result = await child.step(reply.text, reply.usage);
+        if (result.terminated) return { text: result.info.finalAnswer ?? '', model: 'rlm_query', promptTokens: 0, completionTokens: 0 };
+        if (result.truncated) throw new Error(`rlm_query sub-episode ended without an answer (${result.info.stopReason})`);
       }
     } finally {
+      req.signal?.removeEventListener('abort', onAbort);
+      this.pendingChildren--;
+      const info = result?.info ?? child.info([]);
+      // The child's subtree totals join this episode's (the tree budget counted them as it played).
+      this.subCallCount += child.subCallCount;
+      this.subCallsRefused += child.subCallsRefused;
+      this.subPromptTokens += child.subPromptTokens;
+      this.subCompletionTokens += child.subCompletionTokens;
+      this.treeRootPrompt += child.treeRootPrompt;
+      this.treeRootCompletion += child.treeRootCompletion;
+      this._children.push(
+        {
+          path,
+          parentPath: myPath,
+          depth,
+          question: req.prompt,
+          contextChars: (req.subContext ?? '').length,
+          info,
+          terminated: result?.terminated ?? false,
+          truncated: result ? result.truncated : true,
+          messages: [...child.messages],
+          steps: [...child.steps],
+        },
+        ...child.children,
+      );
       await child.close();
     }
   }
 
-  /** Replaces a dead sandbox with a fresh one (same context and seed); the sub-call budget carries over. */
+  /** Replaces a dead session with a fresh one (same context and seed); the sub-call budget carries over (shared tree). */
   private async reopenSession(): Promise<boolean> {
     this.sandboxRestarts++;
     await this.endSession();
     try {
-      this.session = await this.pool!.open({ ...this.sessionOptions!, subCallsUsed: this.subCallCount }, (req) => this.handleSubCall(req));
+      this.session = await this.pool!.open(this.sessionOptions!, (req) => this.handleSubCall(req));
       return true;
     } catch {
       return false;
@@ -546,37 +723,30 @@ export class RLMEnv {
   }
 
   /** Prompt tokens of the conversation, counted incrementally (messages are append-only within an episode). */
-  private countPromptTokens(): number {
+  private async countPromptTokens(): Promise<number> {
     const c = this.promptTokenCache;
-    for (; c.messages < this._messages.length; c.messages++) c.tokens += countTextTokens(this._messages[c.messages].content) + 4;
+    for (; c.messages < this._messages.length; c.messages++) c.tokens += (await countTextTokensAsync(this._messages[c.messages].content)) + 4;
     return c.tokens;
   }
 
+  /** Budgets are the root's, counted over the whole rlm_query tree (a child truncates when the tree runs out). */
   private budgetExceeded(): StopReason | null {
     const c = this.cfg;
-    if (c.maxRootTokens != null && this.rootPromptTokens + this.rootCompletionTokens >= c.maxRootTokens) return 'max_root_tokens';
-    if (this.subCallCount >= c.maxSubCalls && c.maxSubCalls > 0) return 'max_sub_calls';
-    if (c.maxCostUsd != null && this.cost() >= c.maxCostUsd) return 'max_cost';
-    const wall = this.wallLeft();
+    const t = this.tree!;
+    if (c.maxRootTokens != null && t.rootPromptTokens + t.rootCompletionTokens >= c.maxRootTokens) return 'max_root_tokens';
+    if (t.used >= t.max && t.max > 0) return 'max_sub_calls';
+    if (c.maxCostUsd != null && this.cost(t.rootPromptTokens, t.rootCompletionTokens, t.subPromptTokens, t.subCompletionTokens) >= c.maxCostUsd) return 'max_cost';
+    const wall = t.wallLeft();
     if (wall !== null && wall <= 0) return 'max_wall_time';
     if (this.turn >= c.maxTurns) return 'max_turns';
     return null;
   }
 
-  private wallLeft(): number | null {
-    return this.cfg.maxWallMs == null ? null : this.cfg.maxWallMs - (performance.now() - this.startedAt);
-  }
-
-  private cost(): number {
+  /** USD of the given token counts: root-policy turns at root prices, sub-model calls at sub prices. */
+  private cost(rootP: number, rootC: number, subP: number, subC: number): number {
     const p = this.cfg.prices;
     if (!p) return 0;
-    return (
-      (this.rootPromptTokens * p.inputPerM +
-        this.rootCompletionTokens * p.outputPerM +
-        this.subPromptTokens * (p.subInputPerM ?? p.inputPerM) +
-        this.subCompletionTokens * (p.subOutputPerM ?? p.outputPerM)) /
-      1e6
-    );
+    return (rootP * p.inputPerM + rootC * p.outputPerM + subP * (p.subInputPerM ?? p.inputPerM) + subC * (p.subOutputPerM ?? p.outputPerM)) / 1e6;
   }
 
   private info(errors: string[]): StepInfo {
@@ -590,11 +760,13 @@ export class RLMEnv {
       score: this.done ? this.lastScore : undefined,
       stopReason: this.done ? this.stopReason : undefined,
       subCalls: this.subCallCount,
-      subPromptTokens: this.subPromptTokens,
-      subCompletionTokens: this.subCompletionTokens,
+      subCallsRefused: this.subCallsRefused,
+      // Everything of the subtree that is not this episode's own turns: its sub-calls, and all tokens of its children.
+      subPromptTokens: this.subPromptTokens + (this.treeRootPrompt - this.rootPromptTokens),
+      subCompletionTokens: this.subCompletionTokens + (this.treeRootCompletion - this.rootCompletionTokens),
       rootPromptTokens: this.rootPromptTokens,
       rootCompletionTokens: this.rootCompletionTokens,
-      costUsd: this.cost(),
+      costUsd: this.cost(this.treeRootPrompt, this.treeRootCompletion, this.subPromptTokens, this.subCompletionTokens),
       errors,
       wallMs: Math.round(performance.now() - this.startedAt),
     };
@@ -613,9 +785,12 @@ export class RLMEnv {
 
 function formatCell(index: number, total: number, r: CellResult): string {
   const label = total > 1 ? `[cell ${index}/${total}]` : '[output]';
+  // A rolled-back cell had no effect: one clear line, no partial output.
+  if (r.rolledBack) return `${label}\n${r.error}`;
   const lines = [`${label}`, r.output === '' ? '(no output)' : r.output];
   if (r.error) lines.push(/^\w*(Error|Exception)\b|^Uncaught\b/.test(r.error) ? r.error : `Error: ${r.error}`);
-  if (r.dead) lines.push(`The REPL was reset: ${describeStop(r.stopReason)}. All variables are lost.`);
+  if (r.reset) lines.push(`Note: ${r.reset}; all variables are lost.`);
+  if (r.dead) lines.push(`The REPL is gone: ${describeStop(r.stopReason)} and it could not be restarted.`);
   return lines.join('\n');
 }
 
@@ -630,6 +805,10 @@ function describeStop(reason: CellResult['stopReason']): string {
     default:
       return 'the sandbox process crashed';
   }
+}
+
+function fmt(n: number): string {
+  return fmtInt(n);
 }
 
 /** Characters of a context (documents: titles + texts). */

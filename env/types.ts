@@ -36,6 +36,10 @@ export interface StepRecord {
   completion_logprobs: number[] | null;
   /** 1 for each completion token (model), 0 for prompt (environment) tokens; null unless token ids were recorded. */
   loss_mask: number[] | null;
+  /** Time spent re-running the REPL's journal this turn (rollbacks, restores on a new worker), ms. Default 0. */
+  replay_ms?: number;
+  /** Cells of this turn that were rolled back (timed out, ran out of memory, killed their sandbox). Default 0. */
+  rollbacks?: number;
 }
 
 export type StopReason =

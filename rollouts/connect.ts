@@ -40,7 +40,11 @@ export async function connect(o: ConnectOptions): Promise<Connection> {
   let reference: ReferenceServer | null = null;
   let endpoints: string[];
   let requested = o.model;
-  if (o.model === 'reference') {
+  if (o.model === 'reference' && o.endpoints && o.endpoints.length) {
+    // A served reference policy (npm run serve:reference): use the endpoint given, never silently ignore it.
+    endpoints = o.endpoints;
+    requested = REFERENCE_MODEL_ID;
+  } else if (o.model === 'reference') {
     reference = await startReferenceServer();
     endpoints = [reference.url];
     requested = REFERENCE_MODEL_ID;

@@ -6,7 +6,19 @@
  */
 import { setMaxListeners } from 'node:events';
 import PQueue from 'p-queue';
-import { RLMEnv, SandboxPool, contextChars, type StepInfo, type Prices, type SandboxLimits, type SubCallHandler, type Message, type StepRecord } from '../env/index.ts';
+import {
+  RLMEnv,
+  SandboxPool,
+  contextChars,
+  type ChildEpisode,
+  type PolicyCallMeta,
+  type StepInfo,
+  type Prices,
+  type SandboxLimits,
+  type SubCallHandler,
+  type Message,
+  type StepRecord,
+} from '../env/index.ts';
 import { generateTask, type Task } from '../tasks/index.ts';
 import type { PolicyClient } from './client.ts';
 import { RolloutConfigError } from './errors.ts';
@@ -31,6 +43,11 @@ export interface EnvLimits {
   sandbox?: Omit<SandboxLimits, 'maxSubCalls'>;
   /** rlm_query depth: 0 = rlm_query is a plain sub-call; n > 0 = child episodes played by the root policy, n levels deep. */
   rlmDepth?: number;
+  maxReplyChars?: number;
+  maxCellsPerReply?: number;
+  maxTurnCpuMs?: number;
+  maxTurnWallMs?: number;
+  maxRecordedSubCallChars?: number;
   /** REPL language: 'js' (default) or 'python'. Recorded in the manifest, so replay uses the same one. */
   repl?: 'js' | 'python';
 }
@@ -226,7 +243,8 @@ async function playEpisode(o: RolloutOptions, ep: PlannedEpisode, tasks: TaskCac
   const subModel: SubCallHandler = async (req) => {
     // Keyed by the prompt, not the call order: parallel batches finish in any order, seeds must not depend on it.
     const seed = deriveSeed(o.seed, ep.index, 0, `sub:${req.prompt}`);
-    const r = await sub.chat([{ role: 'user', content: req.prompt }], { ...subSampling, seed }, o.signal);
+    // Aborted with the run, or when the episode's sandbox drops the call (episode aborted, cell rolled back).
+    const r = await sub.chat([{ role: 'user', content: req.prompt }], { ...subSampling, seed }, anySignal(o.signal, req.signal));
     subModelId = r.model;
     return { text: r.text, model: r.model, promptTokens: r.promptTokens, completionTokens: r.completionTokens };
   };
@@ -239,13 +257,14 @@ async function playEpisode(o: RolloutOptions, ep: PlannedEpisode, tasks: TaskCac
     throw new Error(`cannot generate task ${ep.family} seed ${ep.taskSeed}: ${(e as Error).message}`);
   }
   const { rlmDepth = 0, ...limits } = o.env ?? {};
-  let childTurn = 0;
   const recursion = rlmDepth > 0
     ? {
         maxDepth: rlmDepth,
-        policy: async (messages: Message[]) => {
-          const r = await policy.chat(messages, { ...o.sampling, logprobs: false, seed: deriveSeed(o.seed, ep.index, 0, `rlm:${childTurn++}`) }, o.signal);
-          return { text: r.text, usage: { promptTokens: r.promptTokens, completionTokens: r.completionTokens } };
+        // Child turns are sampled like root turns (token ids + logprobs with --logprobs): they are trajectories too.
+        policy: async (messages: Message[], meta: PolicyCallMeta) => {
+          const seed = deriveSeed(o.seed, ep.index, meta.turn, `rlm:${meta.path}`);
+          const r = await policy.chat(messages, { ...o.sampling, seed }, anySignal(o.signal, meta.signal));
+          return { text: r.text, usage: { promptTokens: r.promptTokens, completionTokens: r.completionTokens, tokens: r.tokens } };
         },
       }
     : null;
@@ -335,7 +354,71 @@ async function playEpisode(o: RolloutOptions, ep: PlannedEpisode, tasks: TaskCac
     steps,
   };
   const outcome: RewardOutcome = o.reward ? await o.reward(base) : { reward: score.score, components: { accuracy: score.score }, error: null };
-  return { ...base, reward: outcome.reward, reward_components: outcome.components, reward_error: outcome.error };
+  const root: EpisodeRecord = {
+    ...base,
+    reward: outcome.reward,
+    reward_components: outcome.components,
+    reward_error: outcome.error,
+    root_episode_id: ep.episodeId,
+    parent_episode_id: null,
+    depth: 0,
+    sub_calls_refused: info?.subCallsRefused ?? 0,
+  };
+  if (env.children.length) root.children = env.children.map((c) => childRecord(root, c, rootModel, subModelId));
+  return root;
+}
+
+/** Episode id of an rlm_query child: the root's id, then its path ("000003.1.2"). */
+export function childEpisodeId(rootId: string, path: string): string {
+  return path === '' ? rootId : `${rootId}.${path}`;
+}
+
+/**
+ * An rlm_query child episode as its own record: the same task fields as the root (it is part of the root's attempt),
+ * its own question (the rlm_query prompt), turns, steps and counts; score 0; reward = the root's (credit assignment is
+ * the trainer's choice: the root's reward is what the tree earned).
+ */
+function childRecord(root: EpisodeRecord, c: ChildEpisode, rootModel: string, subModel: string): EpisodeRecord {
+  return {
+    ...root,
+    children: undefined,
+    episode_id: childEpisodeId(root.episode_id, c.path),
+    question: c.question,
+    gold_answer: '',
+    final_answer: c.info.finalAnswer,
+    score: 0,
+    correct: false,
+    turns: c.steps.length,
+    terminated: c.terminated,
+    truncated: c.truncated,
+    stop_reason: c.info.stopReason ?? 'error',
+    error: null,
+    root_prompt_tokens: c.info.rootPromptTokens,
+    root_completion_tokens: c.info.rootCompletionTokens,
+    sub_calls: c.info.subCalls,
+    sub_calls_refused: c.info.subCallsRefused,
+    sub_prompt_tokens: c.info.subPromptTokens,
+    sub_completion_tokens: c.info.subCompletionTokens,
+    cost_usd: c.info.costUsd,
+    wall_ms: c.info.wallMs,
+    context_chars: c.contextChars,
+    context_tokens: 0,
+    root_model: rootModel,
+    sub_model: subModel,
+    score_details: JSON.stringify({ rlm_query_child: true }),
+    messages: c.messages,
+    steps: c.steps,
+    root_episode_id: root.episode_id,
+    parent_episode_id: childEpisodeId(root.episode_id, c.parentPath),
+    depth: c.depth,
+  };
+}
+
+/** Aborted when either signal is (AbortSignal.any, Node ≥ 20.3). */
+function anySignal(a: AbortSignal | undefined, b: AbortSignal | undefined): AbortSignal | undefined {
+  if (!a) return b;
+  if (!b) return a;
+  return AbortSignal.any([a, b]);
 }
 
 /** Keeps what the summary needs, so a long run does not hold every transcript in memory. */

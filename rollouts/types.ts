@@ -55,4 +55,14 @@ export interface EpisodeRecord {
   score_details: string; // JSON
   messages: Message[];
   steps: StepRecord[];
+  /** The root of this episode's rlm_query tree (itself for a root episode). Default: episode_id. */
+  root_episode_id?: string;
+  /** The episode whose rlm_query started this one; null for a root episode. Default null. */
+  parent_episode_id?: string | null;
+  /** Depth in the rlm_query tree: 0 = root. Default 0. */
+  depth?: number;
+  /** Sub-call prompts refused before sending (too large, over a chars cap): not counted in sub_calls. Default 0. */
+  sub_calls_refused?: number;
+  /** The episode's rlm_query child episodes (recursively, children after their parent): written in the same part. */
+  children?: EpisodeRecord[];
 }

@@ -20,6 +20,7 @@ const program = new Command()
   .requiredOption('--out <file>', 'output file: Parquet (ZSTD), or JSON Lines when it ends with .jsonl')
   .option('--min-reward <x>', 'sft: keep episodes with reward ≥ x (default: correct episodes only); trl/tokens: optional row filter; ignored by verl')
   .option('--split <name>', 'verl: extra_info.split', 'train')
+  .option('--include-children', 'also export rlm_query child episodes (depth > 0, from --rlm-depth runs) as rows of their own', false)
   .exitOverride()
   .addHelpText(
     'after',
@@ -38,7 +39,7 @@ try {
   process.exit(code === 'commander.helpDisplayed' || code === 'commander.help' || code === 'commander.version' ? 0 : 2);
 }
 const [dir] = program.args;
-const opts = program.opts<{ format: string; out: string; minReward?: string; split: string }>();
+const opts = program.opts<{ format: string; out: string; minReward?: string; split: string; includeChildren: boolean }>();
 
 if (!isExportFormat(opts.format)) fail(`unknown --format "${opts.format}"; use one of: ${EXPORT_FORMATS.join(', ')}`, 2);
 let minReward: number | undefined;
@@ -51,7 +52,7 @@ if (!existsSync(dir)) fail(`run directory not found: ${dir}`, 1);
 if (path.resolve(opts.out).startsWith(path.resolve(dir) + path.sep)) fail(`--out ${opts.out} is inside the run directory ${dir}; write the export elsewhere`, 2);
 
 try {
-  const r = await exportRun(dir, { format: opts.format, out: opts.out, minReward, split: opts.split });
+  const r = await exportRun(dir, { format: opts.format, out: opts.out, minReward, split: opts.split, includeChildren: opts.includeChildren });
   const kb = (r.bytes / 1024).toFixed(1);
   const rel = path.relative(process.cwd(), r.out);
   const shown = rel && !rel.startsWith('..') ? rel : r.out;

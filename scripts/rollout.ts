@@ -47,6 +47,9 @@ const program = strictCommand(new Command('rollout'))
   .option('--max-root-tokens <int>', 'root tokens per episode (prompt+completion over turns)', intArg('--max-root-tokens', 1))
   .option('--max-episode-seconds <s>', 'wall time per episode', numArg('--max-episode-seconds', 1))
   .option('--cell-timeout <s>', 'CPU seconds per REPL cell', numArg('--cell-timeout', 0.1), 10)
+  .option('--max-reply-chars <int>', 'replies longer than this are not run (error observation)', intArg('--max-reply-chars', 1), 200_000)
+  .option('--max-cells-per-reply <int>', 'code blocks run per reply; later ones are skipped with a note', intArg('--max-cells-per-reply', 1), 20)
+  .option('--max-turn-cpu <s>', 'CPU seconds all cells of one turn may use together', numArg('--max-turn-cpu', 0.1), 60)
   .option('--repl <language>', 'REPL language the model writes: js (isolated-vm) or python (Pyodide)', replArg, 'js')
   .option('--rlm-depth <int>', 'rlm_query recursion: 0 = a plain sub-call on prompt + subContext; n = child episodes played by the root model, n deep', intArg('--rlm-depth', 0), 0)
   .option('--concurrency <int>', 'episodes in flight', intArg('--concurrency', 1), 8)
@@ -169,6 +172,9 @@ async function main(): Promise<number> {
     prices,
     sandbox: { cellCpuTimeoutMs: Math.round(settings.cellTimeout * 1000), maxSubConcurrency: settings.maxSubConcurrency },
     rlmDepth: settings.rlmDepth ?? 0,
+    maxReplyChars: settings.maxReplyChars ?? 200_000,
+    maxCellsPerReply: settings.maxCellsPerReply ?? 20,
+    maxTurnCpuMs: Math.round((settings.maxTurnCpu ?? 60) * 1000),
     repl: settings.repl ?? 'js',
   };
   const runId = resumedRunId ?? path.basename(outDir);

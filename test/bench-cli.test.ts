@@ -39,7 +39,8 @@ describe('npm run bench (arguments)', () => {
       { id: 'parquet_write', select: null },
     ]);
     expect(resolvePlan(['scale_10m', 'scale_10m_oolong'])).toEqual([{ id: 'scale_10m', select: null }]);
-    expect(resolvePlan(null).map((p) => p.id)).toHaveLength(9);
+    expect(resolvePlan(null).map((p) => p.id)).toHaveLength(10);
+    expect(resolvePlan(['restore_new_worker'])).toEqual([{ id: 'rollback', select: null }]);
     expect(resolvePlan(['python_reset_grpo16'])).toEqual([{ id: 'python_step_overhead', select: null }]);
     expect(parseFlags(['--json', '--quick', '--only=reset_10m'])).toMatchObject({ json: true, quick: true, only: ['reset_10m'] });
     expect(() => parseFlags(['--jsn'])).toThrow(UsageError);

@@ -165,15 +165,17 @@ describe('RLMEnv', () => {
     expect(a).not.toContain(other.split('\n')[2]);
   });
 
-  it('gives the model a fresh REPL after its sandbox dies, and truncates after repeated deaths', async () => {
+  it('rolls back a cell that kills its sandbox, keeping the variables, and truncates after repeated deaths', async () => {
     const env = makeEnv({ sandbox: { memoryMB: 64, cellCpuTimeoutMs: 5000 } });
     await env.reset({ seed: 1 });
+    await env.step(repl('const keep = "kept"'));
     const bomb = repl('const a = []; while (true) a.push(new Array(1e6).fill(1));');
     const r1 = await env.step(bomb);
     expect(r1.truncated).toBe(false);
-    expect(r1.observation[0].content).toMatch(/REPL was reset/);
-    const r2 = await env.step(repl('print(typeof context, context.length > 0)'));
-    expect(r2.observation[0].content).toContain('string true');
+    expect(r1.observation[0].content).toContain('[output]\nRangeError: the cell ran out of memory (limit 64 MB) and was rolled back; your variables are as before it.');
+    expect(r1.info.step?.replay_ms).toBeGreaterThan(0);
+    const r2 = await env.step(repl('print(typeof context, context.length > 0, keep)'));
+    expect(r2.observation[0].content).toContain('string true kept');
     await env.step(bomb);
     const r4 = await env.step(bomb);
     expect(r4.truncated).toBe(true);

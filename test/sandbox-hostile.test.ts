@@ -1,5 +1,6 @@
 /**
- * Hostile code (the classes of notes/sandbox.md). Every cell must end as an error observation or a dead session; the test
+ * Hostile code (the classes of notes/sandbox.md). Every cell must end as an error observation (a cell that times out or
+ * kills its sandbox is rolled back, and the session goes on); the test
  * process survives; nothing of the host (`process`, `require`, isolated-vm references) is reachable afterwards; and a NEW
  * session in the same pool works afterwards.
  */
@@ -41,7 +42,7 @@ interface Hostile {
   after?: [code: string, output: string];
 }
 
-const loops = 'TimeoutError: the cell exceeded its CPU time limit of 200 ms';
+const loops = 'TimeoutError: the cell timed out after 200 ms CPU and was rolled back';
 const cpu = (r: CellResult) => {
   expect(r.stopReason).toBe('cpu_timeout');
   expect(r.error).toMatch(new RegExp(`^${loops}`));
@@ -59,13 +60,16 @@ const HOSTILE: Hostile[] = [
   {
     name: 'array memory bomb',
     code: 'const a = []; while (true) a.push(new Array(1e5).fill(1.5))',
-    check: (r) => expect(r).toMatchObject({ dead: true, stopReason: 'memory_limit' }),
+    opts: { cellWallTimeoutMs: 60_000, cellCpuTimeoutMs: 10_000 }, // a loaded machine must not turn this into a timeout
+    check: (r) => expect(r).toMatchObject({ rolledBack: true, stopReason: 'memory_limit', output: '' }),
   },
   {
     name: 'huge single allocation (native OOM of the whole worker)',
     code: 'new Array(1e9).fill(0)',
+    opts: { cellWallTimeoutMs: 60_000, cellCpuTimeoutMs: 10_000 },
     check: (r) => {
-      expect(r.dead).toBe(true);
+      expect(r.rolledBack).toBe(true);
+      expect(r.dead).toBeUndefined();
       expect(['memory_limit', 'worker_crash']).toContain(r.stopReason);
     },
   },
@@ -81,8 +85,7 @@ const HOSTILE: Hostile[] = [
     code: "while (true) print('flood '.repeat(100))",
     check: (r) => {
       cpu(r);
-      expect(r.output.length).toBeLessThanOrEqual(2_000 + 60);
-      expect(r.output).toMatch(/\n… \[output truncated: [\d,]+ more chars\]$/);
+      expect(r.output).toBe(''); // rolled back: the partial output is not shown
     },
   },
   {
@@ -244,7 +247,7 @@ const HOSTILE: Hostile[] = [
     code: "print('waiting'); llm_query('hang forever')",
     opts: { cellWallTimeoutMs: 400 },
     handler: () => new Promise(() => {}),
-    check: (r) => expect(r).toMatchObject({ dead: true, stopReason: 'wall_timeout', output: 'waiting\n' }),
+    check: (r) => expect(r).toMatchObject({ rolledBack: true, stopReason: 'wall_timeout', output: '' }),
   },
 ];
 
@@ -283,26 +286,26 @@ describe(`hostile cells (${HOSTILE.length})`, () => {
 });
 
 describe('worker processes', () => {
-  it('a worker killed mid-cell: the session gets dead + worker_crash, the pool respawns and serves new sessions', async () => {
+  it('a worker killed mid-cell: that cell is rolled back (worker_crash), the session goes on elsewhere; the pool respawns', async () => {
     let release!: () => void;
     const slow: SubCallHandler = () => new Promise((resolve) => (release = () => resolve({ text: 'late', model: 'm', promptTokens: 0, completionTokens: 0 })));
     const victim = await pool.open({ context: CONTEXT, seed: 1, ...BASE }, slow);
-    const bystander = await pool.open({ context: CONTEXT, seed: 1, ...BASE }, echo);
     const before = pool.stats.respawns;
     await victim.run('let x = 1');
-    const pending = victim.run("print('started'); llm_query('wait')");
+    const pending = victim.run("print('started'); x = 2; llm_query('wait')");
     await new Promise((r) => setTimeout(r, 150));
     const pid = victim.workerPid!;
     process.kill(pid, 'SIGKILL');
     const r = await pending;
     release();
-    expect(r).toMatchObject({ dead: true, stopReason: 'worker_crash' });
-    expect(r.error).toMatch(/^Error: the sandbox process died \(worker killed by SIGKILL\)/);
-    expect(victim.dead).toBe(true);
-    expect(await victim.run('print(x)')).toMatchObject({ dead: true, stopReason: 'worker_crash' });
-    if (bystander.workerPid === undefined) expect(bystander.dead).toBe(true); // it shared the killed worker
+    expect(r).toMatchObject({ rolledBack: true, stopReason: 'worker_crash', output: '' });
+    expect(r.dead).toBeUndefined();
+    expect(r.error).toBe('Error: the cell crashed its sandbox process and was rolled back; your variables are as before it.');
+    expect(victim.dead).toBe(false);
+    expect(victim.deaths).toBe(1);
+    expect((await victim.run('print(x)')).output).toBe('1\n');
+    expect(victim.workerPid).not.toBe(pid);
     await victim.close();
-    await bystander.close();
     // replaced, and serving
     for (let i = 0; i < 20 && pool.stats.workers < 2; i++) await new Promise((r2) => setTimeout(r2, 50));
     expect(pool.stats.respawns).toBe(before + 1);

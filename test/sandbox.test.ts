@@ -166,13 +166,15 @@ describe('REPL basics', () => {
     await s.close();
   });
 
-  it('keeps the state after a CPU timeout', async () => {
+  it('rolls a CPU-timed-out cell back: earlier state kept, the cell had no effect', async () => {
     const s = await open({ cellCpuTimeoutMs: 200 });
-    const r = await runAll(s, ['let kept = "yes"', 'print("before"); while (true) {}', 'print(kept)']);
+    const r = await runAll(s, ['let kept = "yes"', 'print("before"); kept = "changed"; while (true) {}', 'print(kept)']);
     expect(r[1]!.stopReason).toBe('cpu_timeout');
+    expect(r[1]!.rolledBack).toBe(true);
     expect(r[1]!.dead).toBeUndefined();
-    expect(r[1]!.error).toMatch(/^TimeoutError: the cell exceeded its CPU time limit of 200 ms/);
-    expect(r[1]!.output).toBe('before\n');
+    expect(r[1]!.error).toBe('TimeoutError: the cell timed out after 200 ms CPU and was rolled back; your variables are as before it.');
+    expect(r[1]!.output).toBe('');
+    expect(r[1]!.replayMs).toBeGreaterThan(0);
     expect(r[2]!.output).toBe('yes\n');
     expect(s.dead).toBe(false);
     await s.close();
@@ -319,16 +321,21 @@ describe('sub-calls', () => {
     await s.close();
   });
 
-  it('rlm_query sends kind rlm with the sub-context', async () => {
+  it('rlm_query sends kind rlm with the sub-context when recursive, else one joined prompt', async () => {
     const m = fakeModel();
-    const s = await open({}, m.handler);
+    const s = await open({ rlmRecursive: true }, m.handler);
     const r = await s.run('print(rlm_query("sub question", context.slice(0, 9)), rlm_query("no ctx"))');
     expect(r.output).toBe('echo:sub question echo:no ctx\n');
     expect(m.calls.map((c) => [c.kind, c.prompt, c.subContext])).toEqual([['rlm', 'sub question', 'The quick'], ['rlm', 'no ctx', undefined]]);
     await s.close();
+    const plain = fakeModel();
+    const p = await open({}, plain.handler);
+    await p.run('rlm_query("sub question", context.slice(0, 9))');
+    expect(plain.calls.map((c) => [c.kind, c.prompt, c.subContext])).toEqual([['rlm', 'sub question\n\nThe quick', undefined]]);
+    await p.close();
   });
 
-  it('a wall deadline covers a blocked sub-call: dead + wall_timeout, the call is aborted and recorded', async () => {
+  it('a wall deadline covers a blocked sub-call: rolled back + wall_timeout, the call is aborted and recorded', async () => {
     let signal: AbortSignal | undefined;
     const hang: SubCallHandler = (req) => {
       signal = req.signal;
@@ -336,15 +343,17 @@ describe('sub-calls', () => {
     };
     const s = await open({ cellWallTimeoutMs: 300 }, hang);
     const t0 = Date.now();
+    await s.run('const before = 1');
     const r = await s.run('print("before"); llm_query("hang")');
-    expect(Date.now() - t0).toBeLessThan(2_000);
-    expect(r).toMatchObject({ dead: true, stopReason: 'wall_timeout', output: 'before\n' });
-    expect(r.error).toMatch(/^TimeoutError: the cell exceeded its wall-clock limit of 300 ms/);
-    expect(r.subCalls[0]!.error).toMatch(/^abandoned/);
+    expect(Date.now() - t0).toBeLessThan(3_000);
+    expect(r).toMatchObject({ rolledBack: true, stopReason: 'wall_timeout', output: '' });
+    expect(r.dead).toBeUndefined();
+    expect(r.error).toMatch(/^TimeoutError: the cell exceeded its wall-clock limit of 300 ms \(time blocked on sub-calls counts\) and was rolled back/);
+    expect(r.subCalls[0]!.error).toMatch(/^aborted: the cell was rolled back/);
     expect(signal?.aborted).toBe(true);
-    expect(s.dead).toBe(true);
-    const again = await s.run('print(1)');
-    expect(again).toMatchObject({ dead: true, stopReason: 'wall_timeout' });
+    expect(s.dead).toBe(false);
+    const again = await s.run('print(before)');
+    expect(again.output).toBe('1\n');
     await s.close();
   });
 });
@@ -434,7 +443,7 @@ describe('pool and misuse', () => {
   it('a closed session rejects run(); close() is idempotent; a closed pool refuses open()', async () => {
     const p = new SandboxPool({ workers: 1 });
     const s = await p.open({ context: 'x', seed: 1 }, fakeModel().handler);
-    expect(p.stats).toEqual({ workers: 1, respawns: 0, sessions: 1 });
+    expect(p.stats).toEqual({ workers: 1, respawns: 0, sessions: 1, restores: 0 });
     await s.close();
     await s.close();
     expect(p.stats.sessions).toBe(0);

@@ -17,12 +17,16 @@ export type { ResolvedLimits } from './limits.ts';
 export { RESERVED_NAMES, rewriteCell } from './rewrite.ts';
 export type { RewriteResult } from './rewrite.ts';
 export { SANDBOX_CLOCK_START_MS } from './results.ts';
+export { SessionJournal } from './journal.ts';
+export type { JournalEntry, JournalLimits } from './journal.ts';
+export type { CellLimits } from './protocol.ts';
 export type {
   CellResult,
   FinalSource,
   ReplLanguage,
   SandboxLimits,
   SessionOptions,
+  SubCallBudget,
   SubCallHandler,
   SubCallRecord,
   SubCallRequest,

@@ -101,6 +101,8 @@ export class IsolateSession {
         maxSubPromptChars: limits.maxSubPromptChars,
         maxSubContextChars: limits.maxSubContextChars,
         maxFinalChars: limits.maxFinalChars,
+        maxSubCallCharsPerCell: limits.maxSubCallCharsPerCell,
+        rlmRecursive: limits.rlmRecursive,
         maxErrorChars: limits.maxErrorChars,
         docLayout: init.docLayout,
         sentinel: TASK_SENTINEL,
@@ -175,9 +177,10 @@ export class IsolateSession {
     return out;
   }
 
-  async run(code: string): Promise<IsolateCellResult> {
+  async run(code: string, over: { cpuMs?: number; wallMs?: number } = {}): Promise<IsolateCellResult> {
     const t0 = performance.now();
-    const done = (r: Omit<IsolateCellResult, 'durationMs'>): IsolateCellResult => ({ ...r, durationMs: performance.now() - t0 });
+    const cpu0 = this.cpuTime();
+    const done = (r: Omit<IsolateCellResult, 'durationMs'>): IsolateCellResult => ({ ...r, durationMs: performance.now() - t0, cpuMs: Math.max(0, this.cpuTime() - cpu0) });
     if (this.dead) return done(deadResult(this.killReason ?? 'worker_crash', '', this.limits));
     if (this.running) return done({ output: '', error: 'Error: another cell is still running in this sandbox' });
     if (code.length > this.limits.maxCodeChars) {
@@ -188,17 +191,18 @@ export class IsolateSession {
 
     this.running = true;
     this.emitted = '';
-    const wall = setTimeout(() => this.kill('wall_timeout'), this.limits.cellWallTimeoutMs);
+    const cpuMs = Math.max(1, Math.min(this.limits.cellCpuTimeoutMs, over.cpuMs ?? Infinity));
+    const wallMs = Math.max(1, Math.min(this.limits.cellWallTimeoutMs, over.wallMs ?? Infinity));
+    const wall = setTimeout(() => this.kill('wall_timeout'), wallMs);
     try {
-      return done(await this.runPhases(rw.code, rw.isAsync));
+      return done(await this.runPhases(rw.code, rw.isAsync, cpuMs));
     } finally {
       clearTimeout(wall);
       this.running = false;
     }
   }
 
-  private async runPhases(code: string, isAsync: boolean): Promise<Omit<IsolateCellResult, 'durationMs'>> {
-    const cpuMs = this.limits.cellCpuTimeoutMs;
+  private async runPhases(code: string, isAsync: boolean, cpuMs: number): Promise<Omit<IsolateCellResult, 'durationMs'>> {
     const cpu0 = this.cpuTime();
     let out = await this.task(() => this.runRef.apply(undefined, [code, isAsync], { timeout: cpuMs, result: { copy: true } }));
     if (out.kind === 'ok') {

@@ -13,6 +13,11 @@ export interface ResolvedLimits {
   maxSubContextChars: number;
   maxFinalChars: number;
   maxCodeChars: number;
+  maxJournalChars: number;
+  maxJournalReplayMs: number;
+  maxSubCallCharsPerCell: number;
+  maxSubCallCharsPerEpisode: number;
+  rlmRecursive: boolean;
   /** Not configurable: the longest error description shown (inside CellResult.error). */
   maxErrorChars: number;
 }
@@ -27,6 +32,11 @@ export const LIMIT_DEFAULTS = {
   maxSubContextChars: 50_000_000,
   maxFinalChars: 100_000,
   maxCodeChars: 1_000_000,
+  maxJournalChars: 64_000_000,
+  maxJournalReplayMs: 30_000,
+  maxSubCallCharsPerCell: 100_000_000,
+  maxSubCallCharsPerEpisode: 500_000_000,
+  rlmRecursive: false,
   maxErrorChars: 2_000,
 } as const;
 
@@ -44,7 +54,7 @@ export function defaultMemoryMB(contextBytes: number): number {
 }
 
 type Range = { min: number; max: number; integer: boolean };
-const RANGES: Record<Exclude<keyof ResolvedLimits, 'maxErrorChars'>, Range> = {
+const RANGES: Record<Exclude<keyof ResolvedLimits, 'maxErrorChars' | 'rlmRecursive'>, Range> = {
   memoryMB: { min: MEMORY_MIN_MB, max: MEMORY_MAX_MB, integer: false },
   cellCpuTimeoutMs: { min: 1, max: 3_600_000, integer: false },
   cellWallTimeoutMs: { min: 1, max: 24 * 3_600_000, integer: false },
@@ -55,6 +65,10 @@ const RANGES: Record<Exclude<keyof ResolvedLimits, 'maxErrorChars'>, Range> = {
   maxSubContextChars: { min: 0, max: 500_000_000, integer: true },
   maxFinalChars: { min: 1, max: 100_000_000, integer: true },
   maxCodeChars: { min: 1, max: 100_000_000, integer: true },
+  maxJournalChars: { min: 0, max: 2_000_000_000, integer: true },
+  maxJournalReplayMs: { min: 0, max: 24 * 3_600_000, integer: false },
+  maxSubCallCharsPerCell: { min: 0, max: 10_000_000_000, integer: true },
+  maxSubCallCharsPerEpisode: { min: 0, max: 100_000_000_000, integer: true },
 };
 
 /** Validates the limits of a session and fills in defaults. Throws SandboxConfigError naming the bad field. */
@@ -73,6 +87,10 @@ export function resolveLimits(opts: SandboxLimits, contextBytes: number): Resolv
       );
     }
     out[key] = v;
+  }
+  if (opts.rlmRecursive !== undefined) {
+    if (typeof opts.rlmRecursive !== 'boolean') throw new SandboxConfigError(`sandbox option rlmRecursive must be a boolean, got ${describe(opts.rlmRecursive)}`);
+    out.rlmRecursive = opts.rlmRecursive;
   }
   return out;
 }

@@ -2,20 +2,19 @@
  * SandboxPool: a small pool of forked worker processes holding isolates (see worker.ts), and the SandboxSession handed to
  * RLMEnv. The parent runs the sub-model calls (SubCallBroker), enforces a watchdog slightly after each cell's wall
  * deadline (kills a worker that cannot recover), replaces dead workers, and never rejects a run for anything the model's
- * code does.
+ * code does. Sessions journal their accepted cells (session.ts): a failed cell is rolled back, and the sessions of a
+ * dead worker are restored on another one without noticing.
  */
-import { fork, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Doc } from '../../tasks/types.ts';
 import type { CellResult, SessionOptions, SubCallHandler } from './types.ts';
-import type { ContextTransfer, ParentToWorker, WorkerConfig, WorkerToParent } from './protocol.ts';
-import { deadResult, type IsolateCellResult, type StopReason } from './results.ts';
+import type { CellLimits, ContextTransfer, WorkerConfig, WorkerToParent } from './protocol.ts';
+import type { StopReason } from './results.ts';
 import { resolveLimits, type ResolvedLimits } from './limits.ts';
-import { SubCallBroker } from './subcalls.ts';
+import { SessionImpl, type DeathRole, type SessionHost } from './session.ts';
+import { WorkerHandle } from './worker-handle.ts';
 import { SandboxClosedError, SandboxConfigError, SandboxError, SandboxWorkerError } from './errors.ts';
 import { PythonPool, type PythonPoolOptions, type PythonPoolStats } from './python/pool.ts';
 
@@ -40,40 +39,46 @@ export interface SandboxPoolStats {
   respawns: number;
   /** Sessions open now (not closed, not dead). */
   sessions: number;
+  /** Sessions restored on another worker after theirs died under them (not their fault). */
+  restores: number;
 }
 
+/**
+ * One REPL session. The one interface every backend's session implements (the isolated-vm JS REPL today): cells are
+ * code strings, results are CellResults, sub-calls go through the SubCallHandler given to open().
+ */
 export interface SandboxSession {
-  /** Runs one cell. Never rejects for anything the model's code does; a dead sandbox yields `dead: true`. Calls are serialized. */
-  run(code: string): Promise<CellResult>;
-  /** Sub-calls counted against the episode's budget so far. */
+  /**
+   * Runs one cell. Never rejects for anything the model's code does. A cell that times out, runs out of memory or kills
+   * its sandbox is rolled back (`rolledBack: true`); `dead: true` only when the session cannot go on. Calls are serialized.
+   * `cellLimits` lowers the CPU/wall limit of this one cell (e.g. to what is left of a turn's budget).
+   */
+  run(code: string, cellLimits?: CellLimits): Promise<CellResult>;
+  /** Sub-calls this session sent so far (refused prompts excluded). */
   readonly subCallsUsed: number;
+  /** Prompts refused before sending (too large, over a chars cap). */
+  readonly subCallsRefused: number;
   readonly dead: boolean;
   /** Why the sandbox died (set together with `dead`). */
   readonly stopReason: CellResult['stopReason'] | undefined;
-  /** PID of the worker process that holds this session's isolate (undefined once dead or closed). */
+  /** PID of the worker process that holds this session's isolate (undefined once dead or closed, or while it must be restored). */
   readonly workerPid: number | undefined;
+  /** Accepted cells in the journal (what a restore re-runs). */
+  readonly journalCells: number;
+  /** Cells of this session that killed their sandbox (memory, wall deadline, crash) and were rolled back. */
+  readonly deaths: number;
   /** The limits in force (defaults filled in). */
   readonly limits: Readonly<ResolvedLimits>;
   /** Disposes the isolate. Idempotent; never rejects. */
   close(): Promise<void>;
 }
 
-const WORKER_PATH = fileURLToPath(new URL('./worker.ts', import.meta.url));
-const TSX_IMPORT = (() => {
-  try {
-    return pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
-  } catch {
-    return 'tsx';
-  }
-})();
 /** Contexts up to this many chars go inline over IPC; larger ones through a temp file written once. */
 const INLINE_MAX_CHARS = 1 << 20;
-const STARTUP_TIMEOUT_MS = 30_000;
 const OPEN_TIMEOUT_MS = 60_000;
-const CLOSE_TIMEOUT_MS = 5_000;
 /** A retired worker is killed at the latest this long after retirement, even if sessions remain. */
 const RETIRE_MAX_MS = 120_000;
-const OOM_STDERR = /is_heap_oom|heap out of memory|Last few GCs|memory limit/i;
+const OOM_STDERR = /out[- ]of[- ]memory|is_heap_oom|Last few GCs|memory limit/i;
 
 // ---------------------------------------------------------------------------------------------------------------------
 
@@ -94,298 +99,30 @@ interface FileEntry {
   inUse: number;
 }
 
-class WorkerHandle {
-  readonly child: ChildProcess;
-  readonly pid: number | undefined;
-  ready = false;
-  alive = true;
-  startedOk = false;
-  stderrTail = '';
-  readonly sessions = new Set<SessionImpl>();
-  readonly opens = new Map<number, (m: Extract<WorkerToParent, { t: 'opened' }> | null) => void>();
-  /** Sessions being opened on this worker (counted in its load from the moment it is chosen). */
-  pendingOpens = 0;
-  readonly closes = new Map<number, () => void>();
-  private queue: ParentToWorker[] = [];
-  private holds = 0;
-  readonly exited: Promise<void>;
-  /** contextKeys this worker has loaded recently (a hint for placing sessions; the worker's LRU is the truth). */
-  readonly keys = new Set<string>();
-  /** Retired (an isolate thread is stuck): no new sessions; killed once its sessions are gone. */
-  retiring = false;
-  /** Session whose wall watchdog killed this worker. */
-  watchdogVictim: SessionImpl | null = null;
-
-  constructor(
-    readonly slot: number,
-    config: WorkerConfig,
-    onMessage: (h: WorkerHandle, m: WorkerToParent) => void,
-    onExit: (h: WorkerHandle, code: number | null, signal: NodeJS.Signals | null) => void,
-  ) {
-    const execArgv = WORKER_PATH.endsWith('.ts') ? ['--no-node-snapshot', '--import', TSX_IMPORT] : ['--no-node-snapshot'];
-    this.child = fork(WORKER_PATH, [JSON.stringify(config)], {
-      execArgv,
-      stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
-      serialization: 'json',
-      // Isolates inherit the process's time zone and ICU locale: pin them, or Date parsing, toString() and
-      // toLocaleString() would differ between machines and break same seed ⇒ same observations.
-      env: { ...process.env, TZ: 'UTC', LANG: 'en_US.UTF-8', LC_ALL: 'en_US.UTF-8' },
-    });
-    this.pid = this.child.pid;
-    this.child.stderr?.setEncoding('utf8');
-    this.child.stderr?.on('data', (d: string) => {
-      this.stderrTail = (this.stderrTail + d).slice(-4096);
-    });
-    let resolveExit!: () => void;
-    this.exited = new Promise((r) => (resolveExit = r));
-    let exitedOnce = false;
-    const exit = (code: number | null, signal: NodeJS.Signals | null) => {
-      if (exitedOnce) return;
-      exitedOnce = true;
-      this.alive = false;
-      this.ready = false;
-      onExit(this, code, signal);
-      resolveExit();
-    };
-    this.child.on('message', (m: WorkerToParent) => {
-      if (m?.t === 'ready') {
-        this.ready = true;
-        this.startedOk = true;
-        clearTimeout(startup);
-        const q = this.queue;
-        this.queue = [];
-        for (const msg of q) this.send(msg);
-      }
-      onMessage(this, m);
-    });
-    this.child.on('exit', (code, signal) => exit(code, signal));
-    this.child.on('error', () => {
-      // spawn or IPC failure: make sure the process is gone; 'exit' follows (or never comes if it never started).
-      this.kill();
-      if (this.child.pid === undefined) exit(null, null);
-    });
-    const startup = setTimeout(() => {
-      if (!this.ready) this.kill();
-    }, STARTUP_TIMEOUT_MS);
-    startup.unref();
-    this.hold(); // until ready
-    this.exited.then(() => clearTimeout(startup));
-    this.child.once('message', () => this.release());
-  }
-
-  noteKey(key: string): void {
-    this.keys.delete(key);
-    this.keys.add(key);
-    if (this.keys.size > 64) this.keys.delete(this.keys.values().next().value!);
-  }
-
-  send(m: ParentToWorker): void {
-    if (!this.alive) return;
-    if (!this.ready) {
-      this.queue.push(m);
-      return;
-    }
-    try {
-      this.child.send(m, (err) => {
-        if (err) this.kill();
-      });
-    } catch {
-      this.kill();
-    }
-  }
-
-  kill(): void {
-    if (this.child.exitCode === null && this.child.signalCode === null) {
-      try {
-        this.child.kill('SIGKILL');
-      } catch {
-        /* already gone */
-      }
-    }
-  }
-
-  /** Keeps the parent's event loop alive while the worker has work; an idle pool does not prevent exit. */
-  hold(): void {
-    if (this.holds++ === 0) this.setRef(true);
-  }
-
-  release(): void {
-    if (this.holds > 0 && --this.holds === 0) this.setRef(false);
-  }
-
-  private setRef(on: boolean): void {
-    type Refable = { ref?: () => void; unref?: () => void } | null | undefined;
-    const targets: Refable[] = [this.child, this.child.channel as unknown as Refable, this.child.stderr as unknown as Refable];
-    for (const t of targets) {
-      try {
-        if (on) t?.ref?.();
-        else t?.unref?.();
-      } catch {
-        /* ignore */
-      }
-    }
-  }
-}
-
 // ---------------------------------------------------------------------------------------------------------------------
 
-class SessionImpl implements SandboxSession {
-  worker: WorkerHandle | null;
-  readonly broker: SubCallBroker;
-  private chain: Promise<unknown> = Promise.resolve();
-  private cellSeq = 0;
-  private current: { cell: number; resolve: (r: IsolateCellResult) => void; watchdog: NodeJS.Timeout } | null = null;
-  private _dead = false;
-  private _stopReason: StopReason | undefined;
-  private deathDetail: string | undefined;
-  closed = false;
-  private closing: Promise<void> | null = null;
+type Placement = { ok: true } | { ok: false; kind: 'config' | 'transfer' | 'worker' | 'closed'; message: string };
 
-  constructor(
-    readonly sid: number,
-    readonly limits: ResolvedLimits,
-    handler: SubCallHandler,
-    worker: WorkerHandle,
-    private readonly pool: SandboxPool,
-    private readonly graceMs: number,
-    subCallsUsed: number,
-  ) {
-    this.worker = worker;
-    this.broker = new SubCallBroker(handler, limits, subCallsUsed);
-  }
-
-  get subCallsUsed(): number {
-    return this.broker.used;
-  }
-  get dead(): boolean {
-    return this._dead;
-  }
-  get stopReason(): StopReason | undefined {
-    return this._stopReason;
-  }
-  get workerPid(): number | undefined {
-    return this._dead || this.closed ? undefined : this.worker?.pid;
-  }
-
-  run(code: string): Promise<CellResult> {
-    if (this.closed) return Promise.reject(new SandboxClosedError('run(): the session is closed'));
-    if (typeof code !== 'string') return Promise.reject(new SandboxError('run(code): code must be a string'));
-    const p = this.chain.then(() => this.runNow(code));
-    this.chain = p.catch(() => undefined);
-    return p;
-  }
-
-  private async runNow(code: string): Promise<CellResult> {
-    const t0 = performance.now();
-    if (this.closed) throw new SandboxClosedError('run(): the session is closed');
-    if (this._dead || !this.worker || !this.worker.alive) {
-      return { ...deadResult(this._stopReason ?? 'worker_crash', '', this.limits, this.deathDetail), subCalls: [], durationMs: 0 };
-    }
-    const worker = this.worker;
-    const cell = ++this.cellSeq;
-    this.broker.beginCell();
-    worker.hold();
-    const r = await new Promise<IsolateCellResult>((resolve) => {
-      const watchdog = setTimeout(() => {
-        // The worker did not answer well after the wall deadline: it is stuck (e.g. in a native call). Kill it.
-        worker.watchdogVictim = this;
-        worker.kill();
-      }, this.limits.cellWallTimeoutMs + this.graceMs);
-      this.current = { cell, resolve, watchdog };
-      worker.send({ t: 'run', sid: this.sid, cell, code });
-    });
-    worker.release();
-    if (r.dead) this.markDead(r.stopReason ?? 'worker_crash');
-    const result: CellResult = { output: r.output, subCalls: this.broker.takeRecords(), durationMs: performance.now() - t0 };
-    if (r.error !== undefined) result.error = r.error;
-    if (r.final !== undefined) result.final = r.final;
-    if (r.dead) result.dead = true;
-    if (r.stopReason !== undefined) result.stopReason = r.stopReason;
-    return result;
-  }
-
-  /** A 'result' message from the worker. */
-  onResult(cell: number, r: IsolateCellResult): void {
-    const cur = this.current;
-    if (!cur || cur.cell !== cell) return;
-    clearTimeout(cur.watchdog);
-    this.current = null;
-    cur.resolve(r);
-  }
-
-  /** The worker process died: this sandbox is gone. */
-  onWorkerDeath(reason: StopReason, detail: string): void {
-    const cur = this.current;
-    const r = deadResult(reason, '', this.limits, detail);
-    this.markDead(reason, detail);
-    if (cur) {
-      clearTimeout(cur.watchdog);
-      this.current = null;
-      cur.resolve({ ...r, durationMs: 0 });
-    }
-  }
-
-  get running(): boolean {
-    return this.current !== null;
-  }
-
-  private markDead(reason: StopReason, detail?: string): void {
-    if (this._dead) return;
-    this._dead = true;
-    this._stopReason = reason;
-    this.deathDetail = detail;
-    this.broker.abandon(`the sandbox died (${reason})`);
-    this.pool.detach(this);
-  }
-
-  close(): Promise<void> {
-    if (this.closing) return this.closing;
-    this.closed = true;
-    this.broker.abandon('the session was closed');
-    const worker = this.worker;
-    const wasDead = this._dead;
-    this.pool.detach(this);
-    if (wasDead || !worker || !worker.alive) {
-      this.closing = Promise.resolve();
-      return this.closing;
-    }
-    this.closing = new Promise<void>((resolve) => {
-      const sid = this.sid;
-      let settled = false;
-      const done = () => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        worker.closes.delete(sid);
-        worker.release();
-        resolve();
-      };
-      worker.hold();
-      const timer = setTimeout(done, CLOSE_TIMEOUT_MS);
-      worker.closes.set(sid, done);
-      worker.send({ t: 'close', sid });
-      void worker.exited.then(done);
-    });
-    return this.closing;
-  }
-}
-
-// ---------------------------------------------------------------------------------------------------------------------
-
-export class SandboxPool {
+export class SandboxPool implements SessionHost {
   private readonly size: number;
   private readonly maxPerWorker: number;
   private readonly workerConfig: WorkerConfig;
-  private readonly graceMs: number;
+  readonly graceMs: number;
   private readonly slots: (WorkerHandle | null)[];
   private readonly retired = new Set<WorkerHandle>();
+  /** Sandboxes by their worker-side id (a session gets a new one each time it is restored). */
   private readonly sessions = new Map<number, SessionImpl>();
+  /** Sessions open now. */
+  private readonly live = new Set<SessionImpl>();
+  private readonly preparedHints = new WeakMap<SessionImpl, PreparedContext | null>();
+  private quarantineChain: Promise<unknown> = Promise.resolve();
+  private restores = 0;
   private readonly slotWaiters: (() => void)[] = [];
   private nextSid = 1;
   private respawns = 0;
   private startupFailures = 0;
   private broken: string | null = null;
-  private closed = false;
+  closed = false;
   private closePromise: Promise<void> | null = null;
   private tmpDir: string | null = null;
   private readonly files = new Map<string, FileEntry>();
@@ -434,8 +171,8 @@ export class SandboxPool {
     let workers = 0;
     for (const w of this.slots) if (w?.alive) workers++;
     let sessions = 0;
-    for (const s of this.sessions.values()) if (!s.dead && !s.closed) sessions++;
-    return { workers, respawns: this.respawns, sessions };
+    for (const s of this.live) if (!s.dead && !s.closed) sessions++;
+    return { workers, respawns: this.respawns, sessions, restores: this.restores };
   }
 
   /** PIDs of the live worker processes (diagnostics, tests). */
@@ -480,62 +217,134 @@ export class SandboxPool {
     if (typeof used !== 'number' || !Number.isSafeInteger(used) || used < 0) {
       throw new SandboxConfigError(`open(options): subCallsUsed must be a non-negative integer, got ${String(used)}`);
     }
+    const budget = options.subCallBudget;
+    if (budget !== undefined && (typeof budget !== 'object' || budget === null || typeof budget.tryTake !== 'function')) {
+      throw new SandboxConfigError('open(options): subCallBudget must be a SubCallBudget ({ max, used, tryTake(n) })');
+    }
     const key = options.contextKey ?? null;
     const cachedFile = key !== null ? this.files.get(key) : undefined;
     const prepared = cachedFile && cachedFile.chars === contextChars(options.context) ? null : prepareContext(options.context);
     const bytes = prepared ? prepared.bytes : cachedFile!.bytes;
     const limits = resolveLimits(options, bytes);
-
-    let lastError = '';
-    for (let attempt = 0; attempt < 3; attempt++) {
-      const worker = await this.acquireWorker(key);
-      const sid = this.nextSid++;
-      let transfer: ContextTransfer;
-      let cleanup: () => void;
-      try {
-        ({ transfer, cleanup } = this.transferFor(key, prepared, cachedFile && !prepared ? cachedFile : undefined));
-      } catch (e) {
-        throw new SandboxError(`open(): the context could not be handed to the worker: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
-      } finally {
-        worker.pendingOpens--;
-      }
-      const session = new SessionImpl(sid, limits, onSubCall, worker, this, this.graceMs, used);
-      worker.sessions.add(session);
-      this.sessions.set(sid, session);
-      worker.hold();
-      const opened = await new Promise<Extract<WorkerToParent, { t: 'opened' }> | null>((resolve) => {
-        const timer = setTimeout(() => {
-          worker.opens.delete(sid);
-          worker.kill();
-          resolve(null);
-        }, OPEN_TIMEOUT_MS);
-        worker.opens.set(sid, (m) => {
-          clearTimeout(timer);
-          resolve(m);
-        });
-        worker.send({ t: 'open', sid, ctx: transfer, seed: options.seed, limits, subCallsUsed: used });
-      });
-      worker.release();
-      cleanup();
-      if (opened && opened.error === null) {
-        if (key !== null) worker.noteKey(key);
-        if (this.closed) {
-          await session.close();
-          throw new SandboxClosedError('open(): the pool was closed');
-        }
-        return session;
-      }
-      worker.sessions.delete(session);
-      this.sessions.delete(sid);
-      this.wakeSlotWaiter();
-      if (opened) {
-        // The worker answered with an error: a property of this context/limits, not of the worker.
-        throw new SandboxConfigError(`open(): the sandbox could not be created: ${opened.error}`);
-      }
-      lastError = `the worker process died while opening the session${worker.stderrTail ? `: ${lastLine(worker.stderrTail)}` : ''}`;
-      if (this.closed) throw new SandboxClosedError('open(): the pool was closed');
+    // The isolate starts with what is left of the budget (shared or own); a restore starts it the same way again.
+    const initialUsed = budget ? Math.max(0, limits.maxSubCalls - Math.max(0, budget.max - budget.used)) : used;
+    const session = new SessionImpl(
+      limits,
+      onSubCall,
+      this,
+      { context: options.context, key, chars: prepared ? prepared.chars : cachedFile!.chars, seed: options.seed, initialUsed },
+      used,
+      budget,
+    );
+    this.preparedHints.set(session, prepared);
+    this.live.add(session);
+    const placed = await this.placeNew(session);
+    this.preparedHints.delete(session);
+    if (!placed.ok) {
+      this.live.delete(session);
+      if (placed.kind === 'config') throw new SandboxConfigError(`open(): the sandbox could not be created: ${placed.message}`);
+      if (placed.kind === 'transfer') throw new SandboxError(`open(): the context could not be handed to the worker: ${placed.message}`);
+      if (placed.kind === 'closed') throw new SandboxClosedError('open(): the pool was closed');
+      throw new SandboxWorkerError(`open(): ${placed.message}`);
     }
-    throw new SandboxWorkerError(`open(): ${lastError}`);
+    if (this.closed) {
+      await session.close();
+      throw new SandboxClosedError('open(): the pool was closed');
+    }
+    return session;
+  }
+
+  // ----- SessionHost: what sessions ask of the pool -----
+
+  /** Opens a fresh sandbox for a session that had one before (restore). */
+  async place(s: SessionImpl, worker?: WorkerHandle): Promise<{ ok: true } | { ok: false; message: string }> {
+    this.restores++;
+    return this.placeNew(s, worker);
+  }
+
+  private async placeNew(s: SessionImpl, worker?: WorkerHandle): Promise<Placement> {
+    let last: Placement = { ok: false, kind: 'worker', message: 'no worker could take the session' };
+    for (let attempt = 0; attempt < 3; attempt++) {
+      if (this.closed) return { ok: false, kind: 'closed', message: 'the sandbox pool was closed' };
+      let w: WorkerHandle;
+      if (worker && attempt === 0 && worker.alive) {
+        w = worker;
+        w.pendingOpens++;
+      } else {
+        try {
+          w = await this.acquireWorker(s.spec.key);
+        } catch (e) {
+          return { ok: false, kind: e instanceof SandboxClosedError ? 'closed' : 'worker', message: e instanceof Error ? e.message : String(e) };
+        }
+      }
+      last = await this.openOn(s, w);
+      if (last.ok || last.kind === 'config' || last.kind === 'transfer') return last;
+    }
+    return last;
+  }
+
+  /** One open handshake of `s` on `worker` (whose pendingOpens was reserved by the caller). */
+  private async openOn(s: SessionImpl, worker: WorkerHandle): Promise<Placement> {
+    const key = s.spec.key;
+    let transfer: ContextTransfer;
+    let cleanup: () => void;
+    try {
+      const cachedFile = key !== null ? this.files.get(key) : undefined;
+      const useCached = cachedFile !== undefined && cachedFile.chars === s.spec.chars;
+      const hint = this.preparedHints.get(s);
+      const prepared = useCached ? null : (hint ?? prepareContext(s.spec.context));
+      ({ transfer, cleanup } = this.transferFor(key, prepared, useCached ? cachedFile : undefined));
+    } catch (e) {
+      return { ok: false, kind: 'transfer', message: e instanceof Error ? e.message : String(e) };
+    } finally {
+      worker.pendingOpens--;
+    }
+    const wsid = this.nextSid++;
+    s.attach(worker, wsid);
+    worker.sessions.add(s);
+    this.sessions.set(wsid, s);
+    worker.hold();
+    const opened = await new Promise<Extract<WorkerToParent, { t: 'opened' }> | null>((resolve) => {
+      const timer = setTimeout(() => {
+        worker.opens.delete(wsid);
+        worker.kill();
+        resolve(null);
+      }, OPEN_TIMEOUT_MS);
+      worker.opens.set(wsid, (m) => {
+        clearTimeout(timer);
+        resolve(m);
+      });
+      worker.send({ t: 'open', sid: wsid, ctx: transfer, seed: s.spec.seed, limits: s.limits, subCallsUsed: s.spec.initialUsed });
+    });
+    worker.release();
+    cleanup();
+    if (opened && opened.error === null) {
+      if (key !== null) worker.noteKey(key);
+      return { ok: true };
+    }
+    worker.sessions.delete(s);
+    this.sessions.delete(wsid);
+    if (s.worker === worker) s.worker = null;
+    this.wakeSlotWaiter();
+    // An error answer is a property of this context/limits, not of the worker.
+    if (opened) return { ok: false, kind: 'config', message: opened.error ?? 'unknown error' };
+    return { ok: false, kind: 'worker', message: `the worker process died while opening the session${worker.stderrTail ? `: ${lastLine(worker.stderrTail)}` : ''}` };
+  }
+
+  /** Runs `fn` with a worker of its own (not in the pool's slots), one at a time; the worker is killed afterwards. */
+  quarantine<T>(fn: (w: WorkerHandle) => Promise<T>): Promise<T> {
+    const run = async (): Promise<T> => {
+      const w = this.spawnDetached();
+      try {
+        return await fn(w);
+      } finally {
+        w.hold(); // observe the exit
+        w.kill();
+      }
+    };
+    const p = this.quarantineChain.then(run, run);
+    this.quarantineChain = p.catch(() => undefined);
+    return p;
   }
 
   /** Kills every worker and removes temp files. Idempotent; afterwards the process can exit. */
@@ -558,16 +367,26 @@ export class SandboxPool {
     return this.closePromise;
   }
 
-  // ----- internals used by SessionImpl -----
-
-  /** The session is dead or closed: free its slot. */
+  /** The session is dead or closed, or leaves its worker (restore): free its slot. */
   detach(s: SessionImpl): void {
     const w = s.worker;
     if (w?.sessions.delete(s)) {
       this.wakeSlotWaiter();
       if (w.retiring) this.killIfEmpty(w);
     }
-    if (s.closed || s.dead) this.sessions.delete(s.sid);
+    this.sessions.delete(s.wsid);
+    if (s.closed || s.dead) this.live.delete(s);
+  }
+
+  private spawnDetached(): WorkerHandle {
+    const h = new WorkerHandle(
+      -1,
+      this.workerConfig,
+      (w, m) => this.onMessage(w, m),
+      (w, code, signal) => this.onExit(w, code, signal),
+    );
+    this.retired.add(h); // killed by close(); never in a slot, never respawned
+    return h;
   }
 
   /** A worker reported a stuck isolate thread: replace it now, let its other sessions finish, then kill it. */
@@ -665,14 +484,11 @@ export class SandboxPool {
           h.send({ t: 'subres', sid: m.sid, id: m.id, reply: JSON.stringify({ remaining: 0, budget: null, fatal: 'the session is closed', results: [], texts: [] }) });
           break;
         }
-        s.broker
-          .handle(m.payload)
-          .catch(() => JSON.stringify({ remaining: 0, budget: null, fatal: 'internal error', results: [], texts: [] }))
-          .then((reply) => h.send({ t: 'subres', sid: m.sid, id: m.id, reply }));
+        void s.onSub(m.sid, m.payload).then((reply) => h.send({ t: 'subres', sid: m.sid, id: m.id, reply }));
         break;
       }
       case 'result':
-        this.sessions.get(m.sid)?.onResult(m.cell, m.result);
+        this.sessions.get(m.sid)?.onResult(m.sid, m.cell, m.result);
         break;
       case 'closed': {
         const cb = h.closes.get(m.sid);
@@ -691,11 +507,21 @@ export class SandboxPool {
     this.retired.delete(h);
     const detail = this.closed ? 'the sandbox pool was closed' : signal ? `worker killed by ${signal}` : `worker exited with code ${code}`;
     const oom = OOM_STDERR.test(h.stderrTail);
+    // Who caused it: the watchdog's victim; else the one session running a cell; several running ⇒ all suspects
+    // (each re-runs its cell alone in quarantine). Sessions that were idle, or replaying their journal, are innocent.
+    const victim = h.watchdogVictim;
+    const runningCells = [...h.sessions].filter((s) => s.runningCell).length;
     for (const s of [...h.sessions]) {
+      let role: DeathRole = 'idle';
       let reason: StopReason = 'worker_crash';
-      if (h.watchdogVictim === s) reason = 'wall_timeout';
-      else if (oom && s.running) reason = 'memory_limit';
-      s.onWorkerDeath(reason, detail);
+      if (s.running) {
+        if (victim) role = s === victim ? 'culprit' : 'innocent';
+        else if (!s.runningCell) role = 'innocent';
+        else role = runningCells === 1 ? 'culprit' : 'suspect';
+        if (role === 'culprit') reason = victim === s ? 'wall_timeout' : oom ? 'memory_limit' : 'worker_crash';
+      }
+      this.sessions.delete(s.wsid);
+      s.onWorkerDeath(role, reason, detail);
     }
     h.sessions.clear();
     for (const cb of h.opens.values()) cb(null);

@@ -181,9 +181,18 @@ const callHost = (fn, items) => {
   return rep;
 };
 const modelArg = (m) => (m === undefined || m === null ? undefined : capStr(toText(m), 200));
+// Chars this cell sent through sub-calls: checked here too, so an oversize payload never crosses to the host.
+let cellChars = 0;
+const charsCap = (fn, n) => {
+  if (cellChars + n > cfg.maxSubCallCharsPerCell) {
+    throw new RangeErrorC(fn + ': this cell would send ' + fmtInt(cellChars + n) + ' chars through sub-calls; the limit is ' + fmtInt(cfg.maxSubCallCharsPerCell) + ' chars per cell (nothing was sent)');
+  }
+  cellChars += n;
+};
 const single = (fn, kind, prompt, model, sub) => {
   const p = toText(prompt);
   if (p.length <= cfg.maxSubPromptChars && remaining < 1) throw exhausted(fn);
+  if (p.length <= cfg.maxSubPromptChars) charsCap(fn, p.length + (sub === undefined ? 0 : sub.length));
   const r = callHost(fn, item(kind, p, model, sub)).results[0];
   if (r.ok === true && typeof r.text === 'string') return r.text;
   if (r.tooLarge === true) throw new RangeErrorC(r.error);
@@ -204,15 +213,16 @@ function llm_query_batched(prompts, model) {
     throw budgetError('llm_query_batched: ' + fmtInt(n) + ' prompts but only ' + fmtInt(remaining) + ' of the ' + fmtInt(MAXSUB) + ' sub-calls of this episode are left; send fewer prompts (e.g. bigger chunks)');
   }
   const m = modelArg(model);
-  let items = '', counted = 0;
+  let items = '', counted = 0, chars = 0;
   for (let i = 0; i < n; i++) {
     const p = toText(prompts[i]);
-    if (p.length <= cfg.maxSubPromptChars) counted++;
+    if (p.length <= cfg.maxSubPromptChars) { counted++; chars += p.length; }
     items += (i ? ',' : '') + item('llm', p, m, undefined);
   }
   if (counted > remaining) {
     throw budgetError('llm_query_batched: ' + fmtInt(counted) + ' prompts but only ' + fmtInt(remaining) + ' of the ' + fmtInt(MAXSUB) + ' sub-calls of this episode are left; send fewer prompts (e.g. bigger chunks)');
   }
+  charsCap('llm_query_batched', chars);
   const texts = callHost('llm_query_batched', items).texts;
   if (!IsArray(texts)) throw new ErrorC('llm_query_batched: internal error (bad reply from the host)');
   return texts;
@@ -225,6 +235,8 @@ function rlm_query(prompt, subContext) {
       throw new RangeErrorC('rlm_query: subContext is ' + fmtInt(sc.length) + ' chars; the limit is ' + fmtInt(cfg.maxSubContextChars) + ' chars (nothing was sent)');
     }
   }
+  // Without recursion rlm_query is one plain prompt: join here, so the prompt cap applies to what is really sent.
+  if (!cfg.rlmRecursive) return single('rlm_query', 'rlm', sc === undefined ? prompt : toText(prompt) + '\n\n' + sc, undefined, undefined);
   return single('rlm_query', 'rlm', prompt, undefined, sc);
 }
 
@@ -419,7 +431,7 @@ return OFreeze({
   // Phase 1: evaluate the rewritten cell. Microtasks (awaits, then-callbacks) run right after, still under the timeout.
   run(src, isAsync) {
     mark();
-    outStr = ''; outPending = 0; outShown = 0; outDropped = 0;
+    outStr = ''; outPending = 0; outShown = 0; outDropped = 0; cellChars = 0;
     finalValue = null; finalSource = null; lastBudgetError = null; unhandled = null;
     const st = { __proto__: null, done: false, failed: false, err: undefined };
     pending = st;

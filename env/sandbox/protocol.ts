@@ -2,6 +2,12 @@
 import type { IsolateCellResult } from './results.ts';
 import type { ResolvedLimits } from './limits.ts';
 
+/** Per-run overrides of the cell limits (e.g. what is left of a turn's CPU/wall budget); never above the session's. */
+export interface CellLimits {
+  cpuMs?: number;
+  wallMs?: number;
+}
+
 /**
  * How the context reaches the worker. Doc[] contexts travel as ONE string (id + title + text of every document,
  * concatenated) plus `layout` = [idLength, titleLength, textLength] per document; the isolate slices them back (O(1)).
@@ -17,7 +23,7 @@ export interface ContextTransfer {
 
 export type ParentToWorker =
   | { t: 'open'; sid: number; ctx: ContextTransfer; seed: number; limits: ResolvedLimits; subCallsUsed: number }
-  | { t: 'run'; sid: number; cell: number; code: string }
+  | { t: 'run'; sid: number; cell: number; code: string; limits?: CellLimits }
   | { t: 'subres'; sid: number; id: number; reply: string }
   | { t: 'close'; sid: number };
 

@@ -13,6 +13,8 @@ export interface IsolateCellResult {
   error?: string;
   final?: { value: string; source: FinalSource };
   durationMs: number;
+  /** CPU time the isolate spent on the cell (ms). */
+  cpuMs?: number;
   dead?: boolean;
   stopReason?: StopReason;
 }

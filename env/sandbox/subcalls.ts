@@ -3,7 +3,7 @@
  * prompt-size bound, and the recorder of every SubCallRecord. It receives the isolate's request (JSON built inside the
  * isolate, treated as untrusted input) and answers with the reply JSON the isolate expects. It never rejects.
  */
-import type { SubCallHandler, SubCallRecord, SubCallRequest } from './types.ts';
+import type { SubCallBudget, SubCallHandler, SubCallRecord, SubCallRequest } from './types.ts';
 import { fmtInt, type ResolvedLimits } from './limits.ts';
 
 interface Item {
@@ -21,8 +21,13 @@ const FNS = new Set(['llm_query', 'llm_query_batched', 'rlm_query']);
 const MAX_ERROR_CHARS = 2_000;
 
 export class SubCallBroker {
-  /** Sub-calls counted against the budget so far (every prompt sent to the handler). */
+  /** Sub-calls this session sent to the handler (every prompt counts; refused ones do not). */
   used = 0;
+  /** Prompts refused before sending (too large, over a chars cap): recorded, not counted as sub-calls. */
+  refused = 0;
+  /** Chars sent through sub-calls: this cell, this session. */
+  private cellChars = 0;
+  private episodeChars = 0;
   /** Highest number of handler calls in flight at once (for tests and stats). */
   maxInFlight = 0;
   private records: SubCallRecord[] = [];
@@ -33,21 +38,38 @@ export class SubCallBroker {
   private readonly pending = new Map<SubCallRecord, number>();
   private abandoned: string | null = null;
 
+  private readonly budget: SubCallBudget;
+
   constructor(
     private readonly handler: SubCallHandler,
     private readonly limits: ResolvedLimits,
     alreadyUsed = 0,
+    shared?: SubCallBudget,
   ) {
     this.used = alreadyUsed;
+    this.budget = shared ?? ownBudget(limits.maxSubCalls, alreadyUsed);
   }
 
+  /** Calls left: of the shared (tree) budget when there is one. */
   get remaining(): number {
-    return Math.max(0, this.limits.maxSubCalls - this.used);
+    return Math.max(0, this.budget.max - this.budget.used);
   }
 
   /** Starts collecting the records of a new cell. */
   beginCell(): void {
     this.records = [];
+    this.cellChars = 0;
+  }
+
+  /** The cell was rolled back: abort its in-flight calls (their records get the reason); later calls still work. */
+  abortInFlight(reason: string, label = 'aborted'): void {
+    for (const c of this.controllers) c.abort(new Error(reason));
+    const now = performance.now();
+    for (const [rec, t0] of this.pending) {
+      if (rec.error === null) rec.error = `${label}: ${reason}`;
+      if (t0 > 0) rec.latency_ms = Math.round((now - t0) * 1000) / 1000;
+    }
+    this.pending.clear();
   }
 
   /** The records of the current cell, in call order. */
@@ -61,13 +83,7 @@ export class SubCallBroker {
   abandon(reason: string): void {
     if (this.abandoned !== null) return;
     this.abandoned = reason;
-    for (const c of this.controllers) c.abort(new Error(reason));
-    const now = performance.now();
-    for (const [rec, t0] of this.pending) {
-      if (rec.error === null) rec.error = `abandoned: ${reason}`;
-      if (t0 > 0) rec.latency_ms = Math.round((now - t0) * 1000) / 1000;
-    }
-    this.pending.clear();
+    this.abortInFlight(reason, 'abandoned');
     while (this.waiters.length) this.waiters.shift()!();
   }
 
@@ -85,14 +101,30 @@ export class SubCallBroker {
     if (parsed === null) return reply({ fatal: 'internal error (malformed sub-call request)' });
     const { fn, items } = parsed;
     const countable = items.filter((i) => i.prompt !== undefined).length;
-    if (countable > this.remaining) {
+    let chars = 0;
+    for (const it of items) if (it.prompt !== undefined) chars += it.prompt.length + (it.subContext?.length ?? 0);
+    const charsError =
+      this.cellChars + chars > this.limits.maxSubCallCharsPerCell
+        ? `this cell would send ${fmtInt(this.cellChars + chars)} chars through sub-calls; the limit is ${fmtInt(this.limits.maxSubCallCharsPerCell)} chars per cell (nothing was sent)`
+        : this.episodeChars + chars > this.limits.maxSubCallCharsPerEpisode
+          ? `this episode would send ${fmtInt(this.episodeChars + chars)} chars through sub-calls; the limit is ${fmtInt(this.limits.maxSubCallCharsPerEpisode)} chars per episode (nothing was sent)`
+          : null;
+    if (charsError !== null) {
+      for (const it of items) this.records.push(refusedRecord(it, charsError));
+      this.refused += items.length;
+      return reply({ fatal: charsError });
+    }
+    const max = this.budget.max;
+    if (countable > this.remaining || !this.budget.tryTake(countable)) {
       const budget =
         fn === 'llm_query_batched' && this.remaining > 0
-          ? `llm_query_batched: ${fmtInt(countable)} prompts but only ${fmtInt(this.remaining)} of the ${fmtInt(this.limits.maxSubCalls)} sub-calls of this episode are left; send fewer prompts (e.g. bigger chunks)`
-          : `${fn}: the sub-call budget is exhausted: all ${fmtInt(this.limits.maxSubCalls)} sub-calls of this episode are used (every llm_query, every prompt of llm_query_batched and every rlm_query counts). Answer with what you have.`;
+          ? `llm_query_batched: ${fmtInt(countable)} prompts but only ${fmtInt(this.remaining)} of the ${fmtInt(max)} sub-calls of this episode are left; send fewer prompts (e.g. bigger chunks)`
+          : `${fn}: the sub-call budget is exhausted: all ${fmtInt(max)} sub-calls of this episode are used (every llm_query, every prompt of llm_query_batched and every rlm_query and the sub-calls of its sub-episodes count). Answer with what you have.`;
       return reply({ budget });
     }
     this.used += countable;
+    this.cellChars += chars;
+    this.episodeChars += chars;
     const results = await Promise.all(items.map((it, i) => this.one(fn, it, i, items.length)));
     return reply({ results });
   }
@@ -114,6 +146,9 @@ export class SubCallBroker {
       const error = `${fn}: ${which} is ${fmtInt(size)} chars; the limit is ${fmtInt(this.limits.maxSubPromptChars)} chars per sub-call prompt (nothing was sent). Split the text into smaller chunks.`;
       rec.prompt = `${it.head ?? ''}… [prompt not sent: ${fmtInt(size)} chars]`;
       rec.error = error;
+      rec.refused = true;
+      rec.prompt_chars = size;
+      this.refused++;
       return { ok: false, error, tooLarge: true };
     }
     this.pending.set(rec, 0);
@@ -180,6 +215,34 @@ export class SubCallBroker {
     const next = this.waiters.shift();
     if (next) next();
   }
+}
+
+function ownBudget(max: number, used: number): SubCallBudget {
+  const b = {
+    max,
+    used,
+    tryTake(n: number): boolean {
+      if (b.used + n > b.max) return false;
+      b.used += n;
+      return true;
+    },
+  };
+  return b;
+}
+
+function refusedRecord(it: Item, error: string): SubCallRecord {
+  const prompt = it.prompt ?? it.head ?? '';
+  return {
+    prompt: prompt.length > 200 ? `${prompt.slice(0, 200)}… [prompt not sent: ${fmtInt(prompt.length)} chars]` : prompt,
+    response: '',
+    model: it.model ?? '',
+    prompt_tokens: 0,
+    completion_tokens: 0,
+    latency_ms: 0,
+    error,
+    refused: true,
+    prompt_chars: prompt.length,
+  };
 }
 
 function finiteOr0(v: unknown): number {

@@ -10,6 +10,14 @@ export interface SubCallRecord {
   latency_ms: number;
   /** null when the call succeeded. */
   error: string | null;
+  /** The prompt was refused before sending (too large, over a per-cell/episode cap): not a sub-call, not counted. */
+  refused?: boolean;
+  /** Full length of the prompt / response (the recorded text may be cut, with a marker). */
+  prompt_chars?: number;
+  response_chars?: number;
+  /** sha256 (hex) of the full prompt / response. */
+  prompt_sha256?: string;
+  response_sha256?: string;
 }
 
 /** What the parent-side sub-model client returns for one prompt. Throwing = the call failed (error visible to the code). */
@@ -28,8 +36,23 @@ export interface SubCallRequest {
   subContext?: string;
   /** llm_query(prompt, model): optional model override. */
   model?: string;
-  /** Aborted when the session dies or closes while the call is in flight (added; handlers may ignore it). */
+  /** Aborted when the session dies or closes, or the cell is rolled back, while the call is in flight: pass it to the HTTP client. */
   signal?: AbortSignal;
+  /** Set by RLMEnv: which episode of the rlm_query tree made the call ('' = the root, "1.2" = a grandchild). */
+  episodePath?: string;
+}
+
+/**
+ * A sub-call budget shared by several sessions: the episodes of one rlm_query tree count against the root's budget.
+ * Parent side only (never crosses to a worker).
+ */
+export interface SubCallBudget {
+  /** Calls allowed in all. */
+  readonly max: number;
+  /** Calls made so far, anywhere in the tree. */
+  readonly used: number;
+  /** Takes n calls; false (nothing taken) when fewer than n are left. */
+  tryTake(n: number): boolean;
 }
 
 /** Runs on the parent side. Must be safe to call concurrently (bounded by `maxSubConcurrency`). */
@@ -56,6 +79,19 @@ export interface SandboxLimits {
   maxFinalChars?: number;
   /** Max chars of one cell's source; larger ⇒ an error observation, the code is not run. Default 1_000_000. (added) */
   maxCodeChars?: number;
+  /** Chars (code + sub-call replies) the session's journal of accepted cells may hold. Default 64,000,000. */
+  maxJournalChars?: number;
+  /** CPU time (ms) a replay of the journal may take (sum of the accepted cells' CPU time). Default 30,000. */
+  maxJournalReplayMs?: number;
+  /** Chars one cell may send through sub-calls (prompts + subContexts); more ⇒ a clear error, nothing sent. Default 100,000,000. */
+  maxSubCallCharsPerCell?: number;
+  /** Chars one session may send through sub-calls in all. Default 500,000,000. */
+  maxSubCallCharsPerEpisode?: number;
+  /**
+   * Whether rlm_query starts a recursive episode (the env runs it). When false (default), rlm_query(prompt, subContext)
+   * sends prompt + "\n\n" + subContext as one plain prompt: the prompt cap applies to the whole and the record shows it.
+   */
+  rlmRecursive?: boolean;
 }
 
 /** The REPL's language: 'js' (isolated-vm, the default) or 'python' (Pyodide in a locked process). */
@@ -74,6 +110,8 @@ export interface SessionOptions extends SandboxLimits {
    * from the start, so budget messages keep naming the episode's real budget. Default 0. (added)
    */
   subCallsUsed?: number;
+  /** A budget shared with other sessions (an rlm_query tree); without one the session has its own `maxSubCalls`. */
+  subCallBudget?: SubCallBudget;
 }
 
 export type FinalSource = 'FINAL' | 'FINAL_VAR' | 'answer';
@@ -87,8 +125,19 @@ export interface CellResult {
   final?: { value: string; source: FinalSource };
   subCalls: SubCallRecord[];
   durationMs: number;
-  /** The sandbox state is gone (worker died, memory limit, wall deadline); the session cannot run more cells. */
+  /** The session cannot run more cells (it could not be restored, or the pool closed). */
   dead?: boolean;
+  /**
+   * The cell hit the CPU timeout, the wall deadline or the memory limit, or killed its sandbox, and had no effect: the REPL
+   * was restored to its state before the cell (from the journal). `output` is empty; `error` says what happened.
+   */
+  rolledBack?: boolean;
+  /** Set when the REPL could not be restored and is now empty (journal past its bound, or a replay that diverged): why. */
+  reset?: string;
+  /** Time spent re-running the journal during this run (rollback, or a transparent restore on a new worker), ms. */
+  replayMs?: number;
+  /** CPU time the cell took in the sandbox, ms (0 when unknown). */
+  cpuMs?: number;
   /** Why the cell stopped abnormally. */
   stopReason?: 'cpu_timeout' | 'wall_timeout' | 'memory_limit' | 'worker_crash' | 'sub_call_budget';
 }

@@ -146,7 +146,7 @@ async function onRun(m: Extract<ParentToWorker, { t: 'run' }>): Promise<void> {
     });
     return;
   }
-  const result = await entry.session.run(m.code);
+  const result = await entry.session.run(m.code, m.limits);
   if (result.dead) {
     settleSubs(m.sid);
     sessions.delete(m.sid);

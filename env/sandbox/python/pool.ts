@@ -11,7 +11,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import type { Doc } from '../../../tasks/types.ts';
-import type { CellResult, SessionOptions, SubCallHandler } from '../types.ts';
+import type { CellResult, SessionOptions, SubCallBudget, SubCallHandler } from '../types.ts';
 import { deadResult, type StopReason } from '../results.ts';
 import { fmtInt, resolveLimits, truncationMarker, type ResolvedLimits } from '../limits.ts';
 import { SubCallBroker } from '../subcalls.ts';
@@ -195,14 +195,25 @@ class PythonSession implements SandboxSession {
     private readonly rssCapMB: number,
     private readonly pool: PythonPool,
     subCallsUsed: number,
+    budget?: SubCallBudget,
   ) {
-    this.broker = new SubCallBroker(handler, limits, subCallsUsed);
+    this.broker = new SubCallBroker(handler, limits, subCallsUsed, budget);
     proc.onMessage = (m) => this.onMessage(m);
     void proc.exited.then(({ code, signal }) => this.onExit(code, signal));
   }
 
   get subCallsUsed(): number {
     return this.broker.used;
+  }
+  get subCallsRefused(): number {
+    return this.broker.refused;
+  }
+  /** No journal in this backend yet: a failed cell kills the session (dead), and RLMEnv opens a fresh one. */
+  get journalCells(): number {
+    return 0;
+  }
+  get deaths(): number {
+    return 0;
   }
   get dead(): boolean {
     return this._dead;
@@ -412,7 +423,7 @@ export class PythonPool {
         continue;
       }
       if (proc.startMs !== null) this.lastStartMs = proc.startMs;
-      const session = new PythonSession(limits, onSubCall, proc, rssCapMB, this, used);
+      const session = new PythonSession(limits, onSubCall, proc, rssCapMB, this, used, options.subCallBudget);
       this.sessions.add(session);
       proc.ref();
       const opened = await new Promise<Extract<ChildToParent, { t: 'opened' }> | null>((resolve) => {
