@@ -363,6 +363,7 @@ async function serve(): Promise<void> {
           maxOutputChars: l.maxOutputChars,
           maxErrorChars: l.maxErrorChars,
           cellCpuTimeoutMs: l.cellCpuTimeoutMs,
+          rlmRecursive: l.rlmRecursive,
           recursionLimit: 1000,
           maxRecursionLimit: 20_000,
         };
@@ -382,7 +383,7 @@ async function serve(): Promise<void> {
         continue;
       }
       const c0 = cpuMs();
-      const result = runOne(m.code, session.limits, runCell, restoreAfterStop);
+      const result = runOne(m.code, session.limits, m.cpuMs, runCell, restoreAfterStop);
       result.cpuMs = Math.round((cpuMs() - c0) * 1000) / 1000;
       send({ t: 'result', cell: m.cell, result });
       if (result.dead) exitNow(EXIT_FATAL);
@@ -390,11 +391,12 @@ async function serve(): Promise<void> {
   }
 }
 
-function runOne(code: string, limits: ResolvedLimits, runCell: PyProxyFn, restoreAfterStop: PyProxyFn): PythonCellResult {
+function runOne(code: string, limits: ResolvedLimits, cellCpuMs: number | undefined, runCell: PyProxyFn, restoreAfterStop: PyProxyFn): PythonCellResult {
   interruptFired = false;
   polls = 0;
-  cpuDeadline = cpuMs() + limits.cellCpuTimeoutMs;
-  killAt = cpuDeadline + Math.min(2_000, Math.max(500, limits.cellCpuTimeoutMs / 2));
+  const cpuLimit = Math.min(limits.cellCpuTimeoutMs, typeof cellCpuMs === 'number' && cellCpuMs > 0 ? cellCpuMs : Infinity);
+  cpuDeadline = cpuMs() + cpuLimit;
+  killAt = cpuDeadline + Math.min(2_000, Math.max(500, cpuLimit / 2));
   let raw: unknown;
   let stoppedOutside = false;
   try {
@@ -425,7 +427,7 @@ function runOne(code: string, limits: ResolvedLimits, runCell: PyProxyFn, restor
   if (j.s === 'sub_call_budget') r.stopReason = 'sub_call_budget';
   if (typeof j.fv === 'string' && (j.fs === 'FINAL' || j.fs === 'FINAL_VAR' || j.fs === 'answer')) r.final = { value: j.fv, source: j.fs };
   if (interruptFired || stoppedOutside) {
-    r.error = `TimeoutError: the cell exceeded its CPU time limit of ${fmtInt(limits.cellCpuTimeoutMs)} ms and was stopped (variables set before that are kept)`;
+    r.error = `TimeoutError: the cell exceeded its CPU time limit of ${fmtInt(cpuLimit)} ms`;
     r.stopReason = 'cpu_timeout';
     delete r.final;
   }

@@ -16,7 +16,8 @@ export const MAX_FRAME_BYTES = 2 ** 31 - 1;
 export type ParentToChild =
   | { t: 'build'; prelude: string }
   | { t: 'open'; text: string; docs: boolean; seed: number; limits: ResolvedLimits; subCallsUsed: number; heapMB: number }
-  | { t: 'run'; cell: number; code: string }
+  /** cpuMs: this cell's CPU limit (the session's, or lower: what is left of a turn's budget). */
+  | { t: 'run'; cell: number; code: string; cpuMs?: number }
   | { t: 'subres'; reply: string }
   | { t: 'close' };
 
