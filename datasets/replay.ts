@@ -157,7 +157,7 @@ async function replayEpisode(
             const step = child?.steps[meta.turn - 1];
             if (!child || !step) throw new Error(`replay: child episode ${meta.path} turn ${meta.turn} is not in the recording`);
             load(meta.path, step);
-            return { text: step.reply, usage: { promptTokens: step.prompt_tokens, completionTokens: step.completion_tokens, tokens: tokensOf(step) } };
+            return { text: step.reply, usage: { promptTokens: step.prompt_tokens, completionTokens: step.completion_tokens, tokens: tokensOf(step), reasoning: step.reasoning ?? null, finishReason: step.finish_reason ?? null } };
           },
         }
       : null;
@@ -169,7 +169,7 @@ async function replayEpisode(
     for (const step of ep.steps) {
       recorded = step;
       load('', step);
-      last = await env.step(step.reply, { promptTokens: step.prompt_tokens, completionTokens: step.completion_tokens, tokens: tokensOf(step) });
+      last = await env.step(step.reply, { promptTokens: step.prompt_tokens, completionTokens: step.completion_tokens, tokens: tokensOf(step), reasoning: step.reasoning ?? null, finishReason: step.finish_reason ?? null });
       const got = last.info.step!;
       checkStep(check, step.turn, step, got);
       if (last.terminated || last.truncated) break;
@@ -190,13 +190,16 @@ async function replayEpisode(
       check(null, `child ${rec.episode_id} final_answer`, rec.final_answer, c.info.finalAnswer);
     }
     for (const path of played.keys()) if (!childByPath.has(path)) check(null, `child ${path}`, 'not recorded', 'played');
+    // An episode the runner ended from outside (the next request could not fit the window) ends the same way here.
+    let end = last?.info;
+    if (ep.stop_reason === 'context_window' && !(last?.terminated || last?.truncated)) end = await env.abort('context_window');
     if (ep.error === null && ep.stop_reason !== 'interrupted') {
-      check(null, 'final_answer', ep.final_answer, last?.info.finalAnswer ?? null);
-      check(null, 'stop_reason', ep.stop_reason, last?.info.stopReason ?? null);
-      const score = last?.info.score ?? { score: 0, correct: false, details: {} };
+      check(null, 'final_answer', ep.final_answer, end?.finalAnswer ?? null);
+      check(null, 'stop_reason', ep.stop_reason, end?.stopReason ?? null);
+      const score = end?.score ?? { score: 0, correct: false, details: {} };
       check(null, 'score', ep.score, score.score);
       check(null, 'correct', ep.correct, score.correct);
-      const replayed = { ...ep, final_answer: last?.info.finalAnswer ?? null, score: score.score, correct: score.correct };
+      const replayed = { ...ep, final_answer: end?.finalAnswer ?? null, score: score.score, correct: score.correct };
       const r = await computeReward(reward, replayed);
       check(null, 'reward', ep.reward, r.reward);
       check(null, 'reward_components', sortKeys(ep.reward_components), sortKeys(r.components));

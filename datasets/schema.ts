@@ -61,6 +61,7 @@ export const SUB_CALL_TYPE = (): arrow.Struct =>
     field('completion_tokens', i64()),
     field('latency_ms', f64()),
     field('error', str(), true),
+    field('finish_reason', str(), true),
     field('refused', bool()),
     field('prompt_chars', i64()),
     field('prompt_sha256', str()),
@@ -118,6 +119,7 @@ export const EPISODE_COLUMNS: readonly ColumnDef[] = [
   col('sampling_params', str(), 'root sampling parameters sent, JSON (SamplingParams)'),
   col('score_details', str(), "scorer's details, JSON"),
   col('messages', MESSAGES_TYPE(), 'the whole root conversation: system, user, then assistant / user (REPL output) turns'),
+  col('completion_truncated', bool(), 'some root turn ended with finish_reason "length" (cut at max_tokens or the window): mask or drop it'),
   col('root_episode_id', str(), 'root of this episode\'s rlm_query tree (the episode itself for a root episode)'),
   col('parent_episode_id', str(), 'episode whose rlm_query started this one; null for a root episode', true),
   col('depth', i32(), 'depth in the rlm_query tree: 0 = root episode, 1 = its rlm_query child, …'),
@@ -140,6 +142,10 @@ export const STEP_COLUMNS: readonly ColumnDef[] = [
   col('completion_token_ids', listOf(i32()), 'sampled completion token ids (only with --logprobs)', true),
   col('completion_logprobs', listOf(f64()), 'logprob of each sampled completion token (only with --logprobs)', true),
   col('loss_mask', listOf(i8()), 'as recorded by the env: 1 = model token, 0 = environment token (only with --logprobs)', true),
+  col('reasoning', str(), "the reply's reasoning (server reasoning field and/or inline <think>…</think>); never run, never a final answer; null when none", true),
+  col('finish_reason', str(), 'finish_reason of the root request: stop | length | abort | …; null when the server gave none', true),
+  col('max_tokens', i64(), 'max_tokens the root request was sent with (clamped to the context window); null when unknown', true),
+  col('dropped_turns', i32(), 'earlier turns left out of this request to fit the window (--context-policy drop-oldest); 0 otherwise'),
   col('replay_ms', f64(), 'time spent re-running the REPL journal this turn (rollback of a failed cell, restore on a new worker), ms'),
   col('rollbacks', i32(), 'cells of this turn rolled back (CPU timeout, wall deadline, memory limit, sandbox crash)'),
 ];
@@ -225,11 +231,27 @@ export const TOKENS_COLUMNS: readonly ColumnDef[] = [
   col('num_turns', i32(), 'turns whose tokens are in the sequence'),
   col('prompt_len', i32(), 'length of the first prompt (the leading mask-0 span)'),
   col('token_prefix_ok', bool(), 'every turn prompt extended the previous prompt + completion token-for-token (append-only chat template)'),
+  col('row_kind', str(), 'episode = one row for the whole episode (prefixes held); turn = one row per root turn (its prompt ids → its completion ids), when they did not'),
+  col('turn', i32(), 'the root turn of a turn row; null on episode rows', true),
+  col('completion_truncated', bool(), 'a completion in this row ended with finish_reason "length" (mask it, or export with --drop-truncated)'),
+];
+
+export const SFT_TURNS_COLUMNS: readonly ColumnDef[] = [
+  col('messages', MESSAGES_TYPE(), 'the whole history before the turn, then that turn\'s assistant reply (train on the last message)'),
+  col('prompt', MESSAGES_TYPE(), 'the history the turn saw: system, user, earlier assistant / REPL-output turns'),
+  col('completion', MESSAGES_TYPE(), "that turn's reply: one assistant message"),
+  col('episode_id', str(), 'episode id in the run'),
+  col('turn', i32(), 'root turn number within the episode'),
+  col('task_family', str(), 'task family'),
+  col('reward', f64(), 'weighted total reward of the episode'),
+  col('correct', bool(), 'task scorer judged the episode answer correct'),
+  col('finish_reason', str(), 'finish_reason of the turn; null when unknown', true),
 ];
 
 export const VERL_SCHEMA: arrow.Schema = toArrowSchema(VERL_COLUMNS);
 export const SFT_SCHEMA: arrow.Schema = toArrowSchema(SFT_COLUMNS);
 export const TOKENS_SCHEMA: arrow.Schema = toArrowSchema(TOKENS_COLUMNS);
+export const SFT_TURNS_SCHEMA: arrow.Schema = toArrowSchema(SFT_TURNS_COLUMNS);
 export function trlSchema(componentNames: readonly string[]): arrow.Schema {
   return toArrowSchema(trlColumns(componentNames));
 }
@@ -336,8 +358,10 @@ export function validateRow(cols: readonly ColumnDef[], row: Record<string, unkn
 /** The `episodes` row of a record (everything but `steps` and `children`); fills the tree defaults; validates it. */
 export function episodeRow(ep: EpisodeRecord): EpisodeRow {
   const { steps: _steps, children: _children, ...rest } = ep;
+  // Columns added later default here, so every producer of records (child episodes, synthetic data) stays valid.
   const row: EpisodeRow = {
     ...rest,
+    completion_truncated: rest.completion_truncated ?? (Array.isArray(ep.steps) && ep.steps.some((s) => s.finish_reason === 'length')),
     root_episode_id: rest.root_episode_id ?? rest.episode_id,
     parent_episode_id: rest.parent_episode_id ?? null,
     depth: rest.depth ?? 0,
@@ -354,6 +378,7 @@ export function subCallRow(c: SubCallRecord): SubCallRecord {
   const r = typeof c.response === 'string' ? c.response : '';
   return {
     ...c,
+    finish_reason: c.finish_reason === undefined ? null : c.finish_reason,
     refused: c.refused ?? false,
     prompt_chars: c.prompt_chars ?? p.length,
     prompt_sha256: c.prompt_sha256 ?? sha256Hex(p),
@@ -369,6 +394,10 @@ export function stepRows(ep: EpisodeRecord): StepRow[] {
     const row: StepRow = {
       ...s,
       sub_calls: Array.isArray(s?.sub_calls) ? s.sub_calls.map(subCallRow) : s?.sub_calls,
+      reasoning: s.reasoning ?? null,
+      finish_reason: s.finish_reason ?? null,
+      max_tokens: s.max_tokens ?? null,
+      dropped_turns: s.dropped_turns ?? 0,
       replay_ms: s?.replay_ms ?? 0,
       rollbacks: s?.rollbacks ?? 0,
       run_id: ep.run_id,

@@ -99,6 +99,7 @@ export function syntheticEpisode(index: number, opts: SyntheticOptions): Episode
         completion_tokens: ct,
         latency_ms: Math.round(r() * 2000 * 100) / 100,
         error: r() < 0.1 ? 'RateLimitError: 429' : null,
+        finish_reason: 'stop',
       });
     });
     subTotal += nSub;
@@ -122,6 +123,10 @@ export function syntheticEpisode(index: number, opts: SyntheticOptions): Episode
       completion_token_ids: tokens ? completionIds : null,
       completion_logprobs: tokens ? completionIds.map((_, k) => -Math.round(r() * 3 * 1e6) / 1e6 - (k % 2) * 0.001) : null,
       loss_mask: tokens ? completionIds.map(() => 1) : null,
+      reasoning: r() < 0.3 ? text(r, Math.max(8, chars / 2), `Thinking about turn ${t}:`) : null,
+      finish_reason: r() < 0.1 ? 'length' : 'stop',
+      max_tokens: 2048,
+      dropped_turns: 0,
       replay_ms: 0,
       rollbacks: 0,
     });
@@ -180,6 +185,7 @@ export function syntheticEpisode(index: number, opts: SyntheticOptions): Episode
     score_details: JSON.stringify({ match: correct, note: 'synthetic' }),
     messages,
     steps,
+    completion_truncated: steps.some((s) => s.finish_reason === 'length'),
     root_episode_id: String(index).padStart(6, '0'),
     parent_episode_id: null,
     depth: 0,

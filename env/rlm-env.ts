@@ -8,6 +8,7 @@ import { SandboxPool, type SandboxSession } from './sandbox/index.ts';
 import type { CellResult, SandboxLimits, SessionOptions, SubCallHandler, SubCallRecord, SubCallRequest, SubCallResponse } from './sandbox/types.ts';
 import { RLMEnvConfigError, RLMEnvStateError } from './errors.ts';
 import { extractCodeBlocks, extractTextFinal, hasForeignCodeBlock } from './parse.ts';
+import { splitReasoning } from './reasoning.ts';
 import {
   DEFAULT_SYSTEM_PROMPT,
   LAST_TURN_NOTICE,
@@ -106,10 +107,24 @@ export interface RLMEnvConfig {
   maxRecordedSubCallChars?: number;
   /** Internal: depth of this env in an rlm_query tree (0 = root). */
   depth?: number;
+  /** Send earlier turns' reasoning back in `messages` (as <think>…</think> + reply). Default false (the Qwen3 convention). */
+  keepReasoning?: boolean;
+  /** What the system prompt says about the sub-models: their names (llm_query(prompt, name)) and windows. */
+  subModels?: SubModelInfo[] | null;
   /** Internal: the rlm_query tree's budgets (a child env shares its root's). */
   tree?: TreeBudget;
   /** Internal: this env's path in the rlm_query tree ('' = root). */
   path?: string;
+}
+
+/** A sub-model as the system prompt describes it. `name` null = the default sub-model. */
+export interface SubModelInfo {
+  name: string | null;
+  model: string;
+  /** Context window in tokens (prompt + answer), when known. */
+  maxModelLen: number | null;
+  /** About how many characters of prompt fit (window minus the answer's max_tokens, at a conservative chars/token). */
+  maxPromptChars: number | null;
 }
 
 const PositiveInt = z.number().int().positive();
@@ -165,6 +180,8 @@ const ConfigSchema = z
     reward: z.any().optional(),
     recursion: z.any().optional(),
     depth: z.number().int().nonnegative().optional(),
+    keepReasoning: z.boolean().optional(),
+    subModels: z.array(z.any()).nullable().optional(),
     tree: z.any().optional(),
     path: z.string().optional(),
   })
@@ -391,6 +408,7 @@ export class RLMEnv {
       contextType: typeof task.context === 'string' ? 'string' : 'documents',
       contextChars: contextChars(task.context),
       recursive: this.recursionAvailable(),
+      subModels: this.cfg.subModels ?? null,
       repl: this.repl,
     };
     const sp = this.cfg.systemPrompt;
@@ -434,10 +452,13 @@ export class RLMEnv {
     this.treeRootCompletion += completionTokens;
     this.tree!.rootPromptTokens += promptTokens;
     this.tree!.rootCompletionTokens += completionTokens;
-    this._messages.push({ role: 'assistant', content: reply });
+    // Reasoning is not action: only the text after it is parsed; it is recorded apart and sent back only if asked.
+    const split = splitReasoning(reply, usage.reasoning);
+    const action = split.action;
+    this._messages.push({ role: 'assistant', content: this.cfg.keepReasoning ? split.full : action });
 
     const tooLong = reply.length > this.cfg.maxReplyChars;
-    const allCells = tooLong ? [] : extractCodeBlocks(reply, this.repl);
+    const allCells = tooLong ? [] : extractCodeBlocks(action, this.repl);
     const cells = allCells.slice(0, this.cfg.maxCellsPerReply);
     const parts: string[] = [];
     const cellErrors: string[] = [];
@@ -458,7 +479,7 @@ export class RLMEnv {
       parts.push(msg);
       cellErrors.push(msg);
     } else if (cells.length === 0) {
-      const textFinal = extractTextFinal(reply);
+      const textFinal = extractTextFinal(action);
       if (textFinal?.kind === 'FINAL') final = textFinal.value;
       else if (textFinal?.kind === 'FINAL_VAR') {
         const r = await this.session!.run(`FINAL_VAR(${JSON.stringify(textFinal.name)})`);
@@ -469,7 +490,8 @@ export class RLMEnv {
       } else {
         const notice = this.repl === 'python' ? PYTHON_NO_CODE_NOTICE : NO_CODE_NOTICE;
         const foreign = this.repl === 'python' ? ' (Only Python runs here, not JavaScript.)' : ' (Only JavaScript runs here, not Python.)';
-        parts.push(hasForeignCodeBlock(reply, this.repl) ? `${notice}${foreign}` : notice);
+        const why = split.reasoning !== null && action.trim() === '' ? ' (Your reply was all reasoning — it was cut off or had no answer after </think> — and reasoning never runs.)' : '';
+        parts.push(hasForeignCodeBlock(action, this.repl) ? `${notice}${foreign}` : notice + why);
       }
     }
 
@@ -561,7 +583,7 @@ export class RLMEnv {
     }
     const step: StepRecord = {
       turn: this.turn,
-      reply,
+      reply: action,
       code_cells: cells,
       observation: observationText,
       cell_errors: cellErrors,
@@ -575,6 +597,10 @@ export class RLMEnv {
       loss_mask: usage.tokens
         ? [...usage.tokens.prompt_token_ids.map(() => 0), ...usage.tokens.completion_token_ids.map(() => 1)]
         : null,
+      reasoning: split.reasoning,
+      finish_reason: usage.finishReason ?? null,
+      max_tokens: usage.maxTokens ?? null,
+      dropped_turns: usage.droppedTurns ?? 0,
       replay_ms: Math.round(replayMs * 1000) / 1000,
       rollbacks,
     };

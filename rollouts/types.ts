@@ -55,6 +55,8 @@ export interface EpisodeRecord {
   score_details: string; // JSON
   messages: Message[];
   steps: StepRecord[];
+  /** Some root turn ended on finish_reason "length" (cut at max_tokens or the window): mask or filter it. */
+  completion_truncated?: boolean;
   /** The root of this episode's rlm_query tree (itself for a root episode). Default: episode_id. */
   root_episode_id?: string;
   /** The episode whose rlm_query started this one; null for a root episode. Default null. */

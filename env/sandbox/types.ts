@@ -10,6 +10,8 @@ export interface SubCallRecord {
   latency_ms: number;
   /** null when the call succeeded. */
   error: string | null;
+  /** The sub-model's finish_reason ("stop", "length", …); null when unknown or the call failed. (added) */
+  finish_reason?: string | null;
   /** The prompt was refused before sending (too large, over a per-cell/episode cap): not a sub-call, not counted. */
   refused?: boolean;
   /** Full length of the prompt / response (the recorded text may be cut, with a marker). */
@@ -26,6 +28,8 @@ export interface SubCallResponse {
   model: string;
   promptTokens: number;
   completionTokens: number;
+  /** The server's finish_reason, when known. (added) */
+  finishReason?: string | null;
 }
 
 /** A request from the sandbox: `llm` = plain sub-model call; `rlm` = recursive sub-episode (env decides how). */
