@@ -5,7 +5,9 @@
  * - verl:   one row per distinct task (first episode of each task_id, in episode order): the task as a verl RL prompt.
  * - trl:    one row per episode: conversational prompt/completion + reward + one `reward_<component>` column each.
  * - sft:    one row per episode with reward ≥ minReward — by default (no minReward) the *correct* episodes only.
- * - tokens: one row per episode that has token ids: the token sequence, loss mask, logprobs, reward and GRPO advantage.
+ * - tokens: per episode that has token ids: one row (row_kind "episode") when its turns' prompt ids extend each other,
+ *           else one row per root turn (row_kind "turn"); token ids, loss mask, logprobs, reward and GRPO advantage.
+ * - sft-turns: one row per root turn of the sft episodes (exports-turns.ts).
  *
  * `minReward` also filters trl and tokens rows when given (advantages are computed before filtering); verl ignores it.
  */
@@ -15,9 +17,10 @@ import type * as arrow from 'apache-arrow';
 import type { Message } from '../env/types.ts';
 import { encodeRows, writeFileAtomic } from './parquet.ts';
 import { type RunData, readRun } from './reader.ts';
-import { type EpisodeRow, SFT_SCHEMA, type StepRow, TOKENS_SCHEMA, VERL_SCHEMA, trlComponentColumn, trlSchema } from './schema.ts';
+import { type EpisodeRow, SFT_SCHEMA, SFT_TURNS_SCHEMA, type StepRow, TOKENS_SCHEMA, VERL_SCHEMA, trlComponentColumn, trlSchema } from './schema.ts';
+import { episodeTruncated, sftTurnRows, tokenRowsOf } from './exports-turns.ts';
 
-export const EXPORT_FORMATS = ['verl', 'trl', 'sft', 'tokens'] as const;
+export const EXPORT_FORMATS = ['verl', 'trl', 'sft', 'sft-turns', 'tokens'] as const;
 export type ExportFormat = (typeof EXPORT_FORMATS)[number];
 
 export class ExportError extends Error {
@@ -44,6 +47,10 @@ export interface ExportOptions {
   minReward?: number;
   /** verl extra_info.split. Default 'train'. */
   split?: string;
+  /** tokens / trl / sft / sft-turns: leave out episodes with completion_truncated (a root turn ended on "length"). */
+  dropTruncated?: boolean;
+  /** sft-turns: leave out turns whose input + output is longer than this many characters. */
+  maxTurnChars?: number;
 }
 
 export interface ExportTable {
@@ -217,29 +224,41 @@ export function tokenSequence(steps: readonly Pick<StepRow, 'turn' | 'prompt_tok
   return { token_ids: ids, loss_mask: mask, logprobs: lps, num_turns: turns.length, prompt_len: first, token_prefix_ok: ok };
 }
 
-function tokensRows(run: RunData, minReward: number | undefined): Record<string, unknown>[] {
+function stepsByEpisode(run: RunData): (id: string) => StepRow[] {
   const byEp = new Map<string, StepRow[]>();
   for (const s of run.steps) {
     const l = byEp.get(s.episode_id);
     if (l) l.push(s);
     else byEp.set(s.episode_id, [s]);
   }
+  return (id) => byEp.get(id) ?? [];
+}
+
+function tokensRows(run: RunData, minReward: number | undefined, keep: (e: EpisodeRow) => boolean): Record<string, unknown>[] {
+  const stepsOf = stepsByEpisode(run);
   const adv = groupAdvantages(run.episodes);
   const rows: Record<string, unknown>[] = [];
   let any = false;
   for (const e of run.episodes) {
-    const seq = tokenSequence(byEp.get(e.episode_id) ?? []);
-    if (!seq) continue; // episodes without token ids (e.g. a policy error before the first reply) are skipped
+    const kinds = tokenRowsOf(stepsOf(e.episode_id));
+    if (kinds.length === 0) continue; // episodes without token ids (e.g. a policy error before the first reply) are skipped
     any = true;
     if (minReward !== undefined && e.reward < minReward) continue;
-    rows.push({
-      episode_id: e.episode_id,
-      group_id: e.group_id,
-      env_name: e.task_family,
-      ...seq,
-      reward: e.reward,
-      advantage: adv.get(e.episode_id) ?? 0,
-    });
+    if (!keep(e)) continue;
+    for (const k of kinds) {
+      const { row_kind, turn, completion_truncated, ...seq } = k;
+      rows.push({
+        episode_id: e.episode_id,
+        group_id: e.group_id,
+        env_name: e.task_family,
+        ...seq,
+        reward: e.reward,
+        advantage: adv.get(e.episode_id) ?? 0,
+        row_kind,
+        turn,
+        completion_truncated,
+      });
+    }
   }
   if (!any) throw new MissingTokensError();
   return rows;
@@ -249,15 +268,26 @@ function tokensRows(run: RunData, minReward: number | undefined): Record<string,
 export function buildExport(run: RunData, opts: ExportOptions): ExportTable {
   const { format, minReward } = opts;
   if (minReward !== undefined && !Number.isFinite(minReward)) throw new ExportError(`--min-reward must be a number`, 'bad_option');
+  if (opts.maxTurnChars !== undefined && !(Number.isSafeInteger(opts.maxTurnChars) && opts.maxTurnChars > 0)) throw new ExportError('--max-turn-chars must be a positive integer', 'bad_option');
+  if (opts.maxTurnChars !== undefined && format !== 'sft-turns') throw new ExportError('--max-turn-chars applies to --format sft-turns only', 'bad_option');
+  if (opts.dropTruncated && format === 'verl') throw new ExportError('--drop-truncated applies to tokens, trl, sft and sft-turns (verl rows are prompts, not completions)', 'bad_option');
+  const stepsOf = stepsByEpisode(run);
+  const keep = (e: EpisodeRow) => !opts.dropTruncated || !episodeTruncated(e, stepsOf(e.episode_id));
+  const kept: RunData = opts.dropTruncated ? { ...run, episodes: run.episodes.filter(keep) } : run;
   switch (format) {
     case 'verl':
       return { format, schema: VERL_SCHEMA, rows: verlRows(run, opts.split ?? 'train') };
     case 'trl':
-      return trlTable(run, minReward);
+      return trlTable(kept, minReward);
     case 'sft':
-      return { format, schema: SFT_SCHEMA, rows: sftRows(run, minReward) };
+      return { format, schema: SFT_SCHEMA, rows: sftRows(kept, minReward) };
+    case 'sft-turns': {
+      const selected = kept.episodes.filter((e) => (minReward === undefined ? e.correct : e.reward >= minReward));
+      return { format, schema: SFT_TURNS_SCHEMA, rows: sftTurnRows(selected, stepsOf, opts.maxTurnChars) };
+    }
     case 'tokens':
-      return { format, schema: TOKENS_SCHEMA, rows: tokensRows(run, minReward) };
+      // Advantages over all episodes of the run (as before), then the filter.
+      return { format, schema: TOKENS_SCHEMA, rows: tokensRows(run, minReward, keep) };
     default:
       throw new ExportError(`unknown export format "${String(format)}"; formats: ${EXPORT_FORMATS.join(', ')}`, 'unknown_format');
   }

@@ -14,6 +14,8 @@ export {
   TRL_BASE_COLUMNS,
   SFT_COLUMNS,
   TOKENS_COLUMNS,
+  SFT_TURNS_COLUMNS,
+  SFT_TURNS_SCHEMA,
   EPISODES_SCHEMA,
   STEPS_SCHEMA,
   VERL_SCHEMA,
@@ -85,6 +87,8 @@ export {
   exportRun,
 } from './exports.ts';
 export type { ExportFormat, ExportOptions, ExportTable, ExportResult, TokenSequence } from './exports.ts';
+export { tokenRowsOf, sftTurnRows, episodeTruncated } from './exports-turns.ts';
+export type { TokenRowCore } from './exports-turns.ts';
 
 export { syntheticEpisode, syntheticEpisodes } from './synthetic.ts';
 export type { SyntheticOptions } from './synthetic.ts';

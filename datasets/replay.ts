@@ -135,7 +135,7 @@ async function replayEpisode(
       const tokens = step.prompt_token_ids && step.completion_token_ids
         ? { prompt_token_ids: step.prompt_token_ids, completion_token_ids: step.completion_token_ids, completion_logprobs: step.completion_logprobs ?? [] }
         : undefined;
-      last = await env.step(step.reply, { promptTokens: step.prompt_tokens, completionTokens: step.completion_tokens, tokens });
+      last = await env.step(step.reply, { promptTokens: step.prompt_tokens, completionTokens: step.completion_tokens, tokens, reasoning: step.reasoning ?? null, finishReason: step.finish_reason ?? null });
       const got = last.info.step!;
       check(step.turn, 'code_cells', step.code_cells, got.code_cells);
       check(step.turn, 'observation', step.observation, got.observation);
@@ -143,13 +143,16 @@ async function replayEpisode(
       check(step.turn, 'sub_calls', step.sub_calls.map((c) => c.prompt), got.sub_calls.map((c) => c.prompt));
       if (last.terminated || last.truncated) break;
     }
+    // An episode the runner ended from outside (the next request could not fit the window) ends the same way here.
+    let end = last?.info;
+    if (ep.stop_reason === 'context_window' && !(last?.terminated || last?.truncated)) end = await env.abort('context_window');
     if (ep.error === null && ep.stop_reason !== 'interrupted') {
-      check(null, 'final_answer', ep.final_answer, last?.info.finalAnswer ?? null);
-      check(null, 'stop_reason', ep.stop_reason, last?.info.stopReason ?? null);
-      const score = last?.info.score ?? { score: 0, correct: false, details: {} };
+      check(null, 'final_answer', ep.final_answer, end?.finalAnswer ?? null);
+      check(null, 'stop_reason', ep.stop_reason, end?.stopReason ?? null);
+      const score = end?.score ?? { score: 0, correct: false, details: {} };
       check(null, 'score', ep.score, score.score);
       check(null, 'correct', ep.correct, score.correct);
-      const replayed = { ...ep, final_answer: last?.info.finalAnswer ?? null, score: score.score, correct: score.correct };
+      const replayed = { ...ep, final_answer: end?.finalAnswer ?? null, score: score.score, correct: score.correct };
       const r = await computeReward(reward, replayed);
       check(null, 'reward', ep.reward, r.reward);
       check(null, 'reward_components', sortKeys(ep.reward_components), sortKeys(r.components));

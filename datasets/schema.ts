@@ -60,6 +60,7 @@ export const SUB_CALL_TYPE = (): arrow.Struct =>
     field('completion_tokens', i64()),
     field('latency_ms', f64()),
     field('error', str(), true),
+    field('finish_reason', str(), true),
   ]);
 
 export function toArrowSchema(cols: readonly ColumnDef[], metadata?: Record<string, string>): arrow.Schema {
@@ -112,6 +113,7 @@ export const EPISODE_COLUMNS: readonly ColumnDef[] = [
   col('sampling_params', str(), 'root sampling parameters sent, JSON (SamplingParams)'),
   col('score_details', str(), "scorer's details, JSON"),
   col('messages', MESSAGES_TYPE(), 'the whole root conversation: system, user, then assistant / user (REPL output) turns'),
+  col('completion_truncated', bool(), 'some root turn ended with finish_reason "length" (cut at max_tokens or the window): mask or drop it'),
 ];
 
 export const STEP_COLUMNS: readonly ColumnDef[] = [
@@ -130,6 +132,10 @@ export const STEP_COLUMNS: readonly ColumnDef[] = [
   col('completion_token_ids', listOf(i32()), 'sampled completion token ids (only with --logprobs)', true),
   col('completion_logprobs', listOf(f64()), 'logprob of each sampled completion token (only with --logprobs)', true),
   col('loss_mask', listOf(i8()), 'as recorded by the env: 1 = model token, 0 = environment token (only with --logprobs)', true),
+  col('reasoning', str(), "the reply's reasoning (server reasoning field and/or inline <think>…</think>); never run, never a final answer; null when none", true),
+  col('finish_reason', str(), 'finish_reason of the root request: stop | length | abort | …; null when the server gave none', true),
+  col('max_tokens', i64(), 'max_tokens the root request was sent with (clamped to the context window); null when unknown', true),
+  col('dropped_turns', i32(), 'earlier turns left out of this request to fit the window (--context-policy drop-oldest); 0 otherwise'),
 ];
 
 export const EPISODES_SCHEMA: arrow.Schema = toArrowSchema(EPISODE_COLUMNS, { 'rlm_gym.table': 'episodes', 'rlm_gym.schema_version': SCHEMA_VERSION });
@@ -209,11 +215,27 @@ export const TOKENS_COLUMNS: readonly ColumnDef[] = [
   col('num_turns', i32(), 'turns whose tokens are in the sequence'),
   col('prompt_len', i32(), 'length of the first prompt (the leading mask-0 span)'),
   col('token_prefix_ok', bool(), 'every turn prompt extended the previous prompt + completion token-for-token (append-only chat template)'),
+  col('row_kind', str(), 'episode = one row for the whole episode (prefixes held); turn = one row per root turn (its prompt ids → its completion ids), when they did not'),
+  col('turn', i32(), 'the root turn of a turn row; null on episode rows', true),
+  col('completion_truncated', bool(), 'a completion in this row ended with finish_reason "length" (mask it, or export with --drop-truncated)'),
+];
+
+export const SFT_TURNS_COLUMNS: readonly ColumnDef[] = [
+  col('messages', MESSAGES_TYPE(), 'the whole history before the turn, then that turn\'s assistant reply (train on the last message)'),
+  col('prompt', MESSAGES_TYPE(), 'the history the turn saw: system, user, earlier assistant / REPL-output turns'),
+  col('completion', MESSAGES_TYPE(), "that turn's reply: one assistant message"),
+  col('episode_id', str(), 'episode id in the run'),
+  col('turn', i32(), 'root turn number within the episode'),
+  col('task_family', str(), 'task family'),
+  col('reward', f64(), 'weighted total reward of the episode'),
+  col('correct', bool(), 'task scorer judged the episode answer correct'),
+  col('finish_reason', str(), 'finish_reason of the turn; null when unknown', true),
 ];
 
 export const VERL_SCHEMA: arrow.Schema = toArrowSchema(VERL_COLUMNS);
 export const SFT_SCHEMA: arrow.Schema = toArrowSchema(SFT_COLUMNS);
 export const TOKENS_SCHEMA: arrow.Schema = toArrowSchema(TOKENS_COLUMNS);
+export const SFT_TURNS_SCHEMA: arrow.Schema = toArrowSchema(SFT_TURNS_COLUMNS);
 export function trlSchema(componentNames: readonly string[]): arrow.Schema {
   return toArrowSchema(trlColumns(componentNames));
 }
@@ -319,7 +341,9 @@ export function validateRow(cols: readonly ColumnDef[], row: Record<string, unkn
 
 /** The `episodes` row of a record (everything but `steps`); validates it. */
 export function episodeRow(ep: EpisodeRecord): EpisodeRow {
-  const { steps: _steps, ...row } = ep;
+  const { steps: _steps, ...rest } = ep;
+  // Columns added later default here, so every producer of records (child episodes, synthetic data) stays valid.
+  const row = { ...rest, completion_truncated: rest.completion_truncated ?? (Array.isArray(ep.steps) && ep.steps.some((s) => s.finish_reason === 'length')) };
   validateRow(EPISODE_COLUMNS, row as unknown as Record<string, unknown>, `episode ${JSON.stringify(ep?.episode_id)}`);
   return row;
 }
@@ -328,7 +352,16 @@ export function episodeRow(ep: EpisodeRecord): EpisodeRow {
 export function stepRows(ep: EpisodeRecord): StepRow[] {
   if (!Array.isArray(ep.steps)) throw new SchemaError(`episode ${JSON.stringify(ep.episode_id)}: field "steps" must be an array`);
   return ep.steps.map((s, i) => {
-    const row: StepRow = { ...s, run_id: ep.run_id, episode_id: ep.episode_id };
+    const row: StepRow = {
+      ...s,
+      sub_calls: Array.isArray(s.sub_calls) ? s.sub_calls.map((c) => (c && c.finish_reason === undefined ? { ...c, finish_reason: null } : c)) : s.sub_calls,
+      reasoning: s.reasoning ?? null,
+      finish_reason: s.finish_reason ?? null,
+      max_tokens: s.max_tokens ?? null,
+      dropped_turns: s.dropped_turns ?? 0,
+      run_id: ep.run_id,
+      episode_id: ep.episode_id,
+    };
     validateRow(STEP_COLUMNS, row as unknown as Record<string, unknown>, `episode ${JSON.stringify(ep.episode_id)} step ${i}`);
     return row;
   });

@@ -98,6 +98,7 @@ export function syntheticEpisode(index: number, opts: SyntheticOptions): Episode
         completion_tokens: ct,
         latency_ms: Math.round(r() * 2000 * 100) / 100,
         error: r() < 0.1 ? 'RateLimitError: 429' : null,
+        finish_reason: 'stop',
       };
     });
     subTotal += nSub;
@@ -121,6 +122,10 @@ export function syntheticEpisode(index: number, opts: SyntheticOptions): Episode
       completion_token_ids: tokens ? completionIds : null,
       completion_logprobs: tokens ? completionIds.map((_, k) => -Math.round(r() * 3 * 1e6) / 1e6 - (k % 2) * 0.001) : null,
       loss_mask: tokens ? completionIds.map(() => 1) : null,
+      reasoning: r() < 0.3 ? text(r, Math.max(8, chars / 2), `Thinking about turn ${t}:`) : null,
+      finish_reason: r() < 0.1 ? 'length' : 'stop',
+      max_tokens: 2048,
+      dropped_turns: 0,
     });
     messages.push({ role: 'assistant', content: reply });
     if (!(last && terminated)) messages.push({ role: 'user', content: observation });
@@ -177,6 +182,7 @@ export function syntheticEpisode(index: number, opts: SyntheticOptions): Episode
     score_details: JSON.stringify({ match: correct, note: 'synthetic' }),
     messages,
     steps,
+    completion_truncated: steps.some((s) => s.finish_reason === 'length'),
   };
 }
 

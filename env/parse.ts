@@ -1,6 +1,8 @@
 /**
  * Turning a model reply into actions: the fenced code blocks to run, and a text-level FINAL when there is no code.
+ * Reasoning is not action: inline <think>…</think> (or an unterminated <think>) is removed first (env/reasoning.ts).
  */
+import { splitReasoning } from './reasoning.ts';
 
 /** Fence languages that run, per REPL language (```repl always does). */
 const RUNNABLE: Record<'js' | 'python', Set<string>> = {
@@ -47,7 +49,7 @@ function fences(reply: string): Fence[] {
  */
 export function extractCodeBlocks(reply: string, repl: 'js' | 'python' = 'js'): string[] {
   const runnable = RUNNABLE[repl];
-  return fences(reply)
+  return fences(splitReasoning(reply).action)
     .filter((f) => runnable.has(f.lang) && f.body.trim() !== '')
     .map((f) => f.body);
 }
@@ -55,7 +57,7 @@ export function extractCodeBlocks(reply: string, repl: 'js' | 'python' = 'js'): 
 /** True when the reply has fenced blocks in some other language (e.g. ```python for the JS REPL) — worth a hint to the model. */
 export function hasForeignCodeBlock(reply: string, repl: 'js' | 'python' = 'js'): boolean {
   const runnable = RUNNABLE[repl];
-  return fences(reply).some((f) => f.lang !== '' && !runnable.has(f.lang));
+  return fences(splitReasoning(reply).action).some((f) => f.lang !== '' && !runnable.has(f.lang));
 }
 
 export type TextFinal = { kind: 'FINAL'; value: string } | { kind: 'FINAL_VAR'; name: string };
@@ -65,7 +67,8 @@ export type TextFinal = { kind: 'FINAL'; value: string } | { kind: 'FINAL_VAR'; 
  * hallucinate REPL output and then "finalize" on it. The argument runs to the matching close paren (nesting and quotes
  * respected), so `FINAL(f(x) = 3)` keeps its inner parens; surrounding quotes are stripped.
  */
-export function extractTextFinal(reply: string): TextFinal | null {
+export function extractTextFinal(text: string): TextFinal | null {
+  const reply = splitReasoning(text).action;
   const re = /\bFINAL(_VAR)?\s*\(/g;
   let found: TextFinal | null = null;
   for (const m of reply.matchAll(re)) {

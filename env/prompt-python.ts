@@ -11,7 +11,7 @@ Write code in a fenced block tagged \`repl\` (\`\`\`repl … \`\`\`; \`\`\`pytho
 
 ## What the REPL gives you
 - \`context\` — {contextDescription}
-- \`llm_query(prompt, model=None)\` → str. Asks a sub-model; blocks until it answers (no \`await\`). A prompt may have at most {maxSubPromptChars} characters (about {maxSubPromptTokens} tokens); a longer one raises an error instead of calling the model.
+- \`llm_query(prompt, model=None)\` → str. Asks a sub-model; blocks until it answers (no \`await\`). A prompt may have at most {maxSubPromptChars} characters (about {maxSubPromptTokens} tokens); a longer one raises an error instead of calling the model.{subModelDetails}
 - \`llm_query_batched(prompts, model=None)\` → list[str]. Sends many prompts at once ({maxSubConcurrency} in parallel) — much faster than a loop of \`llm_query\`. A prompt that fails yields a string starting with "Error:" in its slot; the others still succeed.
 - \`rlm_query(prompt, sub_context=None)\` → str. {rlmDescription}
 - \`print(...)\` — output for you to read.

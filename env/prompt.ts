@@ -18,6 +18,8 @@ export interface PromptInfo {
   contextChars: number;
   /** Whether rlm_query starts a recursive sub-episode (true) or is a plain sub-model call (false). */
   recursive: boolean;
+  /** The sub-models (names for llm_query(prompt, name), windows); null/empty = one unnamed sub-model of unknown window. */
+  subModels?: { name: string | null; model: string; maxModelLen: number | null; maxPromptChars: number | null }[] | null;
   /** The REPL's language (default 'js'): picks the wording of {contextDescription} and {rlmDescription}. */
   repl?: 'js' | 'python';
 }
@@ -29,7 +31,7 @@ Write code in a fenced block tagged \`repl\` (\`\`\`repl … \`\`\`). Every such
 
 ## What the REPL gives you
 - \`context\` — {contextDescription}
-- \`llm_query(prompt)\` → string. Asks a sub-model; blocks until it answers. A prompt may have at most {maxSubPromptChars} characters (about {maxSubPromptTokens} tokens); a longer one throws an error instead of calling the model.
+- \`llm_query(prompt)\` → string. Asks a sub-model; blocks until it answers. A prompt may have at most {maxSubPromptChars} characters (about {maxSubPromptTokens} tokens); a longer one throws an error instead of calling the model.{subModelDetails}
 - \`llm_query_batched(prompts)\` → string[]. Sends many prompts at once ({maxSubConcurrency} in parallel) — much faster than a loop of \`llm_query\`. A prompt that fails yields a string starting with "Error:" in its slot; the others still succeed.
 - \`rlm_query(prompt, subContext)\` → string. {rlmDescription}
 - \`print(...)\` / \`console.log(...)\` — output for you to read.
@@ -77,11 +79,31 @@ export function renderSystemPrompt(template: string, info: PromptInfo): string {
       info.contextType === 'documents'
         ? 'an array of documents, each `{ id, title, text }`. Search titles and texts with JavaScript (regexes, `filter`, `includes`) before you ask sub-models.'
         : 'one long string. Look at its start and its structure first (lines, separators), then search it with JavaScript (regexes, `indexOf`, `split`) before you ask sub-models.',
+    subModelDetails: renderSubModelDetails(info),
     rlmDescription: info.repl === 'python' ? PYTHON_RLM_DESCRIPTION[info.recursive ? 'recursive' : 'plain'] : info.recursive
       ? 'Starts a sub-agent with its own REPL in which `subContext` (a string) is the `context`; it answers `prompt` and returns its final answer. Expensive: use it for sub-problems too large for one `llm_query`.'
       : 'Same as `llm_query(prompt + subContext)` here (recursion is disabled in this environment).',
   };
   return template.replace(/\{(\w+)\}/g, (whole, key: string) => values[key] ?? whole);
+}
+
+/** What the system prompt says about the sub-models' windows and names ('' when nothing is known). */
+export function renderSubModelDetails(info: Pick<PromptInfo, 'subModels'>): string {
+  const subs = info.subModels ?? [];
+  const fmt = (n: number) => n.toLocaleString('en-US');
+  const windowOf = (s: (typeof subs)[number]) =>
+    s.maxModelLen !== null ? `a ${fmt(s.maxModelLen)}-token context window: a prompt of at most about ${fmt(s.maxPromptChars ?? 0)} characters fits with room for its answer` : 'an unknown context window';
+  const named = subs.filter((s) => s.name !== null);
+  if (named.length === 0) {
+    const only = subs[0];
+    return only && only.maxModelLen !== null ? ` The sub-model (${only.model}) has ${windowOf(only)}; a prompt over its window returns an error — split it into smaller chunks.` : '';
+  }
+  const dflt = subs.find((s) => s.name === null) ?? named[0];
+  const lines = named.map((s) => `  - \`"${s.name}"\` — ${s.model}, ${windowOf(s)}`);
+  return (
+    `\n- Several sub-models are available: pass a name as the second argument, \`llm_query(prompt, "name")\` or \`llm_query_batched(prompts, "name")\`; without a name ${dflt.name ? `\`"${dflt.name}"\`` : `the default (${dflt.model})`} answers. An unknown name is an error.\n` +
+    lines.join('\n')
+  );
 }
 
 /** The first user message: the question and what the context looks like — never the context itself. */

@@ -5,6 +5,7 @@ import { SandboxPool, type SandboxSession } from './sandbox/index.ts';
 import type { CellResult, SandboxLimits, SessionOptions, SubCallHandler, SubCallRecord, SubCallRequest, SubCallResponse } from './sandbox/types.ts';
 import { RLMEnvConfigError, RLMEnvStateError } from './errors.ts';
 import { extractCodeBlocks, extractTextFinal, hasForeignCodeBlock } from './parse.ts';
+import { splitReasoning } from './reasoning.ts';
 import {
   DEFAULT_SYSTEM_PROMPT,
   LAST_TURN_NOTICE,
@@ -65,6 +66,20 @@ export interface RLMEnvConfig {
   recursion?: { policy: RootPolicy; maxDepth?: number; maxTurns?: number } | null;
   /** Internal: depth of this env in an rlm_query tree (0 = root). */
   depth?: number;
+  /** Send earlier turns' reasoning back in `messages` (as <think>…</think> + reply). Default false (the Qwen3 convention). */
+  keepReasoning?: boolean;
+  /** What the system prompt says about the sub-models: their names (llm_query(prompt, name)) and windows. */
+  subModels?: SubModelInfo[] | null;
+}
+
+/** A sub-model as the system prompt describes it. `name` null = the default sub-model. */
+export interface SubModelInfo {
+  name: string | null;
+  model: string;
+  /** Context window in tokens (prompt + answer), when known. */
+  maxModelLen: number | null;
+  /** About how many characters of prompt fit (window minus the answer's max_tokens, at a conservative chars/token). */
+  maxPromptChars: number | null;
 }
 
 const PositiveInt = z.number().int().positive();
@@ -108,6 +123,8 @@ const ConfigSchema = z
     reward: z.any().optional(),
     recursion: z.any().optional(),
     depth: z.number().int().nonnegative().optional(),
+    keepReasoning: z.boolean().optional(),
+    subModels: z.array(z.any()).nullable().optional(),
   })
   .strict();
 
@@ -305,6 +322,7 @@ export class RLMEnv {
       contextType: typeof task.context === 'string' ? 'string' : 'documents',
       contextChars: contextChars(task.context),
       recursive: this.recursionAvailable(),
+      subModels: this.cfg.subModels ?? null,
       repl: this.repl,
     };
     const sp = this.cfg.systemPrompt;
@@ -343,9 +361,12 @@ export class RLMEnv {
     const completionTokens = usage.completionTokens ?? usage.tokens?.completion_token_ids.length ?? countTextTokens(reply);
     this.rootPromptTokens += promptTokens;
     this.rootCompletionTokens += completionTokens;
-    this._messages.push({ role: 'assistant', content: reply });
+    // Reasoning is not action: only the text after it is parsed; it is recorded apart and sent back only if asked.
+    const split = splitReasoning(reply, usage.reasoning);
+    const action = split.action;
+    this._messages.push({ role: 'assistant', content: this.cfg.keepReasoning ? split.full : action });
 
-    const cells = extractCodeBlocks(reply, this.repl);
+    const cells = extractCodeBlocks(action, this.repl);
     const parts: string[] = [];
     const cellErrors: string[] = [];
     const subCalls: SubCallRecord[] = [];
@@ -354,7 +375,7 @@ export class RLMEnv {
     let budgetHit: StopReason | null = null;
 
     if (cells.length === 0) {
-      const textFinal = extractTextFinal(reply);
+      const textFinal = extractTextFinal(action);
       if (textFinal?.kind === 'FINAL') final = textFinal.value;
       else if (textFinal?.kind === 'FINAL_VAR') {
         const r = await this.session!.run(`FINAL_VAR(${JSON.stringify(textFinal.name)})`);
@@ -365,7 +386,8 @@ export class RLMEnv {
       } else {
         const notice = this.repl === 'python' ? PYTHON_NO_CODE_NOTICE : NO_CODE_NOTICE;
         const foreign = this.repl === 'python' ? ' (Only Python runs here, not JavaScript.)' : ' (Only JavaScript runs here, not Python.)';
-        parts.push(hasForeignCodeBlock(reply, this.repl) ? `${notice}${foreign}` : notice);
+        const why = split.reasoning !== null && action.trim() === '' ? ' (Your reply was all reasoning — it was cut off or had no answer after </think> — and reasoning never runs.)' : '';
+        parts.push(hasForeignCodeBlock(action, this.repl) ? `${notice}${foreign}` : notice + why);
       }
     }
 
@@ -426,7 +448,7 @@ export class RLMEnv {
     }
     const step: StepRecord = {
       turn: this.turn,
-      reply,
+      reply: action,
       code_cells: cells,
       observation: observationText,
       cell_errors: cellErrors,
@@ -440,6 +462,10 @@ export class RLMEnv {
       loss_mask: usage.tokens
         ? [...usage.tokens.prompt_token_ids.map(() => 0), ...usage.tokens.completion_token_ids.map(() => 1)]
         : null,
+      reasoning: split.reasoning,
+      finish_reason: usage.finishReason ?? null,
+      max_tokens: usage.maxTokens ?? null,
+      dropped_turns: usage.droppedTurns ?? 0,
     };
     this._steps.push(step);
     const observation: Message[] = this.done ? [] : [{ role: 'user', content: observationText }];

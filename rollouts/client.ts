@@ -9,6 +9,7 @@ import type { Message, TurnTokens } from '../env/types.ts';
 import type { SamplingParams } from './types.ts';
 import { EndpointUnreachableError } from './errors.ts';
 import { MalformedResponseError, classifyError, withRetries, type RetryOptions } from './retry.ts';
+import { rethrowOverflow, tokenizeChat } from './context-window.ts';
 
 export interface ChatResult {
   text: string;
@@ -21,6 +22,15 @@ export interface ChatResult {
   latencyMs: number;
   attempts: number;
   finishReason: string | null;
+  /** The message's reasoning field (vLLM `reasoning`, older `reasoning_content`); null when absent. */
+  reasoning: string | null;
+}
+
+/** A served model as GET /v1/models lists it. */
+export interface ServedModel {
+  id: string;
+  /** vLLM's `max_model_len` (null on LoRA cards and on servers that do not say). */
+  maxModelLen: number | null;
 }
 
 export interface PolicyClient {
@@ -31,6 +41,14 @@ export interface PolicyClient {
   chat(messages: readonly Message[], sampling: SamplingParams, signal?: AbortSignal): Promise<ChatResult>;
   /** Served model ids (GET /v1/models), or null when the endpoint does not list them. Throws EndpointUnreachableError. */
   listModels(): Promise<string[] | null>;
+  /** The model cards of the last listModels() (with max_model_len), or null. */
+  readonly servedModels: ServedModel[] | null;
+  /** Context window (prompt + completion tokens) of `model`; null = unknown. Set by connect() or by the caller. */
+  maxModelLen: number | null;
+  /** True once /tokenize answered a probe: prompt counts are exact. */
+  exactCounts: boolean;
+  /** Prompt tokens of `messages` by the server's tokenizer + chat template (vLLM POST /tokenize); null when unavailable. */
+  countPromptTokens(messages: readonly Message[], chatTemplateKwargs?: unknown, signal?: AbortSignal): Promise<number | null>;
 }
 
 export interface ClientOptions {
@@ -50,7 +68,10 @@ type VllmChatParams = OpenAI.Chat.ChatCompletionCreateParamsNonStreaming & {
   [extra: string]: unknown;
 };
 
-type VllmChoice = OpenAI.Chat.ChatCompletion.Choice & { token_ids?: number[] };
+type VllmChoice = OpenAI.Chat.ChatCompletion.Choice & {
+  token_ids?: number[];
+  message: OpenAI.Chat.ChatCompletionMessage & { reasoning?: string | null; reasoning_content?: string | null };
+};
 type VllmCompletion = OpenAI.Chat.ChatCompletion & { prompt_token_ids?: number[] };
 
 /** What both clients keep from their options. */
@@ -59,6 +80,9 @@ abstract class ClientBase {
   model: string;
   protected readonly retry: RetryOptions;
   protected readonly apiKey: string | undefined;
+  servedModels: ServedModel[] | null = null;
+  maxModelLen: number | null = null;
+  exactCounts = false;
 
   constructor(options: ClientOptions) {
     this.endpoint = options.endpoint.replace(/\/+$/, '');
@@ -66,6 +90,26 @@ abstract class ClientBase {
     this.retry = options.retry ?? {};
     this.apiKey = options.apiKey;
   }
+
+  async countPromptTokens(messages: readonly Message[], chatTemplateKwargs?: unknown, signal?: AbortSignal): Promise<number | null> {
+    if (this.endpoint.startsWith('hf:')) return null;
+    const r = await tokenizeChat(this.endpoint, { model: this.model, messages, chat_template_kwargs: chatTemplateKwargs }, this.apiKey, signal);
+    return r?.count ?? null;
+  }
+}
+
+/** The reasoning of a vLLM message: `reasoning` (≥ ~0.11.2, only it from ~0.16), else `reasoning_content` (older). */
+function reasoningOf(message: { reasoning?: unknown; reasoning_content?: unknown } | undefined): string | null {
+  if (typeof message?.reasoning === 'string') return message.reasoning;
+  if (typeof message?.reasoning_content === 'string') return message.reasoning_content;
+  return null;
+}
+
+function cardsOf(data: unknown): ServedModel[] | null {
+  if (!Array.isArray(data)) return null;
+  return data
+    .filter((m): m is { id: string; max_model_len?: unknown } => !!m && typeof (m as { id?: unknown }).id === 'string')
+    .map((m) => ({ id: m.id, maxModelLen: typeof m.max_model_len === 'number' && m.max_model_len > 0 ? m.max_model_len : null }));
 }
 
 export class OpenAIPolicyClient extends ClientBase implements PolicyClient {
@@ -79,12 +123,14 @@ export class OpenAIPolicyClient extends ClientBase implements PolicyClient {
       apiKey: options.apiKey || 'EMPTY', // vLLM without --api-key accepts anything
       timeout: options.timeoutMs ?? 600_000,
       maxRetries: 0,
+      fetch: nestFlatErrors,
     });
   }
 
   async listModels(): Promise<string[] | null> {
     try {
       const page = await this.client.models.list({ timeout: 10_000 });
+      this.servedModels = cardsOf(page.data);
       return page.data.map((m) => m.id);
     } catch (e) {
       const c = classifyError(e);
@@ -104,7 +150,7 @@ export class OpenAIPolicyClient extends ClientBase implements PolicyClient {
     };
     const started = performance.now();
     const { value, attempts } = await scrubbed(this.apiKey, () =>
-      withRetries(
+      overflowAware(() => withRetries(
         async () => {
           const r = (await this.client.chat.completions.create(body, { signal })) as VllmCompletion;
           if (!r || typeof r !== 'object' || !Array.isArray(r.choices) || r.choices.length === 0) {
@@ -114,10 +160,10 @@ export class OpenAIPolicyClient extends ClientBase implements PolicyClient {
         },
         this.retry,
         signal,
-      ),
+      )),
     );
     const choice = value.choices[0] as VllmChoice;
-    const text = choice.message?.content ?? '';
+    const text = typeof choice.message?.content === 'string' ? choice.message.content : '';
     let tokens: TurnTokens | undefined;
     if (sampling.logprobs && Array.isArray(value.prompt_token_ids) && Array.isArray(choice.token_ids)) {
       const lp = choice.logprobs?.content ?? [];
@@ -136,6 +182,7 @@ export class OpenAIPolicyClient extends ClientBase implements PolicyClient {
       latencyMs: Math.round(performance.now() - started),
       attempts,
       finishReason: choice.finish_reason ?? null,
+      reasoning: reasoningOf(choice.message),
     };
   }
 }
@@ -164,6 +211,7 @@ export class HFPolicyClient extends ClientBase implements PolicyClient {
       const res = await fetch(url, { signal: AbortSignal.timeout(10_000) });
       if (!res.ok) return null;
       const json = (await res.json()) as { data?: { id: string }[] };
+      this.servedModels = cardsOf(json.data);
       return Array.isArray(json.data) ? json.data.map((m) => m.id) : null;
     } catch (e) {
       throw new EndpointUnreachableError(this.endpoint, classifyError(e).message);
@@ -179,7 +227,7 @@ export class HFPolicyClient extends ClientBase implements PolicyClient {
     };
     const started = performance.now();
     const { value, attempts } = await scrubbed(this.apiKey, () =>
-      withRetries(
+      overflowAware(() => withRetries(
         async () => {
           const r = await this.client.chatCompletion(args as Parameters<InferenceClient['chatCompletion']>[0], { signal, retry_on_error: false });
           if (!r || !Array.isArray(r.choices) || r.choices.length === 0) throw new MalformedResponseError(`expected choices, got ${preview(r)}`);
@@ -187,7 +235,7 @@ export class HFPolicyClient extends ClientBase implements PolicyClient {
         },
         this.retry,
         signal,
-      ),
+      )),
     );
     const choice = value.choices[0];
     return {
@@ -198,7 +246,39 @@ export class HFPolicyClient extends ClientBase implements PolicyClient {
       latencyMs: Math.round(performance.now() - started),
       attempts,
       finishReason: choice.finish_reason ?? null,
+      reasoning: reasoningOf(choice.message as { reasoning?: unknown; reasoning_content?: unknown }),
     };
+  }
+}
+
+/**
+ * vLLM before ~0.10.1 answered errors flat ({"object":"error","message",…}); the openai SDK reads only body.error and
+ * would report "400 status code (no body)". Such bodies are nested here so the message (e.g. the length error) survives.
+ */
+const nestFlatErrors: typeof fetch = async (input, init) => {
+  const res = await fetch(input, init);
+  if (res.ok || !(res.headers.get('content-type') ?? '').includes('json')) return res;
+  const text = await res.text();
+  let body = text;
+  try {
+    const j = JSON.parse(text) as Record<string, unknown> | null;
+    if (j && typeof j === 'object' && !('error' in j) && typeof j.message === 'string') body = JSON.stringify({ error: j });
+  } catch {
+    // not JSON after all: pass the text on unchanged
+  }
+  const headers = new Headers(res.headers);
+  headers.delete('content-length');
+  headers.delete('content-encoding');
+  return new Response(body, { status: res.status, statusText: res.statusText, headers });
+};
+
+/** The server's length error (HTTP 400 "maximum context length …") becomes a ContextWindowExceededError. */
+async function overflowAware<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (e) {
+    rethrowOverflow(e);
+    throw e;
   }
 }
 

@@ -19,6 +19,8 @@ export interface ConnectOptions {
   apiKey?: string;
   timeoutMs?: number;
   retry?: RetryOptions;
+  /** Context window override (--max-model-len); default: the served card's max_model_len. */
+  maxModelLen?: number | null;
 }
 
 export interface Connection {
@@ -28,6 +30,11 @@ export interface Connection {
   /** The resolved model id sent in requests. */
   model: string;
   reference: ReferenceServer | null;
+  /** Context window of the model (tokens), and where it came from. */
+  maxModelLen: number | null;
+  maxModelLenSource: 'flag' | 'server' | null;
+  /** Whether every endpoint's /tokenize answered a probe (exact prompt counts) — else counts are estimates. */
+  exactCounts: boolean;
   close(): Promise<void>;
 }
 
@@ -67,7 +74,22 @@ export async function connect(o: ConnectOptions): Promise<Connection> {
     const model = resolveModel(requested, served.find((s) => s.models)?.models ?? null, served.find((s) => s.models)?.endpoint);
     for (const s of served) if (s.models) resolveModel(model, s.models, s.endpoint);
     for (const c of clients) c.model = model;
-    return { clients, served, model, reference, close: async () => void (await reference?.close()) };
+    // Windows: the flag wins; else each endpoint's card for the resolved model (vLLM ModelCard.max_model_len).
+    for (const c of clients) c.maxModelLen = o.maxModelLen ?? c.servedModels?.find((m) => m.id === model)?.maxModelLen ?? null;
+    const known = clients.map((c) => c.maxModelLen).filter((n): n is number => n !== null);
+    const maxModelLen = known.length === clients.length && known.length ? Math.min(...known) : null;
+    // One tiny /tokenize per endpoint: exact counts when it answers, conservative estimates otherwise.
+    for (const c of clients) c.exactCounts = c.maxModelLen !== null && (await c.countPromptTokens([{ role: 'user', content: 'ping' }]).catch(() => null)) !== null;
+    return {
+      clients,
+      served,
+      model,
+      reference,
+      maxModelLen,
+      maxModelLenSource: o.maxModelLen != null ? 'flag' : maxModelLen !== null ? 'server' : null,
+      exactCounts: clients.every((c) => c.exactCounts),
+      close: async () => void (await reference?.close()),
+    };
   } catch (e) {
     await reference?.close();
     throw e;

@@ -42,3 +42,25 @@ export class PolicyRequestError extends Error {
 export class RolloutConfigError extends Error {
   override name = 'RolloutConfigError';
 }
+
+/**
+ * The request does not fit the model's context window: the server said so (vLLM's HTTP 400 "maximum context length …"
+ * in any of its historical wordings), or the harness's own count did. Ends an episode as `context_window`, never `error`.
+ */
+export class ContextWindowExceededError extends Error {
+  override name = 'ContextWindowExceededError';
+  constructor(
+    message: string,
+    /** The window the server reported, when its message said. */
+    readonly maxModelLen: number | null = null,
+    /** The prompt tokens the server counted, when its message said. */
+    readonly inputTokens: number | null = null,
+  ) {
+    super(message);
+  }
+}
+
+/** llm_query(prompt, name) named a sub-model that is not configured. The message lists the names. */
+export class UnknownSubModelError extends Error {
+  override name = 'UnknownSubModelError';
+}

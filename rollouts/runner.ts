@@ -8,8 +8,11 @@ import { setMaxListeners } from 'node:events';
 import PQueue from 'p-queue';
 import { RLMEnv, SandboxPool, contextChars, type StepInfo, type Prices, type SandboxLimits, type SubCallHandler, type Message, type StepRecord } from '../env/index.ts';
 import { generateTask, type Task } from '../tasks/index.ts';
-import type { PolicyClient } from './client.ts';
-import { RolloutConfigError } from './errors.ts';
+import type { PolicyClient, ChatResult } from './client.ts';
+import { ContextWindowExceededError, RolloutConfigError } from './errors.ts';
+import { MIN_COMPLETION_TOKENS, planRequest, type ContextPolicy, type RequestPlan } from './context-window.ts';
+import { SubModelRouter, subCallHandler, subModelEnv, type SubModel } from './sub-models.ts';
+import type { SubModelInfo } from '../env/rlm-env.ts';
 import { deriveSeed, planEpisodes, type PlannedEpisode } from './plan.ts';
 import type { EpisodeRecord, SamplingParams } from './types.ts';
 import type { RewardInput } from '../rewards/types.ts';
@@ -31,6 +34,10 @@ export interface EnvLimits {
   sandbox?: Omit<SandboxLimits, 'maxSubCalls'>;
   /** rlm_query depth: 0 = rlm_query is a plain sub-call; n > 0 = child episodes played by the root policy, n levels deep. */
   rlmDepth?: number;
+  /** Send earlier turns' reasoning back to the model (default false: the Qwen3 convention). */
+  keepReasoning?: boolean;
+  /** What the system prompt says about the sub-models (default: from the sub-model clients; see subModelEnv). */
+  subModels?: SubModelInfo[] | null;
   /** REPL language: 'js' (default) or 'python'. Recorded in the manifest, so replay uses the same one. */
   repl?: 'js' | 'python';
 }
@@ -53,6 +60,10 @@ export interface RolloutOptions {
   policies: PolicyClient[];
   /** Answers llm_query; default: the first root client with `subSampling`. */
   sub?: PolicyClient;
+  /** Named sub-models (llm_query(prompt, name)); when given, replaces `sub`. The unnamed one (or the first) is the default. */
+  subModels?: SubModel[];
+  /** When the next root request does not fit the window: end the episode (`truncate`, default) or leave out the oldest turns. */
+  contextPolicy?: ContextPolicy;
   sampling: Omit<SamplingParams, 'seed'>;
   /** Sampling of sub-calls; default: root sampling without logprobs, max_tokens 2048. */
   subSampling?: Omit<SamplingParams, 'seed'>;
@@ -222,14 +233,16 @@ async function playEpisode(o: RolloutOptions, ep: PlannedEpisode, tasks: TaskCac
   const policy = o.policies[ep.index % o.policies.length];
   const sub = o.sub ?? o.policies[0];
   const subSampling = o.subSampling ?? { ...o.sampling, logprobs: false, max_tokens: Math.min(o.sampling.max_tokens, 2048) };
-  let subModelId = sub.model;
-  const subModel: SubCallHandler = async (req) => {
-    // Keyed by the prompt, not the call order: parallel batches finish in any order, seeds must not depend on it.
-    const seed = deriveSeed(o.seed, ep.index, 0, `sub:${req.prompt}`);
-    const r = await sub.chat([{ role: 'user', content: req.prompt }], { ...subSampling, seed }, o.signal);
-    subModelId = r.model;
-    return { text: r.text, model: r.model, promptTokens: r.promptTokens, completionTokens: r.completionTokens };
-  };
+  const router = new SubModelRouter(o.subModels?.length ? o.subModels : [{ name: null, client: sub }]);
+  let subModelId = router.fallback.client.model;
+  // Keyed by the prompt, not the call order: parallel batches finish in any order, seeds must not depend on it.
+  const subModel: SubCallHandler = subCallHandler({
+    router,
+    sampling: subSampling,
+    seedOf: (prompt) => deriveSeed(o.seed, ep.index, 0, `sub:${prompt}`),
+    signal: o.signal,
+    onAnswer: (model) => void (subModelId = model),
+  });
 
   let task: Task;
   let error: string | null = null;
@@ -245,11 +258,13 @@ async function playEpisode(o: RolloutOptions, ep: PlannedEpisode, tasks: TaskCac
         maxDepth: rlmDepth,
         policy: async (messages: Message[]) => {
           const r = await policy.chat(messages, { ...o.sampling, logprobs: false, seed: deriveSeed(o.seed, ep.index, 0, `rlm:${childTurn++}`) }, o.signal);
-          return { text: r.text, usage: { promptTokens: r.promptTokens, completionTokens: r.completionTokens } };
+          return { text: r.text, usage: { promptTokens: r.promptTokens, completionTokens: r.completionTokens, reasoning: r.reasoning, finishReason: r.finishReason } };
         },
       }
     : null;
-  const env = new RLMEnv({ ...limits, task, pool, subModel, recursion });
+  // The system prompt states the sub-models' windows; a known window bounds the sandbox's prompt size (subModelEnv).
+  const derived = limits.subModels !== undefined ? { subModels: limits.subModels, sandbox: limits.sandbox } : subModelEnv(router.subs, subSampling.max_tokens, limits.sandbox);
+  const env = new RLMEnv({ ...limits, sandbox: derived.sandbox, task, pool, subModel, recursion, subModels: derived.subModels });
   let rootModel = policy.model;
   let stopReason: string | undefined;
   let terminated = false;
@@ -263,9 +278,9 @@ async function playEpisode(o: RolloutOptions, ep: PlannedEpisode, tasks: TaskCac
         await env.abort('interrupted');
         return null;
       }
-      let reply;
+      let turnResult: Awaited<ReturnType<typeof rootTurn>>;
       try {
-        reply = await policy.chat(env.messages, { ...o.sampling, seed: deriveSeed(o.seed, ep.index, turn) }, o.signal);
+        turnResult = await rootTurn(o, policy, env.messages, deriveSeed(o.seed, ep.index, turn));
       } catch (e) {
         if (o.signal?.aborted) {
           await env.abort('interrupted');
@@ -277,8 +292,24 @@ async function playEpisode(o: RolloutOptions, ep: PlannedEpisode, tasks: TaskCac
         truncated = true;
         break;
       }
+      if (turnResult === null) {
+        // The next request cannot fit the window (by our count or the server's): truncated, not an error.
+        info = await env.abort('context_window');
+        stopReason = 'context_window';
+        truncated = true;
+        break;
+      }
+      const { reply, plan } = turnResult;
       rootModel = reply.model;
-      const r = await env.step(reply.text, { promptTokens: reply.promptTokens, completionTokens: reply.completionTokens, tokens: reply.tokens });
+      const r = await env.step(reply.text, {
+        promptTokens: reply.promptTokens,
+        completionTokens: reply.completionTokens,
+        tokens: reply.tokens,
+        reasoning: reply.reasoning,
+        finishReason: reply.finishReason,
+        maxTokens: plan.maxTokens,
+        droppedTurns: plan.droppedTurns,
+      });
       info = r.info;
       if (r.terminated || r.truncated) {
         terminated = r.terminated;
@@ -333,9 +364,34 @@ async function playEpisode(o: RolloutOptions, ep: PlannedEpisode, tasks: TaskCac
     score_details: JSON.stringify(score.details),
     messages: [...env.messages],
     steps,
+    completion_truncated: steps.some((s) => s.finish_reason === 'length'),
   };
   const outcome: RewardOutcome = o.reward ? await o.reward(base) : { reward: score.score, components: { accuracy: score.score }, error: null };
   return { ...base, reward: outcome.reward, reward_components: outcome.components, reward_error: outcome.error };
+}
+
+/**
+ * One root request fitted into the window: plan (count, clamp, maybe drop oldest turns), send; when the server still
+ * answers its length error, retry once with the max_tokens its message allows. null = cannot fit (context_window).
+ */
+async function rootTurn(o: RolloutOptions, policy: PolicyClient, messages: readonly Message[], seed: number): Promise<{ reply: ChatResult; plan: RequestPlan } | null> {
+  const kwargs = (o.sampling.extra_body as { chat_template_kwargs?: unknown } | null)?.chat_template_kwargs;
+  const plan = await planRequest(policy, messages, o.sampling.max_tokens, o.contextPolicy ?? 'truncate', kwargs, o.signal);
+  if (plan === null) return null;
+  try {
+    return { reply: await policy.chat(plan.messages, { ...o.sampling, max_tokens: plan.maxTokens, seed }, o.signal), plan };
+  } catch (e) {
+    if (!(e instanceof ContextWindowExceededError)) throw e;
+    const left = e.maxModelLen !== null && e.inputTokens !== null ? e.maxModelLen - e.inputTokens : null;
+    if (left === null || left < MIN_COMPLETION_TOKENS || left >= plan.maxTokens) return null;
+    const retry = { ...plan, maxTokens: left };
+    try {
+      return { reply: await policy.chat(plan.messages, { ...o.sampling, max_tokens: left, seed }, o.signal), plan: retry };
+    } catch (e2) {
+      if (e2 instanceof ContextWindowExceededError) return null;
+      throw e2;
+    }
+  }
 }
 
 /** Keeps what the summary needs, so a long run does not hold every transcript in memory. */

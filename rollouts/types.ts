@@ -55,4 +55,6 @@ export interface EpisodeRecord {
   score_details: string; // JSON
   messages: Message[];
   steps: StepRecord[];
+  /** Some root turn ended on finish_reason "length" (cut at max_tokens or the window): mask or filter it. */
+  completion_truncated?: boolean;
 }

@@ -15,11 +15,20 @@ import {
   formatSummaryTable,
   RolloutConfigError,
   displayUrl,
+  parseSubModelSpec,
+  checkSubModelSpecs,
+  withThinking,
+  subModelEnv,
+  MIN_COMPLETION_TOKENS,
   parseContextSizes,
   recordedSizes,
   type RolloutOptions,
   type EnvLimits,
   type SamplingParams,
+  type Connection,
+  type PolicyClient,
+  type SubModel,
+  type SubModelSpec,
 } from '../rollouts/index.ts';
 import { buildReward, computeReward, RewardSpecError } from '../rewards/index.ts';
 import { RunWriter, readManifest, finishedEpisodeIds } from '../datasets/index.ts';
@@ -34,7 +43,7 @@ const program = strictCommand(new Command('rollout'))
   .addOption(new Option('--provider <name>', 'client library').choices(['openai', 'hf']).default('openai'))
   .option('--endpoint <url>', 'OpenAI-compatible base URL (repeat to share load); default $OPENAI_BASE_URL or http://localhost:8000/v1', collect, [])
   .option('--api-key-env <NAME>', 'environment variable holding the API key (default OPENAI_API_KEY, or HF_TOKEN with --provider hf)')
-  .option('--sub-model <id|alias>', 'model answering llm_query (default: the root model)')
+  .option('--sub-model <[name=]id[@endpoint]>', 'model answering llm_query (default: the root model); repeat as name=id@endpoint for named sub-models llm_query(prompt, "name")', collect)
   .option('--sub-endpoint <url>', 'endpoint of the sub-model (default: the first root endpoint)')
   .option('--task <family|all>', `task family, comma list, or all (${FAMILIES.join(', ')})`, 'all')
   .option('--n <count>', 'tasks per family (per size with several --context-tokens)', intArg('--n', 1), 2)
@@ -59,6 +68,11 @@ const program = strictCommand(new Command('rollout'))
   .option('--stop <str>', 'stop sequence (repeatable)', collect)
   .option('--extra-body <json>', 'extra request fields, e.g. \'{"chat_template_kwargs":{"enable_thinking":false}}\'', jsonObjectArg('--extra-body'))
   .option('--logprobs', 'record token ids, logprobs and loss masks (vLLM logprobs + return_token_ids)', false)
+  .addOption(new Option('--thinking <on|off>', 'Qwen3-style thinking: sends chat_template_kwargs.enable_thinking (--extra-body wins)').choices(['on', 'off']))
+  .option('--keep-reasoning', "send earlier turns' reasoning back to the model (default: dropped, the Qwen3 convention)", false)
+  .option('--max-model-len <int>', 'root context window in tokens (default: max_model_len from GET /v1/models)', intArg('--max-model-len', 1))
+  .option('--sub-max-model-len <int>', 'sub-model context window in tokens (default: max_model_len from its GET /v1/models)', intArg('--sub-max-model-len', 1))
+  .addOption(new Option('--context-policy <policy>', 'when the next request does not fit the window: truncate = end the episode (stop_reason context_window); drop-oldest = leave out the oldest turns').choices(['truncate', 'drop-oldest']).default('truncate'))
   .option('--request-timeout <s>', 'per-request timeout in seconds', numArg('--request-timeout', 1), 600)
   .option('--max-retries <int>', 'retries on 429/5xx/timeouts/resets', intArg('--max-retries', 0), 4)
   .option('--reward <spec>', 'reward: built-ins with weights and/or a module, e.g. accuracy,cost:-0.1 or ./my-reward.ts', 'accuracy')
@@ -76,7 +90,8 @@ Examples:
   npm run rollout                                         # offline: reference policy, every family, summary table
   npm run rollout -- --model qwen3 --task sniah --n 64 --concurrency 16 --out runs/x
   npm run rollout -- --task sniah --n 8 --context-tokens 2^13..2^18 --report   # a context-length sweep + its report
-  npm run rollout -- --model qwen3 --extra-body '{"chat_template_kwargs":{"enable_thinking":false}}' --logprobs
+  npm run rollout -- --model qwen3 --thinking on --logprobs    # thinking model: reasoning recorded apart, windows from /v1/models
+  npm run rollout -- --model qwen3 --sub-model fast=Qwen/Qwen3-0.6B@http://localhost:8001/v1 --sub-model big=Qwen/Qwen3-32B@http://localhost:8002/v1
   npm run rollout -- --repl python                        # the same offline run with a Python REPL (Pyodide)
   npm run rollout -- --resume runs/x                      # finish an interrupted run`);
 
@@ -109,7 +124,7 @@ async function main(): Promise<number> {
       maxRetries: fromCli('maxRetries') ? flags.maxRetries : recorded.maxRetries,
       // The served id recorded for the run, so an alias cannot drift to another model on resume.
       model: recorded.model === 'reference' ? 'reference' : (manifest.models?.root ?? recorded.model),
-      subModel: recorded.subModel ? (manifest.models?.sub ?? recorded.subModel) : undefined,
+      subModel: resumedSubModels(recorded.subModel, manifest.models as Record<string, unknown> | undefined),
       contextTokens: recordedSizes(recorded.contextTokens),
       quiet: flags.quiet,
       report: flags.report,
@@ -132,23 +147,49 @@ async function main(): Promise<number> {
   if (!flags.resume) checkWritable(outDir);
   const retry = { maxRetries: settings.maxRetries };
   const timeoutMs = settings.requestTimeout * 1000;
-  const root = await connect({ provider: settings.provider, model: settings.model, endpoints: settings.endpoint, apiKey, timeoutMs, retry }).catch((e: Error) =>
+
+  const root = await connect({ provider: settings.provider, model: settings.model, endpoints: settings.endpoint, apiKey, timeoutMs, retry, maxModelLen: settings.maxModelLen ?? null }).catch((e: Error) =>
     fail(e.message, e instanceof RolloutConfigError ? 2 : 1),
   );
-  const subSame = !settings.subModel && !settings.subEndpoint;
-  const sub = subSame
-    ? root
-    : await connect({
-        provider: settings.provider,
-        model: settings.subModel ?? (settings.model === 'reference' ? 'reference' : root.model),
-        endpoints: settings.subEndpoint ? [settings.subEndpoint] : settings.model === 'reference' ? undefined : [root.clients[0].endpoint],
-        apiKey,
-        timeoutMs,
-        retry,
-      }).catch(async (e: Error) => {
-        await root.close();
-        return fail(e.message, e instanceof RolloutConfigError ? 2 : 1);
-      });
+  // Sub-models: none given = the root model; each `[name=]id[@endpoint]` gets its own connection and window.
+  const specs: SubModelSpec[] = tryOr(() => {
+    const list = (settings.subModel ?? []).map((v: string) => parseSubModelSpec(v));
+    checkSubModelSpecs(list);
+    return list;
+  }, (e) => fail(e.message, 2));
+  const subConnections: Connection[] = [];
+  const subModels: SubModel[] = [];
+  const closeAll = async () => {
+    await root.close();
+    for (const c of subConnections) await c.close();
+  };
+  try {
+    if (specs.length === 0 && !settings.subEndpoint) {
+      // The root's own client, copied so a --sub-max-model-len does not change the root's window.
+      const c = Object.assign(Object.create(Object.getPrototypeOf(root.clients[0])), root.clients[0]) as PolicyClient;
+      if (settings.subMaxModelLen) c.maxModelLen = settings.subMaxModelLen;
+      subModels.push({ name: null, client: c });
+    } else {
+      for (const spec of specs.length ? specs : [{ name: null, model: settings.model === 'reference' ? 'reference' : root.model, endpoint: null }]) {
+        const endpoint = spec.endpoint ?? settings.subEndpoint ?? (settings.model === 'reference' && spec.model === 'reference' ? undefined : root.reference ? undefined : root.clients[0].endpoint);
+        const conn = await connect({
+          provider: settings.provider,
+          model: spec.model,
+          endpoints: endpoint ? [endpoint] : undefined,
+          apiKey,
+          timeoutMs,
+          retry,
+          maxModelLen: settings.subMaxModelLen ?? null,
+        });
+        subConnections.push(conn);
+        subModels.push({ name: spec.name, client: conn.clients[0] });
+      }
+    }
+  } catch (e) {
+    await closeAll();
+    fail((e as Error).message, e instanceof RolloutConfigError ? 2 : 1);
+  }
+  const defaultSub = subModels.find((s) => s.name === null) ?? subModels[0];
 
   const sampling: Omit<SamplingParams, 'seed'> = {
     temperature: settings.temperature,
@@ -157,7 +198,7 @@ async function main(): Promise<number> {
     stop: settings.stop ?? null,
     top_k: settings.topK ?? null,
     logprobs: !!settings.logprobs,
-    extra_body: settings.extraBody ?? null,
+    extra_body: withThinking(settings.extraBody, settings.thinking === undefined ? undefined : settings.thinking === 'on'),
   };
   const prices = settings.priceIn != null ? { inputPerM: settings.priceIn, outputPerM: settings.priceOut ?? settings.priceIn } : null;
   const envLimits: EnvLimits = {
@@ -169,8 +210,11 @@ async function main(): Promise<number> {
     prices,
     sandbox: { cellCpuTimeoutMs: Math.round(settings.cellTimeout * 1000), maxSubConcurrency: settings.maxSubConcurrency },
     rlmDepth: settings.rlmDepth ?? 0,
+    keepReasoning: !!settings.keepReasoning,
     repl: settings.repl ?? 'js',
   };
+  // The sub-models' windows shape the system prompt and the sandbox's prompt limit: recorded so replay rebuilds them.
+  Object.assign(envLimits, subModelEnv(subModels, settings.subMaxTokens, envLimits.sandbox));
   const runId = resumedRunId ?? path.basename(outDir);
 
   // What gets recorded: every setting, never the key (only the NAME of its variable).
@@ -185,12 +229,37 @@ async function main(): Promise<number> {
       shard: shard ?? null,
       endpoints: [
         ...root.served.map((s) => ({ role: 'root', url: root.reference ? 'reference (in-process)' : s.endpoint, served_models: s.models })),
-        ...(sub === root ? [] : sub.served.map((s) => ({ role: 'sub', url: sub.reference ? 'reference (in-process)' : s.endpoint, served_models: s.models }))),
+        ...subConnections.flatMap((c, i) =>
+          c.served.map((s) => ({ role: 'sub', name: subModels[i].name, url: c.reference ? 'reference (in-process)' : s.endpoint, served_models: s.models })),
+        ),
       ],
-      models: { root: root.model, sub: sub.model },
+      models: {
+        root: root.model,
+        sub: defaultSub.client.model,
+        // Named sub-models as `sub:<name>` (the served id each name resolved to).
+        ...Object.fromEntries(subModels.filter((s) => s.name !== null).map((s) => [`sub:${s.name}`, s.client.model])),
+      },
       reward_spec: reward.spec,
       // What replay needs to rebuild each episode's env exactly (sandbox seed = deriveSeed(seed, episode_index, 0)).
-      extra: { env: envLimits },
+      extra: {
+        env: envLimits,
+        context_window: {
+          root: { max_model_len: root.maxModelLen, source: root.maxModelLenSource },
+          sub: subModels.map((s, i) => ({
+            name: s.name,
+            model: s.client.model,
+            max_model_len: s.client.maxModelLen,
+            source: settings.subMaxModelLen ? 'flag' : s.client.maxModelLen !== null ? 'server' : null,
+            prompt_counting: s.client.maxModelLen === null ? 'none' : s.client.exactCounts ? 'exact' : 'estimate',
+            index: i,
+          })),
+          prompt_counting: promptCounting(root),
+          context_policy: settings.contextPolicy ?? 'truncate',
+          min_completion_tokens: MIN_COMPLETION_TOKENS,
+          thinking: settings.thinking ?? null,
+          keep_reasoning: !!settings.keepReasoning,
+        },
+      },
     },
   });
   const skip = flags.resume ? await finishedEpisodeIds(outDir) : undefined;
@@ -222,7 +291,8 @@ async function main(): Promise<number> {
     shard,
     skip,
     policies: root.clients,
-    sub: sub.clients[0],
+    subModels,
+    contextPolicy: settings.contextPolicy ?? 'truncate',
     sampling,
     subSampling: { ...sampling, logprobs: false, max_tokens: settings.subMaxTokens },
     env: envLimits,
@@ -242,6 +312,9 @@ async function main(): Promise<number> {
           `[rollout] ${families.join(', ')} · ${settings.n} task(s) each${sizesNote(settings.contextTokens)} × group ${settings.groupSize}${shard ? ` · shard ${shard.index}/${shard.count}` : ''} · model ${root.model}` +
             `${root.reference ? ' (reference, in-process)' : ` @ ${root.clients.map((c) => displayUrl(c.endpoint)).join(', ')}`} → ${shown(outDir)}\n`,
         );
+        if (root.maxModelLen !== null && !root.exactCounts) {
+          process.stderr.write(`[rollout] context window ${root.maxModelLen} tokens; the server has no /tokenize, so prompts are counted by a conservative estimate (recorded in the manifest)\n`);
+        }
       },
       onProgress: (p) => {
         if (settings.quiet) return;
@@ -252,8 +325,7 @@ async function main(): Promise<number> {
   } catch (e) {
     progress.reporter?.stop();
     await writer.close({ status: 'failed' }).catch(() => undefined);
-    await root.close();
-    if (sub !== root) await sub.close();
+    await closeAll();
     if (e instanceof RolloutConfigError) {
       if (!flags.resume && writer.written === 0) fs.rmSync(outDir, { recursive: true, force: true }); // nothing to keep
       return fail(e.message, 2);
@@ -263,8 +335,7 @@ async function main(): Promise<number> {
   progress.reporter?.stop();
   const interrupted = abort.signal.aborted;
   await writer.close({ status: interrupted ? 'interrupted' : 'completed', interrupted_episodes: result.interrupted });
-  await root.close();
-  if (sub !== root) await sub.close();
+  await closeAll();
 
   if (result.byFamily.length) process.stdout.write(`\n${formatSummaryTable(result.byFamily, prices !== null)}\n`);
   process.stdout.write(
@@ -333,6 +404,25 @@ function checkWritable(dir: string): void {
   } catch (e) {
     fail(`--out ${dir} is not writable (${probe}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, 2);
   }
+}
+
+/** How root prompts are counted, as the manifest states it. */
+function promptCounting(root: Connection): string {
+  if (root.maxModelLen === null) return "none: no context window known (max_tokens is not clamped; the server's length error still ends an episode as context_window)";
+  if (root.exactCounts) return 'exact: the server tokenizes each request (POST /tokenize with the chat messages and template)';
+  return `estimate: the server has no /tokenize; o200k tokens × 1.25 + 8 per message + 8 (conservative), max_tokens clamped to the window, ${MIN_COMPLETION_TOKENS} completion tokens at least`;
+}
+
+/** --sub-model values of a resumed run, with aliases replaced by the ids the run was served. */
+function resumedSubModels(recorded: unknown, models: Record<string, unknown> | undefined): string[] | undefined {
+  const list = recorded === undefined || recorded === null ? [] : Array.isArray(recorded) ? (recorded as string[]) : [String(recorded)];
+  if (list.length === 0) return undefined;
+  return list.map((v) => {
+    const spec = parseSubModelSpec(v);
+    const id = (spec.name !== null ? models?.[`sub:${spec.name}`] : models?.sub) as string | undefined;
+    if (!id) return v;
+    return `${spec.name !== null ? `${spec.name}=` : ''}${id}${spec.endpoint ? `@${spec.endpoint}` : ''}`;
+  });
 }
 
 function tryOr<T>(f: () => T, onError: (e: Error) => T): T {

@@ -84,6 +84,7 @@ const EPISODE_TYPES: Record<string, string> = {
   sampling_params: 'VARCHAR',
   score_details: 'VARCHAR',
   messages: 'STRUCT("role" VARCHAR, "content" VARCHAR)[]',
+  completion_truncated: 'BOOLEAN',
 };
 const STEP_TYPES: Record<string, string> = {
   run_id: 'VARCHAR',
@@ -95,13 +96,17 @@ const STEP_TYPES: Record<string, string> = {
   cell_errors: 'VARCHAR[]',
   duration_ms: 'DOUBLE',
   sub_calls:
-    'STRUCT(prompt VARCHAR, response VARCHAR, model VARCHAR, prompt_tokens BIGINT, completion_tokens BIGINT, latency_ms DOUBLE, "error" VARCHAR)[]',
+    'STRUCT(prompt VARCHAR, response VARCHAR, model VARCHAR, prompt_tokens BIGINT, completion_tokens BIGINT, latency_ms DOUBLE, "error" VARCHAR, finish_reason VARCHAR)[]',
   prompt_tokens: 'BIGINT',
   completion_tokens: 'BIGINT',
   prompt_token_ids: 'INTEGER[]',
   completion_token_ids: 'INTEGER[]',
   completion_logprobs: 'DOUBLE[]',
   loss_mask: 'TINYINT[]',
+  reasoning: 'VARCHAR',
+  finish_reason: 'VARCHAR',
+  max_tokens: 'BIGINT',
+  dropped_turns: 'INTEGER',
 };
 
 beforeAll(async () => {
@@ -374,7 +379,7 @@ describe('secrets', () => {
 describe('schema docs', () => {
   it('renders a markdown table per table', () => {
     const md = schemaMarkdown(STEP_COLUMNS);
-    expect(md).toContain('| `sub_calls` | `list<struct{prompt: utf8, response: utf8, model: utf8, prompt_tokens: int64, completion_tokens: int64, latency_ms: float64, error: utf8}>` |');
+    expect(md).toContain('| `sub_calls` | `list<struct{prompt: utf8, response: utf8, model: utf8, prompt_tokens: int64, completion_tokens: int64, latency_ms: float64, error: utf8, finish_reason: utf8}>` |');
     expect(md).toContain('| `loss_mask` | `list<int8>` (nullable) |');
   });
 });

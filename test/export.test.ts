@@ -128,6 +128,9 @@ describe('exports read by DuckDB', () => {
       num_turns: 'INTEGER',
       prompt_len: 'INTEGER',
       token_prefix_ok: 'BOOLEAN',
+      row_kind: 'VARCHAR',
+      turn: 'INTEGER',
+      completion_truncated: 'BOOLEAN',
     });
     // advantage checked independently in SQL against the episodes table
     const bad = await q(
@@ -150,6 +153,33 @@ describe('exports read by DuckDB', () => {
     const lps = row.logprobs as number[];
     expect(lps.filter((_, i) => mask[i] === 1)).toEqual(e.steps.flatMap((s) => s.completion_logprobs!));
     expect(lps.filter((_, i) => mask[i] === 0).every((x) => x === 0)).toBe(true);
+  });
+
+  it('sft-turns: one row per root turn of the sft episodes, documented DuckDB types; --drop-truncated', async () => {
+    const out = join(work, 'sft-turns.parquet');
+    const r = await exportRun(runDir, { format: 'sft-turns', out });
+    const correct = eps.filter((e) => e.correct);
+    expect(r.rows).toBe(correct.reduce((n, e) => n + e.messages.filter((m) => m.role === 'assistant').length, 0));
+    expect(await types(out)).toEqual({
+      messages: MSG,
+      prompt: MSG,
+      completion: MSG,
+      episode_id: 'VARCHAR',
+      turn: 'INTEGER',
+      task_family: 'VARCHAR',
+      reward: 'DOUBLE',
+      correct: 'BOOLEAN',
+      finish_reason: 'VARCHAR',
+    });
+    const [c] = await q(`select bool_and(len(messages) = len(prompt) + 1) as shape, bool_and(completion[1].role = 'assistant') as last, min(turn)::int as t from '${out}'`);
+    expect(c).toEqual({ shape: true, last: true, t: 1 });
+    const kept = correct.filter((e) => !e.completion_truncated);
+    const d = await exportRun(runDir, { format: 'sft-turns', out: join(work, 'sft-turns-d.parquet'), dropTruncated: true });
+    expect(d.rows).toBe(kept.reduce((n, e) => n + e.messages.filter((m) => m.role === 'assistant').length, 0));
+    expect(d.rows).toBeLessThan(r.rows); // the synthetic run has length-cut turns among its correct episodes
+    const tok = await exportRun(runDir, { format: 'tokens', out: join(work, 'tokens-d.parquet'), dropTruncated: true });
+    const [t] = await q(`select count(*)::int as n, bool_or(completion_truncated) as any_cut from '${join(work, 'tokens-d.parquet')}'`);
+    expect(t).toEqual({ n: tok.rows, any_cut: false });
   });
 
   it('tokens on a run without token ids → typed error', async () => {
@@ -221,7 +251,7 @@ describe('npm run export (CLI)', () => {
 
     const bad = cli(runDir, '--format', 'csv', '--out', out);
     expect(bad.status).toBe(2);
-    expect(bad.stderr.trim().split('\n')).toEqual(['export: unknown --format "csv"; use one of: verl, trl, sft, tokens']);
+    expect(bad.stderr.trim().split('\n')).toEqual(['export: unknown --format "csv"; use one of: verl, trl, sft, sft-turns, tokens']);
 
     const missing = cli(join(work, 'nope'), '--format', 'verl', '--out', out);
     expect(missing.status).toBe(1);

@@ -106,6 +106,7 @@ export class SubCallBroker {
       completion_tokens: 0,
       latency_ms: 0,
       error: null,
+      finish_reason: null,
     };
     this.records.push(rec);
     const which = n > 1 ? `prompt #${index}` : 'the prompt';
@@ -138,6 +139,7 @@ export class SubCallBroker {
       rec.model = typeof res.model === 'string' ? res.model : rec.model;
       rec.prompt_tokens = finiteOr0(res.promptTokens);
       rec.completion_tokens = finiteOr0(res.completionTokens);
+      rec.finish_reason = typeof res.finishReason === 'string' ? res.finishReason : null;
       return { ok: true, text: res.text };
     } catch (e) {
       let msg: string;

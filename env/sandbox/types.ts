@@ -10,6 +10,8 @@ export interface SubCallRecord {
   latency_ms: number;
   /** null when the call succeeded. */
   error: string | null;
+  /** The sub-model's finish_reason ("stop", "length", …); null when unknown or the call failed. (added) */
+  finish_reason?: string | null;
 }
 
 /** What the parent-side sub-model client returns for one prompt. Throwing = the call failed (error visible to the code). */
@@ -18,6 +20,8 @@ export interface SubCallResponse {
   model: string;
   promptTokens: number;
   completionTokens: number;
+  /** The server's finish_reason, when known. (added) */
+  finishReason?: string | null;
 }
 
 /** A request from the sandbox: `llm` = plain sub-model call; `rlm` = recursive sub-episode (env decides how). */
