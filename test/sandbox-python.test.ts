@@ -286,6 +286,23 @@ describe('Python limits and rollback', () => {
     await s.close();
   });
 
+  it('same seed + same cells ⇒ the same observations in two sandboxes, with a rolled-back cell in between', async () => {
+    const cells = ['import random, uuid\nv = [random.random(), str(uuid.uuid4()), llm_query("q")]', 'v.append(random.random())\nwhile True:\n    pass', 'v.append(random.random())\nprint(v)'];
+    const play = async () => {
+      const s = await open({ seed: 21, cellCpuTimeoutMs: 300 });
+      const out: string[] = [];
+      for (const c of cells) {
+        const r = await s.run(c);
+        out.push(`${r.output}|${r.error ?? ''}|${r.rolledBack ?? false}`);
+      }
+      await s.close();
+      return out;
+    };
+    const [a, b] = await Promise.all([play(), play()]);
+    expect(a).toEqual(b);
+    expect(a[1]).toMatch(/rolled back.*\|true$/);
+  });
+
   it('the wall deadline covers time blocked on a sub-call: the process is killed and the cell rolled back', async () => {
     const s = await open({ cellWallTimeoutMs: 1_000 }, fakeModel({ neverMs: true }).handler);
     await s.run('x = 2');
