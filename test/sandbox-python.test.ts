@@ -187,12 +187,17 @@ describe('Python sub-calls', () => {
     await s.close();
   });
 
-  it('rlm_query sends sub_context along (kind rlm)', async () => {
+  it('rlm_query without recursion sends prompt + sub_context as one prompt; with recursion, sub_context apart', async () => {
     const m = fakeModel();
     const s = await open({}, m.handler);
     await s.run('print(rlm_query("q?", sub_context="sub text"))');
-    expect(m.calls[0]).toMatchObject({ kind: 'rlm', prompt: 'q?', subContext: 'sub text' });
+    expect(m.calls[0]).toMatchObject({ kind: 'rlm', prompt: 'q?\n\nsub text' });
+    expect(m.calls[0].subContext).toBeUndefined();
     await s.close();
+    const r = await open({ rlmRecursive: true }, m.handler);
+    await r.run('rlm_query("q2?", sub_context="child context")');
+    expect(m.calls[1]).toMatchObject({ kind: 'rlm', prompt: 'q2?', subContext: 'child context' });
+    await r.close();
   });
 
   it('the sub-call budget holds: an exhausted budget raises SubCallBudgetError and stops with sub_call_budget', async () => {
@@ -237,36 +242,78 @@ describe('Python determinism', () => {
   });
 });
 
-describe('Python limits', () => {
-  it('the CPU limit stops a loop with TimeoutError and keeps the variables', async () => {
+describe('Python limits and rollback', () => {
+  it('the CPU limit stops a loop; the cell is rolled back: the variables are as before it', async () => {
     const s = await open({ cellCpuTimeoutMs: 300 });
-    const r = await s.run('kept = 5\nwhile True:\n    pass');
-    expect(r.error).toBe('TimeoutError: the cell exceeded its CPU time limit of 300 ms and was stopped (variables set before that are kept)');
+    await s.run('before = 1');
+    const r = await s.run('during = 5\nwhile True:\n    pass');
+    expect(r.rolledBack).toBe(true);
     expect(r.stopReason).toBe('cpu_timeout');
+    expect(r.error).toBe('TimeoutError: the cell timed out after 300 ms CPU and was rolled back; your variables are as before it.');
     expect(r.dead).toBeUndefined();
-    expect((await s.run('print(kept)')).output).toBe('5\n');
+    expect((await s.run('print(before)')).output).toBe('1\n');
+    expect((await s.run('print(during)')).error).toMatch(/^NameError: name 'during' is not defined/);
+    expect(s.deaths).toBe(0);
     await s.close();
   });
 
-  it('code that swallows KeyboardInterrupt is killed: dead with cpu_timeout', async () => {
+  it('code that swallows KeyboardInterrupt is killed, then rolled back into a fresh process', async () => {
     const s = await open({ cellCpuTimeoutMs: 300 });
+    await s.run('kept = "yes"');
+    const pid = s.workerPid;
     const r = await s.run('while True:\n    try:\n        while True:\n            pass\n    except BaseException:\n        pass');
-    expect(r.dead).toBe(true);
+    expect(r.rolledBack).toBe(true);
     expect(r.stopReason).toBe('cpu_timeout');
-    expect(s.dead).toBe(true);
-    expect((await s.run('print(1)')).dead).toBe(true);
+    expect(s.dead).toBe(false);
+    expect(s.workerPid).not.toBe(pid);
+    expect((await s.run('print(kept)')).output).toBe('yes\n');
     await s.close();
   });
 
-  it('the wall deadline covers time blocked on a sub-call: the process is killed', async () => {
+  it('rollback re-runs the journal with the recorded sub-call answers: no new model calls, same state', async () => {
+    const m = fakeModel();
+    const s = await open({ cellCpuTimeoutMs: 300 }, m.handler);
+    const first = await s.run('import random\na = llm_query("first")\nr1 = random.random()\nprint(r1)');
+    await s.run('b = llm_query_batched(["x", "y"])');
+    expect(m.calls).toHaveLength(3);
+    expect(s.journalCells).toBe(2);
+    const r = await s.run('a = "clobbered"\nwhile True:\n    pass');
+    expect(r.rolledBack).toBe(true);
+    expect(m.calls).toHaveLength(3);
+    const after = await s.run('print(a, b)\nprint(r1)');
+    expect(after.output).toBe(`echo:first ['echo:x', 'echo:y']\n${first.output}`);
+    expect(s.subCallsUsed).toBe(3);
+    await s.close();
+  });
+
+  it('same seed + same cells ⇒ the same observations in two sandboxes, with a rolled-back cell in between', async () => {
+    const cells = ['import random, uuid\nv = [random.random(), str(uuid.uuid4()), llm_query("q")]', 'v.append(random.random())\nwhile True:\n    pass', 'v.append(random.random())\nprint(v)'];
+    const play = async () => {
+      const s = await open({ seed: 21, cellCpuTimeoutMs: 300 });
+      const out: string[] = [];
+      for (const c of cells) {
+        const r = await s.run(c);
+        out.push(`${r.output}|${r.error ?? ''}|${r.rolledBack ?? false}`);
+      }
+      await s.close();
+      return out;
+    };
+    const [a, b] = await Promise.all([play(), play()]);
+    expect(a).toEqual(b);
+    expect(a[1]).toMatch(/rolled back.*\|true$/);
+  });
+
+  it('the wall deadline covers time blocked on a sub-call: the process is killed and the cell rolled back', async () => {
     const s = await open({ cellWallTimeoutMs: 1_000 }, fakeModel({ neverMs: true }).handler);
+    await s.run('x = 2');
     const t0 = performance.now();
     const r = await s.run('print("before", flush=True)\nllm_query("never answered")');
-    expect(performance.now() - t0).toBeLessThan(10_000);
-    expect(r.dead).toBe(true);
+    expect(performance.now() - t0).toBeLessThan(20_000);
+    expect(r.rolledBack).toBe(true);
     expect(r.stopReason).toBe('wall_timeout');
-    expect(r.error).toMatch(/^TimeoutError: the cell exceeded its wall-clock limit of 1,000 ms/);
-    expect(r.output).toBe('before\n'); // streamed before the sub-call blocked
+    expect(r.error).toMatch(/^TimeoutError: the cell exceeded its wall-clock limit of 1 s \(time blocked on sub-calls counts\) and was rolled back/);
+    expect(s.deaths).toBe(1);
+    expect((await s.run('print(x)')).output).toBe('2\n');
     await s.close();
   });
 
@@ -279,23 +326,39 @@ describe('Python limits', () => {
     await s.close();
   });
 
-  it('a worker killed from outside marks the session dead; the next session works', async () => {
-    const s = await open();
-    await s.run('x = 1');
-    process.kill(s.workerPid!, 'SIGKILL');
+  it('a process killed from outside while idle is replaced at the next run, unseen (the journal restores it)', async () => {
+    const m = fakeModel();
+    const s = await open({}, m.handler);
+    await s.run('x = llm_query("once")');
+    const pid = s.workerPid!;
+    process.kill(pid, 'SIGKILL');
+    await new Promise((r) => setTimeout(r, 300));
     const r = await s.run('print(x)');
-    expect(r.dead).toBe(true);
-    expect(r.stopReason).toBe('worker_crash');
-    const t = await open();
-    expect((await t.run('print("alive")')).output).toBe('alive\n');
-    await t.close();
-    expect(pool.pythonStats!.deaths).toBeGreaterThanOrEqual(1);
+    expect(r.output).toBe('echo:once\n');
+    expect(r.rolledBack).toBeUndefined();
+    expect(r.replayMs).toBeGreaterThan(0);
+    expect(m.calls).toHaveLength(1);
+    expect(s.workerPid).not.toBe(pid);
+    await s.close();
   });
 
-  it('C code that never polls the interrupt is killed by the CPU backstop', async () => {
+  it('a process killed during a cell: the cell is rolled back, the session goes on', async () => {
+    const s = await open({ cellWallTimeoutMs: 30_000 }, fakeModel({ delayMs: 3_000 }).handler);
+    await s.run('y = 3');
+    const running = s.run('llm_query("slow")');
+    await new Promise((r) => setTimeout(r, 500));
+    process.kill(s.workerPid!, 'SIGKILL');
+    const r = await running;
+    expect(r.rolledBack).toBe(true);
+    expect(r.stopReason).toBe('worker_crash');
+    expect((await s.run('print(y)')).output).toBe('3\n');
+    await s.close();
+  });
+
+  it('C code that never polls the interrupt is killed by the CPU backstop (and rolled back)', async () => {
     const s = await open({ cellCpuTimeoutMs: 200, cellWallTimeoutMs: 60_000 });
     const r = await s.run('sum(range(10**13))');
-    expect(r.dead).toBe(true);
+    expect(r.rolledBack).toBe(true);
     expect(r.stopReason).toBe('cpu_timeout');
     await s.close();
   }, 90_000);
@@ -305,9 +368,9 @@ describe('Python limits', () => {
     try {
       const s = await small.open({ repl: 'python', context: 'x', seed: 1 } as SessionOptions, fakeModel().handler);
       const r = await s.run('n = 0\nwhile True:\n    n += 1');
-      expect(r.dead).toBe(true);
+      expect(r.rolledBack).toBe(true);
       expect(r.stopReason).toBe('memory_limit');
-      expect(r.error).toMatch(/^RangeError: the sandbox ran out of memory/);
+      expect(r.error).toMatch(/^RangeError: the cell ran out of memory/);
     } finally {
       await small.close();
     }

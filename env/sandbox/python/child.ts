@@ -171,8 +171,8 @@ const interruptBuffer = {
     if (cpuDeadline === Infinity || (++polls & 15) !== 0) return 0;
     const now = cpuMs();
     if (now > killAt) {
-      // The code kept running after KeyboardInterrupt (it caught it): nothing more to ask politely.
-      flushPendingOutput();
+      // The code kept running after KeyboardInterrupt (it caught it): nothing more to ask politely. Output the prelude
+      // still buffers (under 4 KB: it streams in chunks) is lost with the process, as for a JS sandbox that is killed.
       exitNow(EXIT_CPU);
     }
     if (now > cpuDeadline) {
@@ -229,15 +229,10 @@ async function loadPy(extra: Record<string, unknown>): Promise<PyodideLike> {
 
 // ----- host functions handed to the prelude -----
 let session: { limits: ResolvedLimits } | null = null;
-let outStreamed = false;
 
 function hostEmit(chunk: unknown): void {
   if (typeof chunk !== 'string' || chunk.length === 0) return;
-  outStreamed = true;
   send({ t: 'out', chunk });
-}
-function flushPendingOutput(): void {
-  /* output the prelude still buffers is lost on a kill, as for JS: it streams in 4 KB chunks */
 }
 function hostSub(payload: unknown): string {
   if (typeof payload !== 'string') return JSONstringify({ remaining: 0, budget: null, fatal: 'internal error (bad request)', results: [], texts: [] });
@@ -368,6 +363,7 @@ async function serve(): Promise<void> {
           maxOutputChars: l.maxOutputChars,
           maxErrorChars: l.maxErrorChars,
           cellCpuTimeoutMs: l.cellCpuTimeoutMs,
+          rlmRecursive: l.rlmRecursive,
           recursionLimit: 1000,
           maxRecursionLimit: 20_000,
         };
@@ -386,19 +382,21 @@ async function serve(): Promise<void> {
         exitNow(EXIT_FATAL);
         continue;
       }
-      const result = runOne(m.code, session.limits, runCell, restoreAfterStop);
+      const c0 = cpuMs();
+      const result = runOne(m.code, session.limits, m.cpuMs, runCell, restoreAfterStop);
+      result.cpuMs = Math.round((cpuMs() - c0) * 1000) / 1000;
       send({ t: 'result', cell: m.cell, result });
       if (result.dead) exitNow(EXIT_FATAL);
     }
   }
 }
 
-function runOne(code: string, limits: ResolvedLimits, runCell: PyProxyFn, restoreAfterStop: PyProxyFn): PythonCellResult {
-  outStreamed = false;
+function runOne(code: string, limits: ResolvedLimits, cellCpuMs: number | undefined, runCell: PyProxyFn, restoreAfterStop: PyProxyFn): PythonCellResult {
   interruptFired = false;
   polls = 0;
-  cpuDeadline = cpuMs() + limits.cellCpuTimeoutMs;
-  killAt = cpuDeadline + Math.min(2_000, Math.max(500, limits.cellCpuTimeoutMs / 2));
+  const cpuLimit = Math.min(limits.cellCpuTimeoutMs, typeof cellCpuMs === 'number' && cellCpuMs > 0 ? cellCpuMs : Infinity);
+  cpuDeadline = cpuMs() + cpuLimit;
+  killAt = cpuDeadline + Math.min(2_000, Math.max(500, cpuLimit / 2));
   let raw: unknown;
   let stoppedOutside = false;
   try {
@@ -429,7 +427,7 @@ function runOne(code: string, limits: ResolvedLimits, runCell: PyProxyFn, restor
   if (j.s === 'sub_call_budget') r.stopReason = 'sub_call_budget';
   if (typeof j.fv === 'string' && (j.fs === 'FINAL' || j.fs === 'FINAL_VAR' || j.fs === 'answer')) r.final = { value: j.fv, source: j.fs };
   if (interruptFired || stoppedOutside) {
-    r.error = `TimeoutError: the cell exceeded its CPU time limit of ${fmtInt(limits.cellCpuTimeoutMs)} ms and was stopped (variables set before that are kept)`;
+    r.error = `TimeoutError: the cell exceeded its CPU time limit of ${fmtInt(cpuLimit)} ms`;
     r.stopReason = 'cpu_timeout';
     delete r.final;
   }

@@ -16,7 +16,8 @@ export const MAX_FRAME_BYTES = 2 ** 31 - 1;
 export type ParentToChild =
   | { t: 'build'; prelude: string }
   | { t: 'open'; text: string; docs: boolean; seed: number; limits: ResolvedLimits; subCallsUsed: number; heapMB: number }
-  | { t: 'run'; cell: number; code: string }
+  /** cpuMs: this cell's CPU limit (the session's, or lower: what is left of a turn's budget). */
+  | { t: 'run'; cell: number; code: string; cpuMs?: number }
   | { t: 'subres'; reply: string }
   | { t: 'close' };
 
@@ -28,6 +29,8 @@ export interface PythonCellResult {
   stopReason?: 'cpu_timeout' | 'sub_call_budget';
   /** The interpreter cannot continue (a fatal Pyodide error): the process exits after sending this. */
   dead?: boolean;
+  /** CPU time the cell took in the sandbox process (ms). */
+  cpuMs?: number;
 }
 
 export type ChildToParent =

@@ -1,24 +1,18 @@
 /**
- * PythonPool: the Pyodide backend of the sandbox. One sandbox = one locked-down process (see ./child.ts and
- * ./isolation.ts), restored from a memory snapshot; a few are kept warm so open() rarely waits for a start-up. A session
- * here implements the same SandboxSession as the JavaScript backend, with the same SubCallBroker on this side (budget,
- * concurrency and size bounds, records). A process serves exactly one session and exits when it closes: nothing of one
+ * PythonPool: the Pyodide backend of the sandbox. One sandbox = one locked-down process (./proc.ts, ./child.ts,
+ * ./isolation.ts) restored from a memory snapshot; a few are kept warm so open() rarely waits for a start-up. Its
+ * sessions (./session.ts) implement the same SandboxSession as the JavaScript backend, with the same SubCallBroker,
+ * journal and rollback on this side. A process serves exactly one sandbox and is killed when it is left: nothing of one
  * episode can reach the next.
- *
- * Limits enforced from this side: the wall deadline per cell (the process is killed), a CPU backstop for code that
- * does not poll the interrupt (C loops: the process's CPU time is read from /proc), and the process's resident memory.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import type { Doc } from '../../../tasks/types.ts';
-import type { CellResult, SessionOptions, SubCallBudget, SubCallHandler } from '../types.ts';
-import { deadResult, type StopReason } from '../results.ts';
-import { fmtInt, resolveLimits, truncationMarker, type ResolvedLimits } from '../limits.ts';
-import { SubCallBroker } from '../subcalls.ts';
-import { SandboxClosedError, SandboxConfigError, SandboxError, SandboxWorkerError } from '../errors.ts';
-import { FrameDecoder, encodeJson, FRAME_JSON, type ChildToParent, type ParentToChild, type PythonCellResult } from './frames.ts';
+import type { SessionOptions, SubCallHandler } from '../types.ts';
+import { resolveLimits } from '../limits.ts';
+import { SandboxClosedError, SandboxConfigError, SandboxWorkerError } from '../errors.ts';
 import { pythonArtifacts, type PythonArtifacts } from './artifacts.ts';
-import { isolationLayers, isolationPrefix, sandboxNodeArgs, type IsolationLayers } from './isolation.ts';
+import { isolationLayers, type IsolationLayers } from './isolation.ts';
+import { PyProc } from './proc.ts';
+import { PythonSession, type PythonSessionHost } from './session.ts';
 import type { SandboxSession } from '../pool.ts';
 
 export interface PythonPoolOptions {
@@ -34,7 +28,7 @@ export interface PythonPoolStats {
   /** Sandbox processes alive (sessions + spares). */
   processes: number;
   sessions: number;
-  /** Sandboxes that died with a session in them (killed by a limit or crashed). */
+  /** Sessions that died for good (could not be restored, or their pool closed under them). */
   deaths: number;
   /** Start-up time of the last sandbox (snapshot restore), ms. */
   lastStartMs: number | null;
@@ -45,309 +39,6 @@ export interface PythonPoolStats {
 const HEAP_BASE_MB = 64;
 /** Resident memory of the process beyond its WebAssembly heap (Node + Pyodide's JavaScript). */
 const PROCESS_OVERHEAD_MB = 512;
-const START_TIMEOUT_MS = 60_000;
-const OPEN_TIMEOUT_MS = 60_000;
-const POLL_MS = 200;
-/** CPU time past the cell's limit after which the parent kills a process that did not stop itself. */
-const CPU_BACKSTOP_MS = 3_000;
-const EXIT_CPU = 86;
-
-class PyProc {
-  readonly child: ChildProcess;
-  readonly pid: number | undefined;
-  ready = false;
-  alive = true;
-  startMs: number | null = null;
-  stderrTail = '';
-  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  readonly readyP: Promise<boolean>;
-  onMessage: (m: ChildToParent) => void = () => {};
-  killedFor: StopReason | null = null;
-
-  constructor(a: PythonArtifacts) {
-    const [cmd, ...pre] = isolationPrefix();
-    this.child = spawn(cmd, [...pre, ...sandboxNodeArgs(a.pyodideDir, a.dir), a.childPath, JSON.stringify({ mode: 'serve', pyodideDir: a.pyodideDir, snapshot: a.snapshotPath })], {
-      stdio: ['pipe', 'ignore', 'pipe', 'pipe'],
-      env: { TZ: 'UTC' },
-    });
-    this.pid = this.child.pid;
-    this.child.stderr?.setEncoding('utf8');
-    this.child.stderr?.on('data', (d: string) => (this.stderrTail = (this.stderrTail + d).slice(-4096)));
-    this.child.stdin?.on('error', () => undefined);
-    let resolveReady!: (ok: boolean) => void;
-    this.readyP = new Promise((r) => (resolveReady = r));
-    this.exited = new Promise((resolve) => {
-      this.child.on('exit', (code, signal) => {
-        this.alive = false;
-        resolveReady(false);
-        resolve({ code, signal });
-      });
-      this.child.on('error', () => {
-        this.kill();
-        if (this.child.pid === undefined) {
-          this.alive = false;
-          resolveReady(false);
-          resolve({ code: null, signal: null });
-        }
-      });
-    });
-    const decoder = new FrameDecoder();
-    (this.child.stdio[3] as NodeJS.ReadableStream | null)?.on('data', (chunk: Buffer) =>
-      decoder.push(chunk, (kind, payload) => {
-        if (kind !== FRAME_JSON) return;
-        let m: ChildToParent;
-        try {
-          m = JSON.parse(payload.toString('utf8')) as ChildToParent;
-        } catch {
-          this.kill();
-          return;
-        }
-        if (m.t === 'ready') {
-          this.ready = true;
-          this.startMs = m.ms;
-          resolveReady(true);
-          return;
-        }
-        this.onMessage(m);
-      }),
-    );
-    const t = setTimeout(() => {
-      if (!this.ready) this.kill();
-    }, START_TIMEOUT_MS);
-    t.unref();
-    this.ref(); // until ready (or dead)
-    void this.readyP.then(() => this.unref());
-  }
-
-  send(m: ParentToChild): void {
-    if (!this.alive) return;
-    try {
-      this.child.stdin?.write(encodeJson(m));
-    } catch {
-      this.kill();
-    }
-  }
-
-  kill(reason?: StopReason): void {
-    if (reason && this.killedFor === null) this.killedFor = reason;
-    if (this.child.exitCode === null && this.child.signalCode === null) {
-      try {
-        this.child.kill('SIGKILL');
-      } catch {
-        /* gone */
-      }
-    }
-  }
-
-  /** CPU ms (user + system) and resident MB of the process, from /proc (null where that is not available). */
-  usage(): { cpuMs: number; rssMB: number } | null {
-    if (this.pid === undefined || process.platform !== 'linux') return null;
-    try {
-      const stat = readFileSync(`/proc/${this.pid}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      const ticks = Number(fields[11]) + Number(fields[12]);
-      const rssPages = Number(fields[21]);
-      return { cpuMs: (ticks * 1000) / 100, rssMB: (rssPages * 4096) / (1024 * 1024) };
-    } catch {
-      return null;
-    }
-  }
-
-  private holds = 0;
-
-  /** Keeps the parent's event loop alive while this process has work (an idle spare does not prevent exit). */
-  ref(): void {
-    if (this.holds++ === 0) this.setRef(true);
-  }
-
-  unref(): void {
-    if (this.holds > 0 && --this.holds === 0) this.setRef(false);
-  }
-
-  private setRef(on: boolean): void {
-    for (const t of [this.child, this.child.stdin, this.child.stderr, this.child.stdio[3]] as ({ ref?: () => void; unref?: () => void } | null)[]) {
-      try {
-        if (on) t?.ref?.();
-        else t?.unref?.();
-      } catch {
-        /* ignore */
-      }
-    }
-  }
-}
-
-// ---------------------------------------------------------------------------------------------------------------------
-
-class PythonSession implements SandboxSession {
-  readonly broker: SubCallBroker;
-  private chain: Promise<unknown> = Promise.resolve();
-  private cellSeq = 0;
-  private current: { cell: number; resolve: (r: PythonCellResult & { durationMs?: number }) => void; streamed: string } | null = null;
-  private _dead = false;
-  private _stopReason: StopReason | undefined;
-  private deathDetail: string | undefined;
-  closed = false;
-
-  constructor(
-    readonly limits: ResolvedLimits,
-    handler: SubCallHandler,
-    private proc: PyProc,
-    private readonly rssCapMB: number,
-    private readonly pool: PythonPool,
-    subCallsUsed: number,
-    budget?: SubCallBudget,
-  ) {
-    this.broker = new SubCallBroker(handler, limits, subCallsUsed, budget);
-    proc.onMessage = (m) => this.onMessage(m);
-    void proc.exited.then(({ code, signal }) => this.onExit(code, signal));
-  }
-
-  get subCallsUsed(): number {
-    return this.broker.used;
-  }
-  get subCallsRefused(): number {
-    return this.broker.refused;
-  }
-  /** No journal in this backend yet: a failed cell kills the session (dead), and RLMEnv opens a fresh one. */
-  get journalCells(): number {
-    return 0;
-  }
-  get deaths(): number {
-    return 0;
-  }
-  get dead(): boolean {
-    return this._dead;
-  }
-  get stopReason(): StopReason | undefined {
-    return this._stopReason;
-  }
-  get workerPid(): number | undefined {
-    return this._dead || this.closed ? undefined : this.proc.pid;
-  }
-
-  run(code: string): Promise<CellResult> {
-    if (this.closed) return Promise.reject(new SandboxClosedError('run(): the session is closed'));
-    if (typeof code !== 'string') return Promise.reject(new SandboxError('run(code): code must be a string'));
-    const p = this.chain.then(() => this.runNow(code));
-    this.chain = p.catch(() => undefined);
-    return p;
-  }
-
-  private async runNow(code: string): Promise<CellResult> {
-    const t0 = performance.now();
-    if (this.closed) throw new SandboxClosedError('run(): the session is closed');
-    if (this._dead || !this.proc.alive) {
-      return { ...deadResult(this._stopReason ?? 'worker_crash', '', this.limits, this.deathDetail), subCalls: [], durationMs: 0 };
-    }
-    if (code.length > this.limits.maxCodeChars) {
-      return {
-        output: '',
-        error: `SyntaxError: the code is ${fmtInt(code.length)} chars; the limit is ${fmtInt(this.limits.maxCodeChars)} chars per cell`,
-        subCalls: [],
-        durationMs: 0,
-      };
-    }
-    const cell = ++this.cellSeq;
-    this.broker.beginCell();
-    this.proc.ref();
-    const proc = this.proc;
-    let cpu0 = proc.usage()?.cpuMs ?? null;
-    const r = await new Promise<PythonCellResult>((resolve) => {
-      this.current = { cell, resolve, streamed: '' };
-      const wall = setTimeout(() => proc.kill('wall_timeout'), this.limits.cellWallTimeoutMs);
-      const poll = setInterval(() => {
-        const u = proc.usage();
-        if (!u) return;
-        if (u.rssMB > this.rssCapMB) proc.kill('memory_limit');
-        // Time blocked on sub-calls costs no CPU, so the process's CPU time is the cell's own.
-        if (cpu0 !== null && u.cpuMs - cpu0 > this.limits.cellCpuTimeoutMs + CPU_BACKSTOP_MS) proc.kill('cpu_timeout');
-      }, POLL_MS);
-      const done = this.current.resolve;
-      this.current.resolve = (x) => {
-        clearTimeout(wall);
-        clearInterval(poll);
-        done(x);
-      };
-      proc.send({ t: 'run', cell, code });
-    });
-    cpu0 = null;
-    this.proc.unref();
-    if (r.dead) this.markDead('worker_crash');
-    let output = r.output;
-    let dropped = r.dropped;
-    if (output.length > this.limits.maxOutputChars) {
-      dropped += output.length - this.limits.maxOutputChars;
-      output = output.slice(0, this.limits.maxOutputChars);
-    }
-    if (dropped > 0) output += truncationMarker(dropped);
-    const result: CellResult = { output, subCalls: this.broker.takeRecords(), durationMs: performance.now() - t0 };
-    if (r.error !== undefined) result.error = r.error;
-    if (r.final !== undefined) result.final = r.final;
-    if (r.dead) {
-      result.dead = true;
-      result.stopReason = this._stopReason ?? 'worker_crash';
-    } else if (r.stopReason !== undefined) result.stopReason = r.stopReason;
-    return result;
-  }
-
-  private onMessage(m: ChildToParent): void {
-    const cur = this.current;
-    switch (m.t) {
-      case 'out':
-        if (cur && typeof m.chunk === 'string' && cur.streamed.length < this.limits.maxOutputChars) {
-          cur.streamed += m.chunk.slice(0, this.limits.maxOutputChars - cur.streamed.length);
-        }
-        break;
-      case 'sub':
-        void this.broker
-          .handle(m.payload)
-          .catch(() => JSON.stringify({ remaining: 0, budget: null, fatal: 'internal error', results: [], texts: [] }))
-          .then((reply) => this.proc.send({ t: 'subres', reply }));
-        break;
-      case 'result':
-        if (cur && cur.cell === m.cell) {
-          this.current = null;
-          cur.resolve({ ...m.result, output: cur.streamed + m.result.output });
-        }
-        break;
-      case 'fatal':
-        this.deathDetail = m.error;
-        break;
-    }
-  }
-
-  private onExit(code: number | null, signal: NodeJS.Signals | null): void {
-    if (this.closed && !this.current) return;
-    let reason: StopReason = this.proc.killedFor ?? (code === EXIT_CPU ? 'cpu_timeout' : 'worker_crash');
-    if (reason === 'worker_crash' && /MemoryError|out of memory|Aborted\(OOM\)/i.test(this.proc.stderrTail)) reason = 'memory_limit';
-    const detail = this.closed ? 'the session was closed' : signal ? `process killed by ${signal}` : `process exited with code ${code}`;
-    const cur = this.current;
-    this.markDead(reason, detail);
-    if (cur) {
-      this.current = null;
-      const d = deadResult(reason, '', this.limits, detail);
-      cur.resolve({ output: cur.streamed, dropped: 0, error: d.error, dead: true });
-    }
-  }
-
-  private markDead(reason: StopReason, detail?: string): void {
-    if (this._dead) return;
-    this._dead = true;
-    this._stopReason = reason;
-    this.deathDetail ??= detail;
-    this.broker.abandon(`the sandbox died (${reason})`);
-    this.pool.detach(this, !this.closed);
-  }
-
-  /** Ends the sandbox: its process serves one session only, so it is simply killed (nothing in it needs saving). */
-  async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    this.broker.abandon('the session was closed');
-    if (!this._dead) this.pool.detach(this, false);
-    this.proc.kill();
-  }
-}
 
 // ---------------------------------------------------------------------------------------------------------------------
 
@@ -363,6 +54,7 @@ export class PythonPool {
   private deaths = 0;
   private lastStartMs: number | null = null;
   private closed = false;
+  private readonly host: PythonSessionHost;
   private closePromise: Promise<void> | null = null;
 
   constructor(options: PythonPoolOptions = {}) {
@@ -376,6 +68,14 @@ export class PythonPool {
     this.max = int(options.maxSandboxes, 'maxSandboxes', 1, 1024, 16);
     this.spareTarget = int(options.spares, 'spares', 0, 64, 2);
     this.rssCapMB = options.rssCapMB === undefined ? null : int(options.rssCapMB, 'rssCapMB', 16, 1_048_576, 0);
+    const pool = this;
+    this.host = {
+      acquire: () => this.acquireProc(),
+      detach: (s, died) => this.detach(s, died),
+      get closed() {
+        return pool.closed;
+      },
+    };
   }
 
   get stats(): PythonPoolStats {
@@ -408,64 +108,46 @@ export class PythonPool {
     const heapMB = limits.memoryMB + HEAP_BASE_MB;
     const rssCapMB = this.rssCapMB ?? heapMB + PROCESS_OVERHEAD_MB + Math.ceil((ctx.text.length * 4) / (1024 * 1024));
     await this.ensureArtifacts();
+    await this.acquireSlot();
+    const session = new PythonSession(
+      { text: ctx.text, docs: ctx.docs, seed: seed32(options.seed), limits, initialUsed: used, heapMB, rssCapMB },
+      onSubCall,
+      this.host,
+      options.subCallBudget,
+    );
+    this.sessions.add(session);
+    const placed = await session.start();
+    if (placed.ok) {
+      if (this.closed) {
+        await session.close();
+        throw new SandboxClosedError('open(): the pool was closed');
+      }
+      return session;
+    }
+    this.sessions.delete(session);
+    session.closed = true;
+    this.wake();
+    if (this.closed) throw new SandboxClosedError('open(): the pool was closed');
+    if (placed.config) throw new SandboxConfigError(`open(): the Python sandbox could not be created: ${placed.message}`);
+    throw new SandboxWorkerError(`open(): ${placed.message}`);
+  }
 
-    let lastError = '';
+  /** A started process for a session (a warm spare when there is one); start-up failures are retried twice. */
+  private async acquireProc(): Promise<{ ok: true; proc: PyProc } | { ok: false; message: string }> {
+    let last = '';
     for (let attempt = 0; attempt < 3; attempt++) {
-      await this.acquireSlot();
+      if (this.closed) return { ok: false, message: 'the sandbox pool was closed' };
+      await this.ensureArtifacts();
       const proc = this.takeSpare();
       this.topUp();
-      const ok = await proc.readyP;
-      if (!ok) {
-        this.all.delete(proc);
-        this.wake();
-        lastError = `the Python sandbox process did not start${proc.stderrTail ? `: ${lastLine(proc.stderrTail)}` : ''}`;
-        if (this.closed) throw new SandboxClosedError('open(): the pool was closed');
-        continue;
+      if (await proc.readyP) {
+        if (proc.startMs !== null) this.lastStartMs = proc.startMs;
+        return { ok: true, proc };
       }
-      if (proc.startMs !== null) this.lastStartMs = proc.startMs;
-      const session = new PythonSession(limits, onSubCall, proc, rssCapMB, this, used, options.subCallBudget);
-      this.sessions.add(session);
-      proc.ref();
-      const opened = await new Promise<Extract<ChildToParent, { t: 'opened' }> | null>((resolve) => {
-        const timer = setTimeout(() => {
-          proc.kill();
-          resolve(null);
-        }, OPEN_TIMEOUT_MS);
-        const prev = proc.onMessage;
-        proc.onMessage = (m) => {
-          if (m.t === 'opened') {
-            clearTimeout(timer);
-            proc.onMessage = prev;
-            resolve(m);
-          } else prev(m);
-        };
-        void proc.exited.then(() => {
-          clearTimeout(timer);
-          resolve(null);
-        });
-        proc.send({ t: 'open', text: ctx.text, docs: ctx.docs, seed: seed32(options.seed), limits, subCallsUsed: used, heapMB });
-      });
-      proc.unref();
-      if (opened && opened.error === null) {
-        if (this.closed) {
-          await session.close();
-          throw new SandboxClosedError('open(): the pool was closed');
-        }
-        return session;
-      }
-      this.sessions.delete(session);
-      session.closed = true;
-      proc.kill();
       this.all.delete(proc);
-      this.wake();
-      if (opened) {
-        const msg = /MemoryError/.test(opened.error ?? '') ? `the context does not fit the memory limit of ${limits.memoryMB} MB` : opened.error;
-        throw new SandboxConfigError(`open(): the Python sandbox could not be created: ${msg}`);
-      }
-      lastError = `the Python sandbox process died while opening the session${proc.stderrTail ? `: ${lastLine(proc.stderrTail)}` : ''}`;
-      if (this.closed) throw new SandboxClosedError('open(): the pool was closed');
+      last = `the Python sandbox process did not start${proc.stderrTail ? `: ${lastLine(proc.stderrTail)}` : ''}`;
     }
-    throw new SandboxWorkerError(`open(): ${lastError}`);
+    return { ok: false, message: last };
   }
 
   close(): Promise<void> {

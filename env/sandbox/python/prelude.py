@@ -291,6 +291,9 @@ def rlm_query(prompt, sub_context=None):
             raise ValueError(
                 f"rlm_query: sub_context is {_fmt_int(len(sc))} chars; the limit is {_fmt_int(_S.cfg['maxSubContextChars'])} chars (nothing was sent)"
             )
+    if not _S.cfg.get("rlmRecursive"):
+        # No recursion here: one plain prompt (the prompt cap applies to what is sent, and the record shows it).
+        return _single("rlm_query", "rlm", _text(prompt) if sc is None else _text(prompt) + "\n\n" + sc, None, None)
     return _single("rlm_query", "rlm", prompt, None, sc)
 
 
