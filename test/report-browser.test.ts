@@ -30,11 +30,14 @@ const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'rlm-report-browser-'));
 const sweep = path.join(tmp, 'reference-sweep');
 const nested = path.join(tmp, 'nested');
 const reportFile = path.join(outDir, 'report.html');
+const HOSTILE = '</script><script>window.__pwned = 1</script><b id="injected">bold?</b> <!-- ';
 let browser: LaunchedBrowser;
 
 /** A small run whose episode 000000 has two rlm_query children (the columns issue 9 adds), written by hand. */
 async function writeNestedRun(): Promise<void> {
   const eps = syntheticEpisodes({ runId: 'nested', n: 3, seed: 4, groupSize: 3 });
+  // Model output is text, never markup: a reply that tries to close the data element and inject HTML.
+  eps[0].steps[0].reply = `${HOSTILE}\n${eps[0].steps[0].reply}`;
   const w = await RunWriter.open(nested, { runId: 'nested', manifest: { seed: 4 } });
   for (const e of eps) await w.add(e);
   await w.close();
@@ -104,6 +107,9 @@ describe.skipIf(missing !== null)('report in a real browser', () => {
     await page.selectOption('#f-family', '');
     expect(await listed.count()).toBe(1);
     await listed.first().click();
+    expect(await detail.locator('pre.reply').first().textContent()).toContain(HOSTILE);
+    expect(await page.locator('#injected').count()).toBe(0);
+    expect(await page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned ?? null)).toBeNull();
     const children = detail.locator('section.children');
     await children.waitFor();
     expect(await children.locator(':scope > details').count()).toBe(2);

@@ -11,6 +11,7 @@ import type { EpisodeDetail, EpisodeIndexRow, ReportData, StepDetail } from '../
 import { loadChunk, loadDetail } from './chunks.ts';
 import { el, lazyDetails, pre } from './dom.ts';
 import { fmtCompact, fmtInt, fmtMs, fmtNum, fmtSize, fmtUsd } from './format.ts';
+import { replyProse, splitThink } from './text.ts';
 
 hljs.registerLanguage('javascript', javascript);
 hljs.registerLanguage('python', python);
@@ -41,20 +42,6 @@ function highlighted(code: string): HTMLElement {
   const c = el('code', { class: `hljs language-${lang}` });
   c.innerHTML = hljs.highlight(code, { language: lang, ignoreIllegals: true }).value; // highlight.js escapes its input
   return el('pre', { class: 'code' }, c);
-}
-
-/** Inline `<think>…</think>` (or an unterminated `<think>`) in a reply, split out when there is no reasoning field. */
-export function splitThink(reply: string): { reasoning: string | null; rest: string } {
-  const m = /<think>([\s\S]*?)(<\/think>|$)/.exec(reply);
-  if (!m) return { reasoning: null, rest: reply };
-  return { reasoning: m[1].trim(), rest: (reply.slice(0, m.index) + reply.slice(m.index + m[0].length)).trim() };
-}
-
-/** The reply with its executed code fences replaced by a pointer to the highlighted cell below (when they line up). */
-export function replyProse(reply: string, cells: number): string {
-  let n = 0;
-  const out = reply.replace(/```(?:repl|js|javascript|python|py)[^\n]*\n[\s\S]*?```/g, () => `⟨code cell ${++n} below⟩`);
-  return n === cells && n > 0 ? out : reply;
 }
 
 function badge(text: string, cls: string): HTMLElement {
