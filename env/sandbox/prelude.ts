@@ -2,7 +2,7 @@
  * The code that sets up one isolate: the REPL's globals and the private cell runner.
  *
  * It runs once per session through `context.evalClosure(PRELUDE_SOURCE, [subRef, emit, contextCopy, configJson])` and
- * returns a frozen object { run, finish, abort, collect } that only the host holds (never a global). Rules it follows (see
+ * returns a frozen object { run, finish } that only the host holds (never a global). Rules it follows (see
  * notes/sandbox.md, "Traps"):
  * - every built-in it needs is captured here, before any model code runs (the model may replace JSON.stringify,
  *   Array.prototype.join, Function.prototype.call, …);
@@ -412,11 +412,15 @@ ODP(G, 'answer', { value: freshAnswer(), writable: true, enumerable: false, conf
 // ---------- the private cell runner ----------
 // isolated-vm ends every task by copying the value of the FIRST promise rejected without a handler in that task, reading
 // its message/stack outside any timeout (a Proxy or a looping getter there hangs the host). Each task that can run model
-// code therefore starts by rejecting a private promise with a primitive marker: that one is always first, the host sees
-// the marker instead of the task's return value, and fetches results with collect() (a task that runs no model code).
-const mark = () => { RA(PromiseReject, PromiseC, [cfg.sentinel]); };
+// code therefore starts by rejecting a private promise with a value of ours: that one is always first, and the host sees
+// it instead of the task's return value. run() rejects with a primitive marker; finish() rejects with a private
+// null-prototype holder whose own data property "message" it sets, at its very end, to the marker + the cell's result
+// JSON — so the result arrives with finish's completion and the host queues run and finish together (one round trip).
+// isolated-vm holds the rejected promises it will report only weakly: a GC during the task (a big allocation) would drop
+// ours and let a later one — maybe the model's — be reported. Each marker promise is kept alive until the next task.
+let marked = null;
+const mark = (v) => { marked = RA(PromiseReject, PromiseC, [v]); };
 let pending = null;
-let lastJson = null;
 const result = (error, stop) => {
   const j = '{"o":' + JStringify(outStr) + ',"d":' + outDropped + ',"r":' + remaining +
     ',"e":' + (error === null ? 'null' : JStringify(error)) +
@@ -430,7 +434,7 @@ const NEVER_SETTLED = 'the cell awaited something that can never settle (this RE
 return OFreeze({
   // Phase 1: evaluate the rewritten cell. Microtasks (awaits, then-callbacks) run right after, still under the timeout.
   run(src, isAsync) {
-    mark();
+    mark(cfg.sentinel);
     outStr = ''; outPending = 0; outShown = 0; outDropped = 0; cellChars = 0;
     finalValue = null; finalSource = null; lastBudgetError = null; unhandled = null;
     const st = { __proto__: null, done: false, failed: false, err: undefined };
@@ -443,9 +447,10 @@ return OFreeze({
     } catch (e) { st.done = true; st.failed = true; st.err = e; }
     return 'P';
   },
-  // Phase 2: collect the outcome (after the microtask checkpoint), check the answer object, describe any error.
+  // Phase 2 (queued right behind run): the outcome after run's microtask checkpoint, the answer object, any error.
   finish() {
-    mark();
+    const holder = { __proto__: null, message: cfg.sentinel };
+    mark(holder);
     const st = pending;
     pending = null;
     let error = null, stop = null;
@@ -459,21 +464,8 @@ return OFreeze({
       error = 'Uncaught (in promise) ' + describe(unhandled.e);
     }
     try { checkAnswer(); } catch (e) { if (error === null) error = describe(e); }
-    lastJson = result(error, stop);
+    holder.message = cfg.resultMark + result(error, stop);
     return 'F';
-  },
-  // After a CPU timeout: keep what was printed and any answer already submitted; runs no model code.
-  abort(message) {
-    mark();
-    pending = null;
-    lastJson = result(typeof message === 'string' ? message : 'Error: the cell was stopped', null);
-    return 'A';
-  },
-  // Phase 3: hand the result JSON to the host (no model code, no rejections: this task's return value arrives).
-  collect() {
-    const j = lastJson;
-    lastJson = null;
-    return j;
   },
 });
 `;
