@@ -43,6 +43,8 @@ export const TASK_SENTINEL = 'RLM_SANDBOX_TASK_END';
 export const RESULT_MARK = 'RLM_SANDBOX_RESULT:';
 /** A task that has not settled this long after its isolate was disposed / its abort started is stuck. */
 const STUCK_AFTER_MS = 1_000;
+/** quick() only formats strings already capped; the bound is a backstop. */
+const QUICK_TIMEOUT_MS = 1_000;
 
 type Outcome = { kind: 'ok'; value: unknown } | { kind: 'err'; error: unknown } | { kind: 'killed' };
 
@@ -61,6 +63,7 @@ export class IsolateSession {
   readonly limits: ResolvedLimits;
   private readonly isolate: ivm.Isolate;
   private runRef!: ivm.Reference<(src: string, isAsync: boolean) => string>;
+  private quickRef!: ivm.Reference<() => string | null>;
   private finishRef!: ivm.Reference<() => string>;
   private killReason: StopReason | null = null;
   private onKilled: () => void = () => {};
@@ -122,6 +125,7 @@ export class IsolateSession {
         timeout: 10_000,
       })) as unknown as ivm.Reference<Record<string, unknown>>;
       s.runRef = (await api.get('run', { reference: true })) as unknown as typeof s.runRef;
+      s.quickRef = (await api.get('quick', { reference: true })) as unknown as typeof s.quickRef;
       s.finishRef = (await api.get('finish', { reference: true })) as unknown as typeof s.finishRef;
       api.release();
       return s;
@@ -211,20 +215,20 @@ export class IsolateSession {
   }
 
   /**
-   * run and finish are queued together: the isolate runs finish right after run's microtask checkpoint, and the host
-   * waits for one hop instead of one per phase. finish may run model code (getters of `answer` or of a thrown value),
-   * so it gets what is left of the cell's CPU time (watched from here: its own timeout can only be set before run ends).
-   * A CPU timeout disposes the isolate: the session rolls the cell back from its journal either way.
+   * run (the model's code, async: it may block on sub-calls), then the outcome: quick() synchronously when reading it
+   * needs no model code (the common case: one isolate round trip per cell), else finish() under what is left of the
+   * cell's CPU time. A CPU timeout disposes the isolate: the session rolls the cell back from its journal either way.
    */
   private async runPhases(code: string, isAsync: boolean, cpuMs: number): Promise<Omit<IsolateCellResult, 'durationMs'>> {
     const cpu0 = this.cpuTime();
-    const ran = this.task(() => this.runRef.apply(undefined, [code, isAsync], { timeout: cpuMs, result: { copy: true } }));
-    const finished = this.task(() => this.finishRef.apply(undefined, [], { timeout: cpuMs, result: { copy: true } }));
-    let out = await ran;
+    let out = await this.task(() => this.runRef.apply(undefined, [code, isAsync], { timeout: cpuMs, result: { copy: true } }));
     if (out.kind === 'ok') {
-      const stopGuard = this.cpuGuard(cpu0, cpuMs);
-      out = await finished;
-      stopGuard();
+      out = this.quick();
+      if (out.kind === 'ok' && typeof out.value === 'string') return this.parse(out.value);
+    }
+    if (out.kind === 'ok') {
+      const left = Math.max(1, Math.ceil(cpuMs - (this.cpuTime() - cpu0)));
+      out = await this.task(() => this.finishRef.apply(undefined, [], { timeout: left, result: { copy: true } }));
       if (out.kind === 'ok') {
         return typeof out.value === 'string' ? this.parse(out.value) : { output: this.emitted, error: 'InternalError: the cell result could not be read' };
       }
@@ -238,25 +242,22 @@ export class IsolateSession {
       return deadResult(reason, this.emitted, this.limits);
     }
     if (/timed out/i.test(msg)) {
-      // The timed-out task skipped isolated-vm's epilogue (promises the model rejected are still queued) and finish may
-      // be running behind it: nothing of this isolate is trustworthy any more.
+      // The timed-out task skipped isolated-vm's epilogue (promises the model rejected are still queued): nothing of
+      // this isolate is trustworthy any more.
       this.kill('cpu_timeout');
       return deadResult('cpu_timeout', this.emitted, this.limits);
     }
-    await finished; // keep the isolate's tasks in order before the next cell
     return { output: this.emitted, error: `InternalError: ${msg}` };
   }
 
-  /** Kills the isolate if the cell's CPU time (since cpu0) passes cpuMs before the returned stop function is called. */
-  private cpuGuard(cpu0: number, cpuMs: number): () => void {
-    let timer: NodeJS.Timeout | undefined;
-    const check = () => {
-      const used = this.cpuTime() - cpu0;
-      if (used >= cpuMs) this.kill('cpu_timeout');
-      else timer = setTimeout(check, Math.max(1, Math.ceil(cpuMs - used)));
-    };
-    timer = setTimeout(check, Math.max(1, Math.ceil(cpuMs - (this.cpuTime() - cpu0))));
-    return () => clearTimeout(timer);
+  /** quick(): synchronous (it runs no model code); `ok` with null when finish() must run. */
+  private quick(): Outcome {
+    if (this.dead) return { kind: 'killed' };
+    try {
+      return { kind: 'ok', value: this.quickRef.applySync(undefined, [], { timeout: QUICK_TIMEOUT_MS, result: { copy: true } }) };
+    } catch (error) {
+      return { kind: 'err', error };
+    }
   }
 
   private cpuTime(): number {

@@ -2,7 +2,7 @@
  * The code that sets up one isolate: the REPL's globals and the private cell runner.
  *
  * It runs once per session through `context.evalClosure(PRELUDE_SOURCE, [subRef, emit, contextCopy, configJson])` and
- * returns a frozen object { run, finish } that only the host holds (never a global). Rules it follows (see
+ * returns a frozen object { run, quick, finish } that only the host holds (never a global). Rules it follows (see
  * notes/sandbox.md, "Traps"):
  * - every built-in it needs is captured here, before any model code runs (the model may replace JSON.stringify,
  *   Array.prototype.join, Function.prototype.call, …);
@@ -23,6 +23,7 @@ const RA = Reflect.apply, RConstruct = Reflect.construct, RGOPD = Reflect.getOwn
 const ODP = Object.defineProperty, OFreeze = Object.freeze, OGOPN = Object.getOwnPropertyNames;
 const JStringify = JSON.stringify, JParse = JSON.parse;
 const S = String, IsArray = Array.isArray, IsSafeInt = Number.isSafeInteger, MathImul = Math.imul;
+const HasOwn = Object.prototype.hasOwnProperty;
 const StrSlice = String.prototype.slice, StrTrim = String.prototype.trim, RegExec = RegExp.prototype.exec;
 const SymToString = Symbol.prototype.toString;
 const MapSize = RGOPD(Map.prototype, 'size').get, SetSize = RGOPD(Set.prototype, 'size').get;
@@ -277,7 +278,9 @@ function FINAL_VAR(name) {
   finalValue = serializeAnswer(G[n], "FINAL_VAR('" + capStr(n, 100) + "')");
   finalSource = 'FINAL_VAR';
 }
-const freshAnswer = () => ({ content: '', ready: false });
+// The last answer object made here: the only one quick() reads without running code (it cannot be a Proxy).
+let ownAnswer = null;
+const freshAnswer = () => (ownAnswer = { content: '', ready: false });
 const checkAnswer = () => {
   const a = G.answer;
   if (a === null || typeof a !== 'object') { G.answer = freshAnswer(); return; }
@@ -447,7 +450,39 @@ return OFreeze({
     } catch (e) { st.done = true; st.failed = true; st.err = e; }
     return 'P';
   },
-  // Phase 2 (queued right behind run): the outcome after run's microtask checkpoint, the answer object, any error.
+  // Phase 2, fast: the outcome when reading it needs no model code (no error object to describe, the answer object is
+  // the untouched one made here with plain data properties). Runs no model code, so the host may call it synchronously.
+  // Returns the result JSON, or null (nothing changed): then finish() must run, under a timeout.
+  quick() {
+    const st = pending;
+    if (unhandled !== null || (st !== null && st.done && st.failed)) return null;
+    const error = st === null || !st.done ? 'Error: ' + NEVER_SETTLED : null;
+    // A data property that cannot be reconfigured: reading its descriptor runs no code.
+    const a = RGOPD(G, 'answer').value;
+    let replace = false, fv = null;
+    if (a === null || typeof a !== 'object') replace = true;
+    else if (finalValue === null) {
+      if (a !== ownAnswer) return null;
+      const r = RGOPD(a, 'ready');
+      if (r === undefined || !RA(HasOwn, r, ['value'])) return null;
+      if (r.value === true) {
+        const c = RGOPD(a, 'content');
+        if (c === undefined || !RA(HasOwn, c, ['value'])) return null;
+        const v = c.value;
+        switch (typeof v) {
+          case 'string': fv = v; break;
+          case 'number': case 'boolean': case 'bigint': fv = S(v); break;
+          default: return null;
+        }
+        if (fv.length > cfg.maxFinalChars) return null;
+      }
+    }
+    pending = null;
+    if (replace) G.answer = freshAnswer();
+    if (fv !== null) { finalValue = fv; finalSource = 'answer'; }
+    return result(error, null);
+  },
+  // Phase 2: the outcome after run's microtask checkpoint, the answer object, any error (may run model code).
   finish() {
     const holder = { __proto__: null, message: cfg.sentinel };
     mark(holder);
