@@ -1,6 +1,6 @@
 /**
- * Messages between the parent (SandboxPool) and a worker process, over Node's IPC channel ('advanced' serialization:
- * the V8 serializer copies big strings such as inline contexts as they are, where JSON escaped and re-parsed them).
+ * Messages between the parent (SandboxPool) and a worker process, over Node's IPC channel (JSON serialization: for the
+ * small messages of a step it is faster than 'advanced' — 33 vs 52 µs a round trip here; big contexts go by key or file).
  */
 import type { IsolateCellResult } from './results.ts';
 import type { ResolvedLimits } from './limits.ts';

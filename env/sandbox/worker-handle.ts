@@ -60,7 +60,7 @@ export class WorkerHandle {
     this.child = fork(WORKER_PATH, [JSON.stringify(config)], {
       execArgv,
       stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
-      serialization: 'advanced',
+      serialization: 'json',
       // Isolates inherit the process's time zone and ICU locale: pin them, or Date parsing, toString() and
       // toLocaleString() would differ between machines and break same seed ⇒ same observations.
       // A minimal environment: no API keys or other secrets of the harness reach the process that runs model code.
