@@ -8,6 +8,7 @@
 import { mkdtempSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { isChunkedContext } from '../../tasks/chunked.ts';
 import type { Doc } from '../../tasks/types.ts';
 import type { CellResult, SessionOptions, SubCallHandler } from './types.ts';
 import type { CellLimits, ContextTransfer, WorkerConfig, WorkerToParent } from './protocol.ts';
@@ -206,6 +207,9 @@ export class SandboxPool implements SessionHost {
     if (options.repl !== undefined && options.repl !== 'js' && options.repl !== 'python') {
       throw new SandboxConfigError(`open(options): repl must be 'js' or 'python', got ${JSON.stringify(options.repl)}`);
     }
+    if (isChunkedContext(options.context)) {
+      throw new SandboxConfigError('open(options): host-backed (chunked) contexts are not supported by this sandbox build yet');
+    }
     if (options.repl === 'python') return this.python().open(options, onSubCall);
     if (typeof options.seed !== 'number' || !Number.isFinite(options.seed)) {
       throw new SandboxConfigError(`open(options): seed must be a finite number, got ${String(options.seed)}`);
@@ -223,7 +227,8 @@ export class SandboxPool implements SessionHost {
     }
     const key = options.contextKey ?? null;
     const cachedFile = key !== null ? this.files.get(key) : undefined;
-    const prepared = cachedFile && cachedFile.chars === contextChars(options.context) ? null : prepareContext(options.context);
+    const context = options.context as string | Doc[];
+    const prepared = cachedFile && cachedFile.chars === contextChars(context) ? null : prepareContext(context);
     const bytes = prepared ? prepared.bytes : cachedFile!.bytes;
     const limits = resolveLimits(options, bytes);
     // The isolate starts with what is left of the budget (shared or own); a restore starts it the same way again.
@@ -232,7 +237,7 @@ export class SandboxPool implements SessionHost {
       limits,
       onSubCall,
       this,
-      { context: options.context, key, chars: prepared ? prepared.chars : cachedFile!.chars, seed: options.seed, initialUsed },
+      { context, key, chars: prepared ? prepared.chars : cachedFile!.chars, seed: options.seed, initialUsed },
       used,
       budget,
     );
