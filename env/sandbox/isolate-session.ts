@@ -27,6 +27,48 @@ export interface IsolateSessionInit {
    * sentinel note in prelude.ts). The thread keeps spinning; the process holding it should be retired (killed) soon.
    */
   onStuck?: () => void;
+  /** A spare to build on (used if its memory limit matches, else disposed). */
+  spare?: SpareIsolate;
+}
+
+/**
+ * An isolate and an empty context made ahead of time (while the worker is idle), so opening a session skips the
+ * costliest part of its setup. Nothing of a session is in it: the prelude runs at open, with the session's seed,
+ * limits and context, exactly as in a fresh isolate.
+ */
+export interface SpareIsolate {
+  memoryMB: number;
+  isolate: ivm.Isolate;
+  context: ivm.Context;
+  dispose(): void;
+}
+
+function newIsolate(memoryMB: number, onCatastrophicError?: (message: string) => void): ivm.Isolate {
+  return new ivm.Isolate({
+    memoryLimit: memoryMB,
+    onCatastrophicError: onCatastrophicError ?? ((message: string) => {
+      process.stderr.write(`isolated-vm catastrophic error: ${message}\n`);
+      process.abort();
+    }),
+  });
+}
+
+export async function createSpare(memoryMB: number): Promise<SpareIsolate> {
+  const isolate = newIsolate(memoryMB);
+  try {
+    const context = await isolate.createContext();
+    return {
+      memoryMB,
+      isolate,
+      context,
+      dispose: () => {
+        if (!isolate.isDisposed) isolate.dispose();
+      },
+    };
+  } catch (e) {
+    if (!isolate.isDisposed) isolate.dispose();
+    throw e;
+  }
 }
 
 /** Folds a numeric seed (any finite number) into 32 bits, mixing the high part in. */
@@ -82,16 +124,12 @@ export class IsolateSession {
 
   static async create(init: IsolateSessionInit): Promise<IsolateSession> {
     const limits = init.limits;
-    const isolate = new ivm.Isolate({
-      memoryLimit: limits.memoryMB,
-      onCatastrophicError: init.onCatastrophicError ?? ((message: string) => {
-        process.stderr.write(`isolated-vm catastrophic error: ${message}\n`);
-        process.abort();
-      }),
-    });
+    const spare = init.spare && init.spare.memoryMB === limits.memoryMB && !init.spare.isolate.isDisposed ? init.spare : null;
+    if (init.spare && !spare) init.spare.dispose();
+    const isolate = spare?.isolate ?? newIsolate(limits.memoryMB, init.onCatastrophicError);
     const s = new IsolateSession(isolate, limits, init.onStuck ?? (() => {}));
     try {
-      const context = await isolate.createContext();
+      const context = spare?.context ?? (await isolate.createContext());
       const emit = new ivm.Callback((chunk: unknown) => {
         if (typeof chunk === 'string') s.onEmit(chunk);
       });

@@ -29,6 +29,11 @@ export interface SandboxPoolOptions {
   contextCacheMB?: number;
   /** Extra time after a cell's wall deadline before the parent kills a worker that did not answer. Default 2000 ms. */
   watchdogGraceMs?: number;
+  /**
+   * Isolates each worker makes ahead of time, while it is idle, for the memory limit of its latest open: an open then
+   * skips creating the isolate and its context (~60% of its setup). Default 2; 0 = none.
+   */
+  spareIsolates?: number;
   /** The Python backend (sessions opened with `repl: 'python'`): process cap and warm spares. */
   python?: PythonPoolOptions;
 }
@@ -42,6 +47,8 @@ export interface SandboxPoolStats {
   sessions: number;
   /** Sessions restored on another worker after theirs died under them (not their fault). */
   restores: number;
+  /** Sandboxes opened on a spare isolate (made ahead while the worker was idle). */
+  spareOpens: number;
 }
 
 /**
@@ -118,6 +125,7 @@ export class SandboxPool implements SessionHost {
   private readonly preparedHints = new WeakMap<SessionImpl, PreparedContext | null>();
   private quarantineChain: Promise<unknown> = Promise.resolve();
   private restores = 0;
+  private spareOpens = 0;
   private readonly slotWaiters: (() => void)[] = [];
   private nextSid = 1;
   private respawns = 0;
@@ -144,6 +152,7 @@ export class SandboxPool implements SessionHost {
     this.workerConfig = {
       cacheEntries: int(options.contextCacheEntries, 'contextCacheEntries', 1, 10_000, 8),
       cacheMB: int(options.contextCacheMB, 'contextCacheMB', 1, 1_000_000, 1024),
+      spares: int(options.spareIsolates, 'spareIsolates', 0, 64, 2),
     };
     this.graceMs = int(options.watchdogGraceMs, 'watchdogGraceMs', 0, 600_000, 2_000);
     this.slots = new Array<WorkerHandle | null>(this.size).fill(null);
@@ -173,7 +182,7 @@ export class SandboxPool implements SessionHost {
     for (const w of this.slots) if (w?.alive) workers++;
     let sessions = 0;
     for (const s of this.live) if (!s.dead && !s.closed) sessions++;
-    return { workers, respawns: this.respawns, sessions, restores: this.restores };
+    return { workers, respawns: this.respawns, sessions, restores: this.restores, spareOpens: this.spareOpens };
   }
 
   /** PIDs of the live worker processes (diagnostics, tests). */
@@ -338,6 +347,7 @@ export class SandboxPool implements SessionHost {
     cleanup();
     if (opened && opened.error === null) {
       if (key !== null) worker.noteKey(key);
+      if (opened.spare) this.spareOpens++;
       return { ok: true };
     }
     worker.sessions.delete(s);

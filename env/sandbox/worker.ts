@@ -5,7 +5,7 @@
  */
 import ivm from 'isolated-vm';
 import { readFileSync } from 'node:fs';
-import { IsolateSession } from './isolate-session.ts';
+import { createSpare, IsolateSession, type SpareIsolate } from './isolate-session.ts';
 import type { ContextTransfer, ParentToWorker, WorkerConfig, WorkerToParent } from './protocol.ts';
 
 if (typeof process.send !== 'function') {
@@ -13,7 +13,7 @@ if (typeof process.send !== 'function') {
   process.exit(2);
 }
 
-const config: WorkerConfig = { cacheEntries: 8, cacheMB: 1024, ...safeJson(process.argv[2]) };
+const config: WorkerConfig = { cacheEntries: 8, cacheMB: 1024, spares: 2, ...safeJson(process.argv[2]) };
 
 interface Entry {
   session: IsolateSession | null;
@@ -25,6 +25,44 @@ let nextSubId = 0;
 /** LRU: Map iteration order = least recently used first. */
 const cache = new Map<string, { copy: ivm.ExternalCopy<string>; bytes: number; pins: number }>();
 let cacheBytes = 0;
+
+// ---- spare isolates: made while nothing runs here, for the memory limit of the latest open ----
+const spares: SpareIsolate[] = [];
+let spareMB: number | null = null;
+/** Opens and cells in progress; spares are only made when this is 0. */
+let busy = 0;
+let filling = false;
+
+function takeSpare(memoryMB: number): SpareIsolate | undefined {
+  if (spareMB !== memoryMB) {
+    // The sessions asked for another size: the old spares would never fit.
+    spareMB = memoryMB;
+    for (const sp of spares.splice(0)) sp.dispose();
+    return undefined;
+  }
+  return spares.pop();
+}
+
+function idle(): void {
+  if (--busy > 0 || filling || spareMB === null || spares.length >= config.spares) return;
+  filling = true;
+  setImmediate(() => void fill());
+}
+
+async function fill(): Promise<void> {
+  try {
+    while (busy === 0 && spareMB !== null && spares.length < config.spares) {
+      const mb = spareMB;
+      const sp = await createSpare(mb);
+      if (mb === spareMB) spares.push(sp);
+      else sp.dispose();
+    }
+  } catch {
+    /* an isolate could not be made now: opens make their own */
+  } finally {
+    filling = false;
+  }
+}
 
 const SHUTDOWN_REPLY = JSON.stringify({ remaining: 0, budget: null, fatal: 'the sandbox is shutting down', results: [], texts: [] });
 
@@ -101,15 +139,28 @@ function evict(): void {
 }
 
 async function onOpen(m: Extract<ParentToWorker, { t: 'open' }>): Promise<void> {
+  busy++;
+  try {
+    await open(m);
+  } finally {
+    idle();
+  }
+}
+
+async function open(m: Extract<ParentToWorker, { t: 'open' }>): Promise<void> {
   const t0 = performance.now();
   const entry: Entry = { session: null, closed: false };
   sessions.set(m.sid, entry);
   let cached = false;
+  let spareUsed = false;
   try {
     const ctx = loadContext(m.ctx);
     cached = ctx.cached;
     try {
+      const spare = config.spares > 0 ? takeSpare(m.limits.memoryMB) : undefined;
+      spareUsed = spare !== undefined;
       entry.session = await IsolateSession.create({
+        spare,
         context: ctx.copy,
         docLayout: m.ctx.layout,
         seed: m.seed,
@@ -132,7 +183,7 @@ async function onOpen(m: Extract<ParentToWorker, { t: 'open' }>): Promise<void> 
       entry.session.dispose();
       sessions.delete(m.sid);
     }
-    send({ t: 'opened', sid: m.sid, error: null, cached, ms: performance.now() - t0 });
+    send({ t: 'opened', sid: m.sid, error: null, cached, ms: performance.now() - t0, spare: spareUsed });
   } catch (e) {
     sessions.delete(m.sid);
     if (e instanceof CacheMiss) send({ t: 'opened', sid: m.sid, error: 'context not cached', cached: false, ms: performance.now() - t0, miss: true });
@@ -141,6 +192,15 @@ async function onOpen(m: Extract<ParentToWorker, { t: 'open' }>): Promise<void> 
 }
 
 async function onRun(m: Extract<ParentToWorker, { t: 'run' }>): Promise<void> {
+  busy++;
+  try {
+    await run(m);
+  } finally {
+    idle();
+  }
+}
+
+async function run(m: Extract<ParentToWorker, { t: 'run' }>): Promise<void> {
   const entry = sessions.get(m.sid);
   if (!entry || !entry.session) {
     send({
