@@ -443,7 +443,7 @@ describe('pool and misuse', () => {
   it('a closed session rejects run(); close() is idempotent; a closed pool refuses open()', async () => {
     const p = new SandboxPool({ workers: 1 });
     const s = await p.open({ context: 'x', seed: 1 }, fakeModel().handler);
-    expect(p.stats).toEqual({ workers: 1, respawns: 0, sessions: 1, restores: 0, spareOpens: 0 });
+    expect(p.stats).toEqual({ workers: 1, respawns: 0, sessions: 1, restores: 0, spareOpens: 0, recycledOpens: 0 });
     await s.close();
     await s.close();
     expect(p.stats.sessions).toBe(0);
@@ -639,6 +639,38 @@ describe('spare isolates', () => {
       await big.close();
     } finally {
       await Promise.all([withSpares.close(), without.close()]);
+    }
+  });
+
+  it('a closed session\'s isolate is reused with a fresh context: nothing of the previous episode is visible', async () => {
+    const noSub: SubCallHandler = async () => ({ text: '', model: '', promptTokens: 0, completionTokens: 0 });
+    const p = new SandboxPool({ workers: 1, spareIsolates: 1 });
+    const fresh = new SandboxPool({ workers: 1, spareIsolates: 0 });
+    const probe = [
+      'print(typeof leak, typeof poisoned, [].x, "abc".slice(1), JSON.stringify({ a: 1 }), Object.keys(globalThis).join(","))',
+      'SHOW_VARS(); print(Math.random(), new Date().toISOString(), answer.ready, context.length)',
+    ];
+    try {
+      const expected = await (async () => {
+        const s = await fresh.open({ context: 'the context', seed: 5, ...BASE }, noSub);
+        const r = (await runAll(s, probe)).map((c) => c.output + (c.error ?? ''));
+        await s.close();
+        return r;
+      })();
+      for (let round = 0; round < 30 && p.stats.recycledOpens < 2; round++) {
+        const s = await p.open({ context: 'the context', seed: 5, ...BASE }, noSub);
+        expect((await runAll(s, probe)).map((c) => c.output + (c.error ?? ''))).toEqual(expected);
+        // The episode leaves as much behind as it can.
+        await runAll(s, [
+          'var leak = "secret"; globalThis.poisoned = 1; Array.prototype.x = 7; String.prototype.slice = () => "hacked"; JSON.stringify = () => "{}"',
+          'answer.ready = false; answer.content = "left over"; Object.prototype.polluted = true',
+        ]);
+        await s.close();
+        await new Promise((r) => setTimeout(r, 30)); // idle: the worker makes the reused isolate's fresh context
+      }
+      expect(p.stats.recycledOpens).toBeGreaterThanOrEqual(2);
+    } finally {
+      await Promise.all([p.close(), fresh.close()]);
     }
   });
 

@@ -33,7 +33,7 @@ export type ParentToWorker =
 
 export type WorkerToParent =
   | { t: 'ready'; pid: number }
-  | { t: 'opened'; sid: number; error: string | null; cached: boolean; ms: number; miss?: boolean; spare?: boolean }
+  | { t: 'opened'; sid: number; error: string | null; cached: boolean; ms: number; miss?: boolean; spare?: boolean; reused?: boolean }
   | { t: 'sub'; sid: number; id: number; payload: string }
   | { t: 'result'; sid: number; cell: number; result: IsolateCellResult }
   | { t: 'closed'; sid: number }

@@ -33,6 +33,13 @@ let spareMB: number | null = null;
 let busy = 0;
 let filling = false;
 
+/**
+ * A reused isolate serves at most this many sessions, and only while its heap stays small: the previous session's
+ * garbage is collected in the next one's time, and near the memory limit it would make that session's GC slower.
+ */
+const MAX_ISOLATE_USES = 32;
+const recycleHeapCap = (memoryMB: number) => Math.min(16, memoryMB / 8) * 1024 * 1024;
+
 function takeSpare(memoryMB: number): SpareIsolate | undefined {
   if (spareMB !== memoryMB) {
     // The sessions asked for another size: the old spares would never fit.
@@ -40,21 +47,57 @@ function takeSpare(memoryMB: number): SpareIsolate | undefined {
     for (const sp of spares.splice(0)) sp.dispose();
     return undefined;
   }
-  return spares.pop();
+  // Ready ones (with their context made) first, reused ones before new ones (those keep the stock).
+  let i = spares.findIndex((sp) => sp.context !== null && sp.uses > 0);
+  if (i < 0) i = spares.findIndex((sp) => sp.context !== null);
+  return i >= 0 ? spares.splice(i, 1)[0] : spares.pop();
+}
+
+/**
+ * A closed session's isolate joins the spares (its fresh context is made when idle), or is disposed. Reused isolates
+ * may fill the stock up to twice its size: new ones are only made below `config.spares`, so a steady open/close
+ * stream runs on reused isolates.
+ */
+function recycle(session: IsolateSession): void {
+  const sp = config.spares > 0 ? session.recycle(MAX_ISOLATE_USES, recycleHeapCap(session.limits.memoryMB)) : (session.dispose(), null);
+  if (!sp) return;
+  if (sp.memoryMB === spareMB && spares.length < 2 * config.spares) spares.push(sp);
+  else sp.dispose();
 }
 
 function idle(): void {
-  if (--busy > 0 || filling || spareMB === null || spares.length >= config.spares) return;
+  if (--busy > 0) return;
+  scheduleFill();
+}
+
+function scheduleFill(): void {
+  if (busy > 0 || filling || spareMB === null) return;
+  if (spares.length >= config.spares && spares.every((sp) => sp.context !== null)) return;
   filling = true;
   setImmediate(() => void fill());
 }
 
 async function fill(): Promise<void> {
   try {
-    while (busy === 0 && spareMB !== null && spares.length < config.spares) {
+    while (busy === 0 && spareMB !== null) {
+      const bare = spares.findIndex((sp) => sp.context === null);
+      if (bare >= 0) {
+        // Out of the list while its context is made, so an open cannot take it half-ready.
+        const sp = spares.splice(bare, 1)[0]!;
+        try {
+          sp.context = await sp.isolate.createContext();
+        } catch {
+          sp.dispose();
+          continue;
+        }
+        if (sp.memoryMB === spareMB && spares.length < 2 * config.spares) spares.push(sp);
+        else sp.dispose();
+        continue;
+      }
+      if (spares.length >= config.spares) break;
       const mb = spareMB;
       const sp = await createSpare(mb);
-      if (mb === spareMB) spares.push(sp);
+      if (mb === spareMB && spares.length < config.spares) spares.push(sp);
       else sp.dispose();
     }
   } catch {
@@ -153,12 +196,14 @@ async function open(m: Extract<ParentToWorker, { t: 'open' }>): Promise<void> {
   sessions.set(m.sid, entry);
   let cached = false;
   let spareUsed = false;
+  let reused = false;
   try {
     const ctx = loadContext(m.ctx);
     cached = ctx.cached;
     try {
       const spare = config.spares > 0 ? takeSpare(m.limits.memoryMB) : undefined;
       spareUsed = spare !== undefined;
+      reused = (spare?.uses ?? 0) > 0;
       entry.session = await IsolateSession.create({
         spare,
         context: ctx.copy,
@@ -183,7 +228,7 @@ async function open(m: Extract<ParentToWorker, { t: 'open' }>): Promise<void> {
       entry.session.dispose();
       sessions.delete(m.sid);
     }
-    send({ t: 'opened', sid: m.sid, error: null, cached, ms: performance.now() - t0, spare: spareUsed });
+    send({ t: 'opened', sid: m.sid, error: null, cached, ms: performance.now() - t0, spare: spareUsed, reused });
   } catch (e) {
     sessions.delete(m.sid);
     if (e instanceof CacheMiss) send({ t: 'opened', sid: m.sid, error: 'context not cached', cached: false, ms: performance.now() - t0, miss: true });
@@ -223,8 +268,9 @@ function onClose(sid: number): void {
   const entry = sessions.get(sid);
   if (entry) {
     entry.closed = true;
-    entry.session?.dispose();
+    if (entry.session) recycle(entry.session);
     sessions.delete(sid);
+    scheduleFill();
   }
   settleSubs(sid);
   send({ t: 'closed', sid });
