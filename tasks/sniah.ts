@@ -249,6 +249,7 @@ export const sniahFamily: TaskFamilyDef = {
   defaults: { ...SNIAH_DEFAULTS },
   generate: generateSniah,
   score: scoreSniah,
+  hostContext: true,
 };
 
 sniahFamily.optionDocs = {

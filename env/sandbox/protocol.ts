@@ -1,4 +1,5 @@
 /** Messages between the parent (SandboxPool) and a worker process, over Node's IPC channel (JSON serialization). */
+import type { ChunkedContext } from '../../tasks/chunked.ts';
 import type { IsolateCellResult } from './results.ts';
 import type { ResolvedLimits } from './limits.ts';
 
@@ -18,7 +19,11 @@ export interface ContextTransfer {
   key: string | null;
   chars: number;
   layout: number[] | null;
-  source: { kind: 'inline'; text: string } | { kind: 'file'; path: string; encoding: 'latin1' | 'utf16le' };
+  source:
+    | { kind: 'inline'; text: string }
+    | { kind: 'file'; path: string; encoding: 'latin1' | 'utf16le' }
+    /** Host-backed: only the description of the chunk files crosses; the worker reads them (host-context.ts). */
+    | { kind: 'host'; context: ChunkedContext };
 }
 
 export type ParentToWorker =
