@@ -160,7 +160,7 @@ export function generateSniah(raw: GenerateOptions): Task {
 
   const chunks = placement.host ? createChunkWriter(placement.dir!) : null;
   const out = chunks
-    ? new ByteTextBuilder({ initialBytes: STREAM_BYTES, onFlush: (b, ascii) => chunks.write(b.toString(ascii ? 'latin1' : 'utf8')) })
+    ? new ByteTextBuilder({ initialBytes: STREAM_BYTES, onFlush: (b, ascii) => (ascii ? chunks.writeAscii(b) : chunks.write(b.toString('utf8'))) })
     : new ByteTextBuilder({ initialBytes: opts.contextTokens * CHARS_PER_TOKEN * 1.02 + 4096 });
   const writer = new FillerWriter(root.fork('filler'));
   let tokens = 0;

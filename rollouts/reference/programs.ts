@@ -135,22 +135,19 @@ print('first "special magic" sentences at offsets:', firstMagic.map((h) => h.ind
 export function sniahHostSolve(noun: string, key: string, safe: boolean, b: Budget): string {
   const chunkChars = Math.max(1_000, promptCap(b) - 400);
   const body = String.raw`const NOUN = ${js(noun)}, KEY = ${js(key)};
-const escRe = (s) => s.replace(/[.*+?^$(){}|[\]\]/g, '\$&');
-const needleRe = new RegExp('The special magic ' + escRe(NOUN) + ' for ' + escRe(KEY) + ' is (\S+?)\.(?=\s|$)');
+const escRe = (s) => s.replace(/[.*+?^$(){}|[\]\\]/g, '\\$&');
+const needleRe = new RegExp('The special magic ' + escRe(NOUN) + ' for ' + escRe(KEY) + ' is (\\S+?)\\.(?=\\s|$)');
 const hit = context.search(needleRe, { limit: 1 })[0];
 print('search hit:', hit ? hit.match + ' at ' + hit.index + ' (line ' + hit.line + ')' : null);
 let value = hit ? hit.groups[0] : null;
 if (value === null) {
   // Not in the expected form: let sub-models read the text in overlapping chunks (as many as the budget allows).
-  const MAX_CALLS = ${Math.max(0, Math.min(200, b.subCallsLeft - 2))};
-  const ranges = context.chunks(Math.max(${chunkChars}, Math.ceil(context.length / Math.max(1, MAX_CALLS)) + 400), { overlap: 400 }).slice(0, MAX_CALLS);
-  const prompts = ranges.filter((r) => r.end - r.start <= ${chunkChars}).map((r) => 'Find the sentence "The special magic ' + NOUN + ' for ' + KEY + ' is <value>." in the text below. Reply with the value only, or NONE if the text has no such sentence.
-
-Text:
-' + context.slice(r.start, r.end));
+  const CHUNK = ${chunkChars}, MAX_CALLS = ${Math.max(0, Math.min(200, b.subCallsLeft - 2))};
+  const ranges = context.chunks(CHUNK, { overlap: 400 }).slice(0, MAX_CALLS);
+  const prompts = ranges.map((r) => 'Find the sentence "The special magic ' + NOUN + ' for ' + KEY + ' is <value>." in the text below. Reply with the value only, or NONE if the text has no such sentence.\n\nText:\n' + context.slice(r.start, r.end));
   const replies = prompts.length ? llm_query_batched(prompts) : [];
-  const vals = replies.map((r) => String(r).trim()).filter((r) => r && !/^none/i.test(r) && !/^error/i.test(r));
-  print('sub-model answers:', vals.slice(0, 5), 'from', prompts.length, 'chunks');
+  const vals = replies.map((r) => String(r).trim()).filter((r) => r && !/^none\b/i.test(r) && !/^error/i.test(r));
+  print('sub-model answers:', vals.slice(0, 5), 'from', prompts.length, 'chunks of', ranges.length === 0 ? 0 : context.chunks(CHUNK, { overlap: 400 }).length);
   if (vals.length > 0) value = vals[0].replace(/^["']|["'.]$/g, '');
 }
 ${safe ? String.raw`if (value === null) {
@@ -165,8 +162,7 @@ ${safe ? String.raw`if (value === null) {
 }
 ` : ''}if (value !== null) globalThis.refGuess = value;
 print('answer:', value);`;
-  if (!safe) return `${body}
-if (value !== null) FINAL(value);`;
+  if (!safe) return `${body}\nif (value !== null) FINAL(value);`;
   return wrapSafe(body, '"unknown"');
 }
 
