@@ -28,10 +28,18 @@ const MAX_MATCH_CHARS = 1_000;
 export const HOST_CONTEXT_MEMORY_BYTES = 32 * 1024 * 1024;
 
 export interface HostCallBudget {
-  /** performance.now() time by which the call must be answered. */
+  /** performance.now() time by which the call must be answered (the cell's wall deadline). */
   deadline: number;
-  /** What the deadline is, for the error message ("CPU time limit of 10,000 ms", "wall-clock limit …"). */
-  what: string;
+  /** CPU time (ms) the call may use: what is left of the cell's CPU budget. */
+  cpuMs: number;
+  /** The cell's CPU limit, for messages. */
+  cellCpuMs: number;
+}
+
+/** One call's answer and the CPU time it cost on the host (counted against the cell's CPU budget). */
+export interface HostCallResult {
+  reply: string;
+  cpuMs: number;
 }
 
 const fmt = (n: number) => n.toLocaleString('en-US');
@@ -62,16 +70,59 @@ const idle: Worker[] = [];
 const MAX_IDLE = 2;
 let nextSearchId = 0;
 
-class SearchCutOff extends Error {}
+class SearchCutOff extends Error {
+  constructor(readonly by: 'cpu' | 'wall' | 'cancel') {
+    super(`search cut off (${by})`);
+  }
+}
 
-function runSearch(ctx: ChunkedContext, req: SearchRequest, deadline: number, onCancel: (cancel: () => void) => () => void): Promise<SearchResult> {
-  const w = idle.pop() ?? new Worker(searchThreadSource(), { eval: true, workerData: { rlmHostSearch: true }, resourceLimits: { maxOldGenerationSizeMb: 512 } });
+/** Linux tid of each search thread (from its hello message), to read its CPU time; -1 = unknown (wall time counts). */
+const tids = new WeakMap<Worker, Promise<number>>();
+const POLL_MS = 20;
+
+function newSearchThread(): Worker {
+  const w = new Worker(searchThreadSource(), { eval: true, workerData: { rlmHostSearch: true }, resourceLimits: { maxOldGenerationSizeMb: 512 } });
+  tids.set(w, new Promise<number>((resolve) => {
+    const onHello = (m: { hello?: boolean; tid?: number }) => {
+      if (m?.hello !== true) return;
+      w.off('message', onHello);
+      resolve(typeof m.tid === 'number' && m.tid > 0 ? m.tid : -1);
+    };
+    w.on('message', onHello);
+    w.once('exit', () => resolve(-1));
+  }));
+  return w;
+}
+
+/** CPU time (ms) of a thread of this process, from /proc; null when unreadable. */
+function threadCpuMs(tid: number): number | null {
+  if (tid <= 0) return null;
+  try {
+    const s = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+    const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
+    // utime, stime in clock ticks (USER_HZ = 100 on Linux).
+    return (Number(f[11]) + Number(f[12])) * 10;
+  } catch {
+    return null;
+  }
+}
+
+async function runSearch(ctx: ChunkedContext, req: SearchRequest, budget: HostCallBudget, onCancel: (cancel: () => void) => () => void): Promise<{ result: SearchResult; cpuMs: number }> {
+  const w = idle.pop() ?? newSearchThread();
+  const tid = await (tids.get(w) ?? Promise.resolve(-1));
   const id = ++nextSearchId;
-  return new Promise<SearchResult>((resolve, reject) => {
+  const t0 = performance.now();
+  const cpu0 = threadCpuMs(tid);
+  const used = (): number => {
+    const now = cpu0 === null ? null : threadCpuMs(tid);
+    return now === null || cpu0 === null ? performance.now() - t0 : now - cpu0;
+  };
+  return new Promise<{ result: SearchResult; cpuMs: number }>((resolve, reject) => {
     let done = false;
     const finish = (keep: boolean) => {
       done = true;
       clearTimeout(timer);
+      clearInterval(poll);
       w.off('message', onMessage);
       w.off('error', onError);
       w.off('exit', onExit);
@@ -81,8 +132,9 @@ function runSearch(ctx: ChunkedContext, req: SearchRequest, deadline: number, on
     };
     const onMessage = (m: { id: number; ok: boolean; result?: SearchResult; name?: string; message?: string }) => {
       if (m.id !== id || done) return;
+      const cpuMs = used();
       finish(true);
-      if (m.ok) resolve(m.result!);
+      if (m.ok) resolve({ result: m.result!, cpuMs });
       else reject(Object.assign(new Error(m.message), { name: m.name ?? 'Error' }));
     };
     const onError = (e: Error) => {
@@ -95,13 +147,18 @@ function runSearch(ctx: ChunkedContext, req: SearchRequest, deadline: number, on
       finish(false);
       reject(new Error('the search thread exited'));
     };
-    const cut = () => {
+    const cut = (by: 'cpu' | 'wall' | 'cancel') => {
       if (done) return;
       finish(false);
-      reject(new SearchCutOff());
+      reject(new SearchCutOff(by));
     };
-    const timer = setTimeout(cut, Math.max(0, deadline - performance.now()));
-    const unregister = onCancel(cut);
+    // Wall: the cell's deadline. CPU: the thread's own CPU time (under load a scan takes longer in wall time than it
+    // costs), polled; the first tick past the budget terminates the thread, mid-regex if need be.
+    const timer = setTimeout(() => cut('wall'), Math.max(0, budget.deadline - performance.now()));
+    const poll = setInterval(() => {
+      if (used() > budget.cpuMs) cut('cpu');
+    }, POLL_MS);
+    const unregister = onCancel(() => cut('cancel'));
     w.on('message', onMessage);
     w.on('error', onError);
     w.on('exit', onExit);
@@ -157,24 +214,30 @@ export class HostContext {
     this.reader.close();
   }
 
-  /** Answers one call of the isolate. Never rejects. */
-  async call(payload: string, budget: HostCallBudget): Promise<string> {
+  /** Answers one call of the isolate, with the CPU time it cost. Never rejects. */
+  async call(payload: string, budget: HostCallBudget): Promise<HostCallResult> {
     let op = '?';
+    const t0 = performance.now();
+    const cost = { searchCpuMs: null as number | null };
+    const done = (r: { v?: unknown; e?: string; n?: string }): HostCallResult => ({ reply: JSON.stringify(r), cpuMs: cost.searchCpuMs ?? performance.now() - t0 });
     try {
       const req = JSON.parse(payload) as { op: string; args: unknown[] };
       op = String(req.op);
-      if (performance.now() >= budget.deadline) return reply({ e: `context.${op}: the cell has no time left (${budget.what})`, n: 'TimeoutError' });
-      return reply({ v: await this.dispatch(op, req.args, budget) });
+      if (performance.now() >= budget.deadline) return done({ e: `context.${op}: the cell has reached its wall-clock time limit`, n: 'TimeoutError' });
+      if (budget.cpuMs <= 0) return done({ e: `context.${op}: the cell has used its CPU time limit of ${fmt(budget.cellCpuMs)} ms (time in context methods counts)`, n: 'TimeoutError' });
+      return done({ v: await this.dispatch(op, req.args, budget, cost) });
     } catch (e) {
       if (e instanceof SearchCutOff) {
-        return reply({ e: `context.search was cut off: it reached the cell's ${budget.what} (a regex that backtracks catastrophically, or a scan too large for the time left; narrow it with { from, to } or a simpler pattern)`, n: 'TimeoutError' });
+        if (e.by === 'cpu') cost.searchCpuMs = budget.cpuMs;
+        const what = e.by === 'cpu' ? `CPU time limit of ${fmt(budget.cellCpuMs)} ms (time in context methods counts)` : e.by === 'wall' ? 'wall-clock time limit' : 'end (the sandbox was stopped)';
+        return done({ e: `context.search was cut off: it reached the cell's ${what} — a regex that backtracks catastrophically, or a scan too large for the time left (narrow it with { from, to } or a simpler pattern)`, n: 'TimeoutError' });
       }
       const err = e as Error;
-      return reply({ e: `context.${op}: ${err?.message ?? String(e)}`, n: err?.name === 'SyntaxError' || err?.name === 'RangeError' || err?.name === 'TypeError' ? err.name : 'Error' });
+      return done({ e: `context.${op}: ${err?.message ?? String(e)}`, n: err?.name === 'SyntaxError' || err?.name === 'RangeError' || err?.name === 'TypeError' ? err.name : 'Error' });
     }
   }
 
-  private async dispatch(op: string, args: unknown[], budget: HostCallBudget): Promise<unknown> {
+  private async dispatch(op: string, args: unknown[], budget: HostCallBudget, cost: { searchCpuMs: number | null }): Promise<unknown> {
     const num = (i: number): number => {
       const v = args[i];
       if (typeof v !== 'number' || !Number.isSafeInteger(v)) throw new TypeError(`argument ${i + 1} must be an integer`);
@@ -199,11 +262,12 @@ export class HostContext {
         const limit = Math.min(num(4), HOST_MAX_SEARCH_LIMIT);
         const window = Math.min(num(5), HOST_MAX_SEARCH_WINDOW);
         const req: SearchRequest = { source, flags, from: num(2), to: num(3), limit, window, maxMatchChars: MAX_MATCH_CHARS };
-        const r = await runSearch(this.ctx, req, budget.deadline, (cancel) => {
+        const r = await runSearch(this.ctx, req, budget, (cancel) => {
           this.cancels.add(cancel);
           return () => this.cancels.delete(cancel);
         });
-        return r.matches;
+        cost.searchCpuMs = r.cpuMs;
+        return r.result.matches;
       }
       default:
         throw new TypeError(`unknown operation '${op}'`);
@@ -247,6 +311,3 @@ export class HostContext {
   }
 }
 
-function reply(r: { v?: unknown; e?: string; n?: string }): string {
-  return JSON.stringify(r);
-}

@@ -8,6 +8,7 @@
  * only matches starting inside the block count, so none is reported twice. A match longer than OVERLAP that crosses a
  * block boundary may be missed (documented limit), and `$` without the m flag only matches at the very end.
  */
+import { readFileSync } from 'node:fs';
 import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { ChunkedReader } from '../../tasks/chunked-reader.ts';
 import type { ChunkedContext } from '../../tasks/chunked.ts';
@@ -108,6 +109,14 @@ export function searchChunked(reader: ChunkedReader, req: SearchRequest): Search
 if (!isMainThread && (workerData as { rlmHostSearch?: boolean } | null)?.rlmHostSearch === true && parentPort) {
   const readers = new Map<string, ChunkedReader>();
   const port = parentPort;
+  // This thread's Linux tid, so the host can read its CPU time from /proc (-1 elsewhere: wall time is used instead).
+  let tid = -1;
+  try {
+    tid = Number(readFileSync('/proc/thread-self/stat', 'utf8').split(' ')[0]);
+  } catch {
+    tid = -1;
+  }
+  port.postMessage({ hello: true, tid });
   port.on('message', (msg: { id: number; ctx: ChunkedContext; req: SearchRequest }) => {
     try {
       const key = `${msg.ctx.dir}\u0000${msg.ctx.length}`;

@@ -103,12 +103,9 @@ export class IsolateSession {
         s.host = host;
         const ref = new ivm.Reference(async (payload: unknown): Promise<string> => {
           if (typeof payload !== 'string') return JSON.stringify({ e: 'internal error (bad request)', n: 'Error' });
-          const t0 = performance.now();
-          try {
-            return await host.call(payload, s.hostBudget());
-          } finally {
-            s.cell.hostMs += performance.now() - t0;
-          }
+          const r = await host.call(payload, s.hostBudget());
+          s.cell.hostMs += r.cpuMs;
+          return r.reply;
         });
         await context.evalClosure(hostContextApiSource(), [ref, host.config()], { timeout: 10_000 });
       }
@@ -157,10 +154,8 @@ export class IsolateSession {
 
   /** Deadline of a host-context call: the cell's wall end, or what is left of its CPU budget (host time counts). */
   private hostBudget(): HostCallBudget {
-    const now = performance.now();
     const cpuLeft = this.cell.cpuMs - (this.cpuTime() - this.cell.cpu0) - this.cell.hostMs;
-    if (now + cpuLeft < this.cell.wallEnd) return { deadline: now + Math.max(0, cpuLeft), what: `CPU time limit of ${fmtInt(this.cell.cpuMs)} ms (time in context methods counts)` };
-    return { deadline: this.cell.wallEnd, what: 'wall-clock time limit' };
+    return { deadline: this.cell.wallEnd, cpuMs: Math.max(0, cpuLeft), cellCpuMs: this.cell.cpuMs };
   }
 
   /** Disposes the isolate; a running cell ends (at once) with dead + `reason`. */

@@ -128,8 +128,9 @@ print('answer:', value);`;
 function sniahHostExplore(): string {
   return String.raw`print(context.kind, context.length, 'chars in', context.lineCount, 'lines');
 print(context.slice(0, 400));
-const firstMagic = context.search(/The special magic \w+ for \S+ is/, { limit: 3, window: 0 });
-print('first "special magic" sentences at offsets:', firstMagic.map((h) => h.index));`;
+// A first look at the needle's form in the first 100M chars (a full scan is the next step's job).
+const firstMagic = context.search(/The special magic \w+ for \S+ is/, { limit: 3, window: 0, to: 100000000 });
+print('"special magic" sentences in the first 100M chars, at offsets:', firstMagic.map((h) => h.index));`;
 }
 
 export function sniahHostSolve(noun: string, key: string, safe: boolean, b: Budget): string {
