@@ -315,18 +315,31 @@ export class SandboxPool implements SessionHost {
     worker.sessions.add(s);
     this.sessions.set(wsid, s);
     worker.hold();
-    const opened = await new Promise<Extract<WorkerToParent, { t: 'opened' }> | null>((resolve) => {
-      const timer = setTimeout(() => {
-        worker.opens.delete(wsid);
-        worker.kill();
-        resolve(null);
-      }, OPEN_TIMEOUT_MS);
-      worker.opens.set(wsid, (m) => {
-        clearTimeout(timer);
-        resolve(m);
+    const handshake = (ctx: ContextTransfer) =>
+      new Promise<Extract<WorkerToParent, { t: 'opened' }> | null>((resolve) => {
+        const timer = setTimeout(() => {
+          worker.opens.delete(wsid);
+          worker.kill();
+          resolve(null);
+        }, OPEN_TIMEOUT_MS);
+        worker.opens.set(wsid, (m) => {
+          clearTimeout(timer);
+          resolve(m);
+        });
+        worker.send({ t: 'open', sid: wsid, ctx, seed: s.spec.seed, limits: s.limits, subCallsUsed: s.spec.initialUsed });
       });
-      worker.send({ t: 'open', sid: wsid, ctx: transfer, seed: s.spec.seed, limits: s.limits, subCallsUsed: s.spec.initialUsed });
-    });
+    // A worker that loaded this context recently most likely still caches it: send the key alone (a GRPO group's
+    // siblings then cost no copy of the text at all); on a miss the worker says so and the text follows.
+    // The worker handles messages in order and caches a context as soon as an open carrying it arrives, so the key is
+    // noted when the text is sent: siblings opened right after it go by key too.
+    let opened: Extract<WorkerToParent, { t: 'opened' }> | null;
+    if (key !== null && transfer.source.kind === 'inline' && worker.keys.has(key)) {
+      opened = await handshake({ ...transfer, source: { kind: 'cached' } });
+      if (opened?.miss) opened = await handshake(transfer);
+    } else {
+      if (key !== null) worker.noteKey(key);
+      opened = await handshake(transfer);
+    }
     worker.release();
     cleanup();
     if (opened && opened.error === null) {
