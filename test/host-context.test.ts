@@ -244,4 +244,44 @@ describe('replay verifies the chunk hashes', () => {
     // Regenerating the same task into the same dir refuses too (nothing is silently overwritten).
     expect(() => generateTask('sniah', JSON.parse(got[0].task_options))).toThrow(/chunk-000000\.txt changed/);
   }, 120_000);
+
+  it('a run on temp dirs replays by regenerating the identical files, and leaves no files behind', async () => {
+    const tempDirs = () => readdirSync(os.tmpdir()).filter((f) => f.startsWith('rlm-gym-context-sniah-')).sort();
+    const before = tempDirs();
+    const dir = mkdtempSync(path.join(root, 'run-'));
+    const conn = await connect({ model: 'reference' });
+    const sampling: Omit<SamplingParams, 'seed'> = { temperature: 0, top_p: 1, max_tokens: 1024, stop: null, top_k: null, logprobs: false, extra_body: null };
+    const writer = await RunWriter.open(dir, { runId: 'tmp', manifest: { seed: 5, config: { reward: 'accuracy' }, extra: { env: {} } } });
+    await runRollouts({
+      runId: 'tmp', families: ['sniah'], n: 2, seed: 5, taskOptions: { contextTokens: 20_000 }, placement: { contextStorage: 'host' },
+      policies: conn.clients, sampling, pool, onEpisode: async (e) => void (await writer.add(e)),
+    });
+    await writer.close();
+    await conn.close();
+    expect(tempDirs()).toEqual(before);
+    const r = await replayRun(dir, { pool });
+    expect(r.mismatches).toEqual([]);
+    expect(r.ok).toBe(2);
+    expect(tempDirs()).toEqual(before);
+  }, 120_000);
+});
+
+describe('document corpora', () => {
+  it('context.docs.length and context.doc(i) read documents from disk', async () => {
+    const w = createChunkWriter(newDir(), { chunkChars: 1000 });
+    const docs = Array.from({ length: 50 }, (_, i) => ({ id: `d${i}`, title: `Title ${i}`, text: `Document ${i} says ${'x'.repeat(i * 10)} and ends.` }));
+    for (const d of docs) w.writeDoc(d);
+    const ctx = w.close();
+    const s = await open(ctx);
+    try {
+      const r = await out(s, 'const d = context.doc(42); print(context.docs.length, d.id, d.title, d.text === context.slice(d.start, d.end), JSON.stringify(d.text.slice(0, 15)))');
+      expect(r.error).toBeNull();
+      expect(r.text).toBe('50 d42 Title 42 true "Document 42 say"');
+      expect((await out(s, 'context.doc(50)')).error).toMatch(/RangeError: context\.doc\(i\): i must be 0 … 49 \(got 50\)/);
+      expect((await out(s, "context.doc('1')")).error).toMatch(/TypeError: context\.doc\(i\): i must be an integer/);
+      expect((await out(s, 'print(context.search(/Document 4\\d says/, { limit: 3 }).map((m) => m.match).join("|"))')).text).toBe('Document 40 says|Document 41 says|Document 42 says');
+    } finally {
+      await s.close();
+    }
+  });
 });
