@@ -379,3 +379,23 @@ export function composeQuestion(w: World, rng: Rng, numConstraints: number): Com
   }
   return null;
 }
+
+/**
+ * A value of constraint `c`'s slot that would satisfy `c` for person `p` but is not p's own (for a near-miss sentence:
+ * "applied to <a university in the right city> but never enrolled"). Null when there is none.
+ */
+export function nearMissValue(w: World, p: Person, c: Constraint, rng: Rng): unknown {
+  const own = (p as unknown as Record<string, unknown>)[c.slot];
+  const probe = structuredClone(p);
+  const ok: unknown[] = [];
+  for (const v of alternatives(w, p, c.slot, rng)) {
+    if (v === null || (Array.isArray(v) && v.length === 0)) continue;
+    if (JSON.stringify(v) === JSON.stringify(own)) continue;
+    if (c.slot === 'events' && p.events.includes((v as number[])[0])) continue;
+    if (c.slot === 'chair' && p.chair && (v as { org: number }).org === p.chair.org) continue;
+    if (c.slot === 'award' && p.award && (v as { award: number }).award === p.award.award) continue;
+    setSlot(probe, c.slot, v);
+    if (c.test(w, probe)) ok.push(v);
+  }
+  return ok.length === 0 ? null : rng.pick(ok);
+}
