@@ -195,6 +195,8 @@ export const BIRTH = [
   T('b2', '{Pron} was born in {year} in {city}.'),
   T('b3', 'A native of {city}, {pron} was born there in {year}.'),
   T('b4', '{city} was {poss} birthplace; {pron} was born there in {year}.'),
+  T('b5', '{Pron} was born in {city} in {year}, not long before the railway arrived.'),
+  T('b6', '{Pron} was born in {city} in {year} and moved to {city2} as a child.'),
 ];
 /** Birthplace plus a relative year: birth year = year − age. */
 export const BIRTH_RELATIVE = [
@@ -220,6 +222,8 @@ export const EDUCATION = [
   T('e6', 'At eighteen {pron} went up to the {org}. {Pron} would graduate from there.', 2),
   T('e7', '{Poss} student years were spent at the {org}.'),
   T('e8', 'Although {pron} never cared for lectures, {pron} completed {poss} studies at the {org}.'),
+  T('e9', '{Pron} had not planned on an academic life, but graduated from the {org} in {year}.'),
+  T('e10', '{Pron} left the {org2} after one term and took {poss} degree at the {org}.'),
 ];
 export const CHAIR = [
   T('c1', 'In {year}, {pron} became chair of the {org}.'),
@@ -229,6 +233,8 @@ export const CHAIR = [
   T('c5', 'From {year}, {pron} chaired the {org}.'),
   T('c6', 'In {year} the {org} needed a new chair. The members chose {obj}.', 2),
   T('c7', 'Not everyone expected it, but in {year} {pron} was made chair of the {org}.'),
+  T('c8', '{Pron} never sought office, yet became chair of the {org} in {year}.'),
+  T('c9', '{Pron} left the board of the {org2} in {year2} and became chair of the {org} in {year}.'),
 ];
 /** Chair at an age: year = birth year + age (the birth year is stated in the same document). */
 export const CHAIR_AGE = [T('ca1', '{Pron} became chair of the {org} at the age of {age}.'), T('ca2', 'At {age}, {pron} took the chair of the {org}.')];
@@ -240,6 +246,8 @@ export const AWARD = [
   T('a5', '{Pron} won the {award} in {year}.'),
   T('a6', 'In {year} the committee of the {award} made its choice. The prize went to {obj}.', 2),
   T('a7', 'Few had tipped {obj} for it, yet {pron} won the {award} in {year}.'),
+  T('a8', '{Pron} had been nominated twice before {pron} finally received the {award} in {year}.'),
+  T('a9', '{Pron} received the {award} in {year}, a year after being passed over for the {award2}.'),
 ];
 export const AWARD_AGE = [T('aa1', '{Pron} received the {award} at the age of {age}.'), T('aa2', 'At {age}, {pron} was given the {award}.')];
 
@@ -263,6 +271,8 @@ export const MISS_PROF = [
   T('mp3', 'Early profiles wrongly described {obj} as {aprof2}.'),
   T('mp4', '{Pron} once considered becoming {aprof2}, but never trained as one.'),
   T('mp5', '{Poss} closest friend was {aprof2}.'),
+  T('mp6', '{Pron} married {aprof2}.'),
+  T('mp7', '{Pron} wrote a biography of {aprof2}.'),
 ];
 export const MISS_UNI = [
   T('mu1', '{Pron} applied to the {org2} but never enrolled.'),
@@ -271,6 +281,8 @@ export const MISS_UNI = [
   T('mu4', '{Poss} brother studied at the {org2}.'),
   T('mu5', '{Pron} gave a public lecture at the {org2} in {year2}.'),
   T('mu6', '{Pron} sat the entrance examination of the {org2} and failed it.'),
+  T('mu7', 'The {org2} awarded {obj} an honorary degree in {year2}.'),
+  T('mu8', '{Pron} spent months studying the manuscripts of the {org2}.'),
 ];
 export const MISS_CHAIR = [
   T('mh1', '{Pron} was offered the chair of the {org2} in {year2} but declined.'),
@@ -278,6 +290,8 @@ export const MISS_CHAIR = [
   T('mh3', '{Pron} sat on the board of the {org2} for years without ever chairing it.'),
   T('mh4', 'A report in {year2} that {pron} would become chair of the {org2} proved false.'),
   T('mh5', '{Poss} mentor became chair of the {org2} in {year2}.'),
+  T('mh6', '{Pron} became vice-chair of the {org2} in {year2}.'),
+  T('mh7', '{Pron} chaired a committee of inquiry into the {org2} in {year2}.'),
 ];
 export const MISS_AWARD = [
   T('ma1', '{Pron} was shortlisted for the {award2} in {year2}, but it went to another candidate.'),
@@ -285,6 +299,8 @@ export const MISS_AWARD = [
   T('ma3', 'A newspaper reported in {year2} that {pron} had won the {award2}; it printed a correction the next day.'),
   T('ma4', '{Pron} served on the jury of the {award2} in {year2}.'),
   T('ma5', 'One of {poss} students received the {award2} in {year2}.'),
+  T('ma6', "{Pron} presented the {award2} to that year's winner in {year2}."),
+  T('ma7', '{Pron} designed the medal of the {award2} in {year2}.'),
 ];
 
 // --- cities ---------------------------------------------------------------------------------------------------
@@ -359,6 +375,7 @@ export const EVENT_PARTICIPANTS = [
   T('vp2', 'Among those taking part were {names}.'),
   T('vp3', '{names} took part.'),
   T('vp4', 'The participants were {names}.'),
+  T('vp5', '{names} took part, though not all of them stayed to the end.'),
 ];
 export const EVENT_PARTICIPANT_ONE = [T('vo1', '{person} took part.'), T('vo2', 'The only participant was {person}.')];
 export const EVENT_MISS_PERSON = [
@@ -367,6 +384,8 @@ export const EVENT_MISS_PERSON = [
   T('vm3', '{person} followed the proceedings from home.'),
   T('vm4', 'Several newspapers wrongly listed {person} among the participants.'),
   T('vm5', '{person} sent a letter of greeting but did not travel.'),
+  T('vm6', '{person} reported on it for a newspaper.'),
+  T('vm7', '{person} watched it from among the spectators.'),
 ];
 export const EVENT_MISS = [T('vx1', 'A second edition was planned for {year2} but never took place.'), T('vx2', 'The organisers had first hoped to hold it in {city2}.')];
 

@@ -338,11 +338,12 @@ export function composeQuestion(w: World, rng: Rng, numConstraints: number): Com
     // At least two different slots, so the question needs at least two lines of evidence.
     if (new Set(chosen.map((c) => c.slot)).size < 2) continue;
 
-    // Distractors: one per constraint, each breaking exactly that one.
+    // Distractors: two per constraint in worlds of 60+ people (one in smaller ones), each breaking exactly that one.
     const others = rng.shuffle(w.people.map((_, i) => i).filter((i) => i !== target));
     const designed: { person: number; broken: string }[] = [];
     let next = 0;
-    for (const broken of chosen) {
+    const perConstraint = w.people.length >= 60 ? 2 : 1;
+    for (const broken of chosen.flatMap((c) => Array.from({ length: perConstraint }, () => c))) {
       for (let tries = 0; tries < 3 && next < others.length; tries++) {
         const idx = others[next++];
         const p = w.people[idx];

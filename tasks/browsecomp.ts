@@ -117,7 +117,8 @@ function planDocs(w: World, rng: Rng, misses: Map<number, Miss[]>): DocPlan[] {
       lead = R(pick(PERSON_LEAD_PROF), { ...pro, Name: personFullName(p), prof: p.profession });
       const age = rng.range(18, Math.min(70, maxAge));
       const form = rng.int(3);
-      if (form === 0 || maxAge < 18) facts.push(R(pick(BIRTH), { ...pro, city, year: p.birthYear }));
+      const city2 = w.cities[(p.birthCity + 1 + rng.int(w.cities.length - 1)) % w.cities.length].name;
+      if (form === 0 || maxAge < 18) facts.push(R(pick(BIRTH), { ...pro, city, year: p.birthYear, city2 }));
       else if (form === 1) facts.push(R(pick(BIRTH_RELATIVE.slice(0, 2)), { ...pro, city, year: p.birthYear + age, age: numberWord(age) }));
       else {
         // Birthplace in one sentence, the year in another (outright or as "turned forty in 1978").
@@ -131,16 +132,22 @@ function planDocs(w: World, rng: Rng, misses: Map<number, Miss[]>): DocPlan[] {
     const years = rng.range(3, 5);
     const edu = pick(EDUCATION);
     // e5 gives the year of admission ("admitted her as a student in 1950, and she graduated four years later").
-    facts.push(R(edu, { ...pro, org: uni, year: edu.id === 'e5' ? gradYear - years : gradYear, n: numberWord(years) }));
+    const otherUnis = w.orgs.filter((o, i) => o.type === 'university' && i !== p.university);
+    const org2 = otherUnis.length > 0 ? rng.pick(otherUnis).name : uni;
+    facts.push(R(otherUnis.length > 0 ? edu : EDUCATION[0], { ...pro, org: uni, org2, year: edu.id === 'e5' ? gradYear - years : gradYear, n: numberWord(years) }));
     if (p.chair) {
       const org = w.orgs[p.chair.org].name;
       const age = p.chair.year - p.birthYear;
-      facts.push(rng.chance(0.25) && age <= 99 ? R(pick(CHAIR_AGE), { ...pro, org, age: numberWord(age) }) : R(pick(CHAIR), { ...pro, org, year: p.chair.year }));
+      const other = w.orgs[rng.int(w.orgs.length)];
+      const form = other.name === org ? CHAIR[1] : pick(CHAIR);
+      facts.push(rng.chance(0.25) && age <= 99 ? R(pick(CHAIR_AGE), { ...pro, org, age: numberWord(age) }) : R(form, { ...pro, org, year: p.chair.year, org2: other.name, year2: Math.max(p.birthYear + 20, p.chair.year - rng.range(1, 8)) }));
     }
     if (p.award) {
       const award = w.awards[p.award.award].name;
       const age = p.award.year - p.birthYear;
-      facts.push(rng.chance(0.25) && age <= 99 ? R(pick(AWARD_AGE), { ...pro, award, age: numberWord(age) }) : R(pick(AWARD), { ...pro, award, year: p.award.year }));
+      const other = w.awards[rng.int(w.awards.length)];
+      const form = other.name === award ? AWARD[1] : pick(AWARD);
+      facts.push(rng.chance(0.25) && age <= 99 ? R(pick(AWARD_AGE), { ...pro, award, age: numberWord(age) }) : R(form, { ...pro, award, year: p.award.year, award2: other.name }));
     }
     // Near misses: the designed ones (a value that would satisfy the constraint this person breaks), and random ones
     // for anybody, so that a near miss is no sign of a distractor.
