@@ -306,32 +306,65 @@ function missSentence(w: World, p: Person, m: Miss, pro: Record<string, string>,
   }
 }
 
+/**
+ * A sentence split for counting: its first word (counted with or without a leading space, by position) and the rest,
+ * whose o200k tokens are the sum over its space-led words (a space always starts a pretoken, see tokens.ts). Words
+ * recur across documents and are cached; whole sentences are unique and are never put in the token cache.
+ */
+interface Counted {
+  first: string;
+  rest: string;
+  restTokens: number;
+}
+
+function countSentence(s: string): Counted {
+  const sp = s.indexOf(' ');
+  if (sp === -1) return { first: s, rest: '', restTokens: 0 };
+  let n = 0;
+  let start = sp;
+  while (start < s.length) {
+    const next = s.indexOf(' ', start + 1);
+    const end = next === -1 ? s.length : next;
+    n += pieceTokens(s.slice(start, end));
+    start = end;
+  }
+  return { first: s.slice(0, sp), rest: s.slice(sp), restTokens: n };
+}
+
+interface CountedPlan {
+  lead: Counted[];
+  facts: Counted[];
+}
+
 /** Tokens of a plan's title and sentences, without filler (paragraph breaks cost 0 or 1: ignored here). */
-function baseTokens(plan: DocPlan): number {
+function baseTokens(plan: DocPlan, counted: CountedPlan): number {
   let n = pieceTokens(plan.title);
-  plan.lead.forEach((s, i) => (n += pieceTokens(i > 0 ? ` ${s}` : s)));
-  for (const s of plan.facts) n += pieceTokens(` ${s}`);
+  counted.lead.forEach((c, i) => (n += pieceTokens(i > 0 ? ` ${c.first}` : c.first) + c.restTokens));
+  for (const c of counted.facts) n += pieceTokens(` ${c.first}`) + c.restTokens;
   return n;
 }
 
-/** Writes one document's text: lead paragraph, then facts spread through `fillerBudget` tokens of filler. */
-function renderText(plan: DocPlan, writer: FillerWriter, fillerBudget: number, rng: Rng): { text: string; tokens: number; filler: number } {
-  const out = new TextBuilder();
+/**
+ * Writes one document's text into `out` (shared by all documents: one join for the whole collection, each document a
+ * slice of it): lead paragraph, then facts spread through `fillerBudget` tokens of filler.
+ */
+function renderText(out: TextBuilder, counted: CountedPlan, writer: FillerWriter, fillerBudget: number, rng: Rng): { tokens: number; filler: number } {
   let tokens = 0;
-  for (const s of plan.lead) tokens += writer.insertSentence(out, s);
+  const insert = (c: Counted): number => writer.insertPieces(out, c.rest === '' ? [c.first] : [c.first, c.rest], c.restTokens);
+  for (const c of counted.lead) tokens += insert(c);
   tokens += writer.breakParagraph(out);
   // Split the filler into facts+1 segments at random cut points, so facts land anywhere in the body.
-  const cuts = plan.facts.map(() => rng.int(fillerBudget + 1)).sort((a, b) => a - b);
+  const cuts = counted.facts.map(() => rng.int(fillerBudget + 1)).sort((a, b) => a - b);
   let filler = 0;
-  plan.facts.forEach((fact, i) => {
+  counted.facts.forEach((fact, i) => {
     // Reach the cut with whole sentences (overshooting it is fine; only the document's total budget is a hard limit).
     if (cuts[i] > filler) filler += writer.fillPast(out, cuts[i] - filler, fillerBudget - filler);
-    tokens += writer.insertSentence(out, fact);
+    tokens += insert(fact);
   });
   filler += writer.fill(out, fillerBudget - filler);
   tokens += filler;
   tokens += writer.finish(out);
-  return { text: out.toString(), tokens, filler };
+  return { tokens, filler };
 }
 
 /** Tokens per document when numDocs is derived from contextTokens (the default 200K tokens ⇒ 1,000 documents). */
@@ -373,7 +406,8 @@ export function generateBrowsecomp(raw: GenerateOptions): Task {
     if (value !== null) misses.set(d.person, [...(misses.get(d.person) ?? []), { slot: c.slot, value }]);
   }
   const plans = render.shuffle(planDocs(w, render, misses));
-  const base = plans.map(baseTokens);
+  const counted = plans.map((p) => ({ lead: p.lead.map(countSentence), facts: p.facts.map(countSentence) }));
+  const base = plans.map((p, i) => baseTokens(p, counted[i]));
   const baseTotal = base.reduce((a, b) => a + b, 0);
   if (baseTotal > opts.contextTokens * 1.05) {
     throw new TaskOptionError(
@@ -390,6 +424,8 @@ export function generateBrowsecomp(raw: GenerateOptions): Task {
   const fillerRng = root.fork('filler');
   const width = Math.max(4, String(plans.length).length);
   const docs: Doc[] = [];
+  const out = new TextBuilder();
+  const spans: number[] = [];
   const docIdOf = new Map<string, string>();
   let tokens = 0;
   let cumulativeWeight = 0;
@@ -403,10 +439,14 @@ export function generateBrowsecomp(raw: GenerateOptions): Task {
     const wantTotal = cumulativeBase + Math.round((extra * cumulativeWeight) / weightTotal);
     const fillerBudget = Math.max(0, wantTotal - tokens - base[i]);
     const writer = new FillerWriter(fillerRng, [2, 6]);
-    const r = renderText(plan, writer, fillerBudget, fillerRng);
+    const start = out.length;
+    const r = renderText(out, counted[i], writer, fillerBudget, fillerRng);
+    spans.push(start, out.length);
     tokens += titleTokens + r.tokens;
-    docs.push({ id, title: plan.title, text: r.text });
+    docs.push({ id, title: plan.title, text: '' });
   });
+  const all = out.toString();
+  docs.forEach((d, i) => (d.text = all.slice(spans[2 * i], spans[2 * i + 1])));
 
   const target = w.people[q.target];
   const answer = personName(target);
