@@ -16,6 +16,7 @@
  * of oolong's instance bank: a code-only policy that does not have it must parse prose it has never seen.
  */
 import { CITY_KINDS, EVENT_TYPES, ORG_TYPES, PROFESSIONS } from './browsecomp-world.ts';
+import { pieceTokens } from './tokens.ts';
 
 export type Slot = 'birthCity' | 'birthYear' | 'profession' | 'university' | 'chair' | 'award' | 'events';
 
@@ -139,14 +140,91 @@ function compile(t: Template, apply: Compiled['apply']): Compiled {
   return { ...t, re: new RegExp(`^${src}$`, 'u'), slots, apply };
 }
 
+type Values = Record<string, string | number>;
+
+function value(t: Template, v: Values, k: string): string {
+  let x = v[k];
+  if (x === undefined && k.startsWith('a') && v[k.slice(1)] !== undefined) x = article(String(v[k.slice(1)]));
+  if (x === undefined) throw new Error(`browsecomp bank: no value for {${k}} in "${t.text}"`);
+  return String(x);
+}
+
 /** Fills a template. Values for article forms ({aprof}, …) are derived from the bare nouns when not given. */
-export function renderTemplate(t: Template, v: Record<string, string | number>): string {
-  return t.text.replace(/\{(\w+)\}/g, (_, k: string) => {
-    let x = v[k];
-    if (x === undefined && k.startsWith('a') && v[k.slice(1)] !== undefined) x = article(String(v[k.slice(1)]));
-    if (x === undefined) throw new Error(`browsecomp bank: no value for {${k}} in "${t.text}"`);
-    return String(x);
+export function renderTemplate(t: Template, v: Values): string {
+  return t.text.replace(/\{(\w+)\}/g, (_, k: string) => value(t, v, k));
+}
+
+/**
+ * A rendered sentence split for exact token counting: its first word (whose tokens depend on a leading space, i.e. on
+ * its position in a paragraph), the rest (starting with a space), and the o200k tokens of the rest. A space always
+ * starts a pretoken (tokens.ts), so the rest's tokens are the sum over its space-led words: the template's own words
+ * are counted once, only the words that hold a value are looked up per sentence.
+ */
+export interface CountedSentence {
+  first: string;
+  rest: string;
+  restTokens: number;
+}
+
+/** A template word: literal text and placeholders, with its tokens when it is all literal (and not the first word). */
+interface Word {
+  parts: string[];
+  keys: (string | null)[];
+  tokens: number | null;
+}
+
+const wordCache = new WeakMap<Template, Word[]>();
+
+function templateWords(t: Template): Word[] {
+  let words = wordCache.get(t);
+  if (words) return words;
+  words = [];
+  let cur: Word = { parts: [], keys: [], tokens: null };
+  const re = /\{(\w+)\}| |[^{ ]+/g;
+  for (const m of t.text.matchAll(re)) {
+    if (m[0] === ' ') {
+      words.push(cur);
+      cur = { parts: [' '], keys: [null], tokens: null };
+    } else if (m[1] !== undefined) {
+      cur.parts.push('');
+      cur.keys.push(m[1]);
+    } else {
+      cur.parts.push(m[0]);
+      cur.keys.push(null);
+    }
+  }
+  words.push(cur);
+  words.forEach((w, i) => {
+    if (i > 0 && w.keys.every((k) => k === null)) w.tokens = pieceTokens(w.parts.join(''));
   });
+  wordCache.set(t, words);
+  return words;
+}
+
+function renderWord(t: Template, w: Word, v: Values): string {
+  let s = '';
+  for (let i = 0; i < w.parts.length; i++) s += w.keys[i] === null ? w.parts[i] : value(t, v, w.keys[i] as string);
+  return s;
+}
+
+/** renderTemplate, split and counted for the generator (first + rest is the same text). */
+export function renderCounted(t: Template, v: Values): CountedSentence {
+  const words = templateWords(t);
+  const first = renderWord(t, words[0], v);
+  let rest = '';
+  let restTokens = 0;
+  for (let i = 1; i < words.length; i++) {
+    const w = words[i];
+    if (w.tokens !== null) {
+      rest += w.parts.join('');
+      restTokens += w.tokens;
+    } else {
+      const s = renderWord(t, w, v);
+      rest += s;
+      restTokens += pieceTokens(s);
+    }
+  }
+  return { first, rest, restTokens };
 }
 
 const strip = (a: string): string => a.replace(/^an? /, '');

@@ -29,8 +29,8 @@ import {
   AWARD, AWARD_AGE, AWARD_ESTABLISHED, AWARD_ESTABLISHED_RELATIVE, AWARD_LEAD, AWARD_LEAD_FULL, AWARD_MISS, BIRTH, BIRTH_RELATIVE,
   BIRTH_YEAR, BIRTH_YEAR_ABSOLUTE, CHAIR, CHAIR_AGE, CITY_FOUNDED, CITY_LEAD, CITY_LEAD_FULL, CITY_MISS, EDUCATION, EVENT_LEAD, EVENT_MISS,
   EVENT_MISS_PERSON, EVENT_PARTICIPANT_ONE, EVENT_PARTICIPANTS, MISS_AWARD, MISS_CHAIR, MISS_CITY, MISS_PROF, MISS_UNI, MISS_YEAR,
-  ORG_FOUNDED, ORG_LEAD, ORG_LEAD_FULL, ORG_MISS, PERSON_LEAD_FULL, PERSON_LEAD_PROF, joinNames, numberWord, renderTemplate,
-  splitSentences,
+  ORG_FOUNDED, ORG_LEAD, ORG_LEAD_FULL, ORG_MISS, PERSON_LEAD_FULL, PERSON_LEAD_PROF, joinNames, numberWord, renderCounted,
+  type CountedSentence,
 } from './browsecomp-bank.ts';
 import { type ComposedQuestion, type EntityRef, type Slot, composeQuestion, countSatisfied, nearMissValue } from './browsecomp-question.ts';
 import {
@@ -82,9 +82,9 @@ interface DocPlan {
   ref: EntityRef;
   title: string;
   /** Sentences of the first paragraph. */
-  lead: string[];
+  lead: Counted[];
   /** Fact and near-miss sentences (a two-sentence form is one entry) spread through the rest of the document. */
-  facts: string[];
+  facts: Counted[];
 }
 
 /** A near miss to render for a person: a value of one slot that is NOT the person's (see nearMissValue). */
@@ -103,13 +103,14 @@ function planDocs(w: World, rng: Rng, misses: Map<number, Miss[]>): DocPlan[] {
   w.people.forEach((p) => {
     for (const e of p.events) participants[e].push(personName(p));
   });
-  const R = renderTemplate;
+  const universities = w.orgs.map((o, i) => (o.type === 'university' ? i : -1)).filter((i) => i >= 0);
+  const R = renderCounted;
   const pick = <T,>(xs: readonly T[]): T => rng.pick(xs);
   w.people.forEach((p, index) => {
     const city = w.cities[p.birthCity].name;
     const pro = { Pron: cap(p.pronoun), pron: p.pronoun, Poss: p.pronoun === 'she' ? 'Her' : 'His', poss: p.pronoun === 'she' ? 'her' : 'his', obj: p.pronoun === 'she' ? 'her' : 'him' };
-    const facts: string[] = [];
-    let lead: string;
+    const facts: Counted[] = [];
+    let lead: Counted;
     const maxAge = YEAR_MAX - p.birthYear;
     if (rng.chance(0.45)) {
       lead = R(pick(PERSON_LEAD_FULL), { ...pro, Name: personFullName(p), year: p.birthYear, city, prof: p.profession });
@@ -132,9 +133,11 @@ function planDocs(w: World, rng: Rng, misses: Map<number, Miss[]>): DocPlan[] {
     const years = rng.range(3, 5);
     const edu = pick(EDUCATION);
     // e5 gives the year of admission ("admitted her as a student in 1950, and she graduated four years later").
-    const otherUnis = w.orgs.filter((o, i) => o.type === 'university' && i !== p.university);
-    const org2 = otherUnis.length > 0 ? rng.pick(otherUnis).name : uni;
-    facts.push(R(otherUnis.length > 0 ? edu : EDUCATION[0], { ...pro, org: uni, org2, year: edu.id === 'e5' ? gradYear - years : gradYear, n: numberWord(years) }));
+    // Another university for the forms that name two ("left the X after one term and took her degree at the Y").
+    const own = universities.indexOf(p.university);
+    const k = universities.length > 1 ? rng.int(universities.length - 1) : -1;
+    const org2 = k < 0 ? uni : w.orgs[universities[k >= own ? k + 1 : k]].name;
+    facts.push(R(k >= 0 ? edu : EDUCATION[0], { ...pro, org: uni, org2, year: edu.id === 'e5' ? gradYear - years : gradYear, n: numberWord(years) }));
     if (p.chair) {
       const org = w.orgs[p.chair.org].name;
       const age = p.chair.year - p.birthYear;
@@ -164,9 +167,9 @@ function planDocs(w: World, rng: Rng, misses: Map<number, Miss[]>): DocPlan[] {
   });
   w.cities.forEach((c, index) => {
     const v = { Name: c.name, kind: c.kind, country: c.country, year: c.founded };
-    const facts: string[] = [];
-    let lead: string[];
-    if (rng.chance(0.5)) lead = splitLead(R(pick(CITY_LEAD_FULL), v));
+    const facts: Counted[] = [];
+    let lead: Counted[];
+    if (rng.chance(0.5)) lead = [R(pick(CITY_LEAD_FULL), v)];
     else {
       lead = [R(pick(CITY_LEAD), v)];
       const n = rng.range(2, 60);
@@ -183,9 +186,9 @@ function planDocs(w: World, rng: Rng, misses: Map<number, Miss[]>): DocPlan[] {
   });
   w.orgs.forEach((o, index) => {
     const v = { Name: o.name, type: o.type, city: w.cities[o.hq].name, year: o.founded };
-    const facts: string[] = [];
-    let lead: string[];
-    if (rng.chance(0.5)) lead = splitLead(R(pick(ORG_LEAD_FULL), v));
+    const facts: Counted[] = [];
+    let lead: Counted[];
+    if (rng.chance(0.5)) lead = [R(pick(ORG_LEAD_FULL), v)];
     else {
       lead = [R(pick(ORG_LEAD), v)];
       const n = rng.range(2, 60);
@@ -202,10 +205,10 @@ function planDocs(w: World, rng: Rng, misses: Map<number, Miss[]>): DocPlan[] {
   w.awards.forEach((a, index) => {
     const presenter = w.orgs[a.org];
     const v = { Name: a.name, org: presenter.name, year: a.established };
-    const facts: string[] = [];
-    let lead: string[];
+    const facts: Counted[] = [];
+    let lead: Counted[];
     const gap = a.established - presenter.founded;
-    if (rng.chance(0.5)) lead = splitLead(R(pick(AWARD_LEAD_FULL), v));
+    if (rng.chance(0.5)) lead = [R(pick(AWARD_LEAD_FULL), v)];
     else {
       lead = [R(pick(AWARD_LEAD), v)];
       // Relative to the presenter's founding: the reader needs the presenter's own document for the year.
@@ -221,9 +224,9 @@ function planDocs(w: World, rng: Rng, misses: Map<number, Miss[]>): DocPlan[] {
   w.events.forEach((e, index) => {
     const city = w.cities[e.city].name;
     const title = rng.pick([e.name, `Scenes from the ${e.name}`, `${e.name}: a report`, `${city} welcomes the ${e.name}`]);
-    const lead = splitLead(R(pick(EVENT_LEAD), { Name: e.name, etype: e.type, org: w.orgs[e.organiser].name, city, year: e.year }));
+    const lead = [R(pick(EVENT_LEAD), { Name: e.name, etype: e.type, org: w.orgs[e.organiser].name, city, year: e.year })];
     const names = participants[index];
-    const facts: string[] = [];
+    const facts: Counted[] = [];
     if (names.length === 1) facts.push(R(pick(EVENT_PARTICIPANT_ONE), { person: names[0] }));
     else if (names.length > 2 && rng.chance(0.3)) {
       facts.push(R(pick(EVENT_PARTICIPANTS), { names: joinNames(names.slice(0, -1)) }));
@@ -237,12 +240,6 @@ function planDocs(w: World, rng: Rng, misses: Map<number, Miss[]>): DocPlan[] {
     plans.push({ ref: { kind: 'event', index }, title, lead, facts: rng.shuffle(facts) });
   });
   return plans;
-}
-
-/** A two-sentence lead stays two sentences of the first paragraph. */
-function splitLead(s: string): string[] {
-  const parts = splitSentences(s);
-  return parts.length > 1 ? parts : [s];
 }
 
 /** A near miss on a random slot of `p` (any value but p's own). */
@@ -267,8 +264,8 @@ function randomMiss(w: World, p: Person, rng: Rng): Miss {
 }
 
 /** The sentence of a near miss, or null when the drawn value happens to be the person's own (then nothing is said). */
-function missSentence(w: World, p: Person, m: Miss, pro: Record<string, string>, rng: Rng): string | null {
-  const R = renderTemplate;
+function missSentence(w: World, p: Person, m: Miss, pro: Record<string, string>, rng: Rng): Counted | null {
+  const R = renderCounted;
   switch (m.slot) {
     case 'birthCity': {
       const c = m.value as number;
@@ -301,40 +298,14 @@ function missSentence(w: World, p: Person, m: Miss, pro: Record<string, string>,
     }
     case 'events': {
       const e = (m.value as number[])[0];
-      return p.events.includes(e) ? null : 'event';
+      return p.events.includes(e) ? null : { first: '', rest: '', restTokens: 0 };
     }
   }
 }
 
-/**
- * A sentence split for counting: its first word (counted with or without a leading space, by position) and the rest,
- * whose o200k tokens are the sum over its space-led words (a space always starts a pretoken, see tokens.ts). Words
- * recur across documents and are cached; whole sentences are unique and are never put in the token cache.
- */
-interface Counted {
-  first: string;
-  rest: string;
-  restTokens: number;
-}
+type Counted = CountedSentence;
 
-function countSentence(s: string): Counted {
-  const sp = s.indexOf(' ');
-  if (sp === -1) return { first: s, rest: '', restTokens: 0 };
-  let n = 0;
-  let start = sp;
-  while (start < s.length) {
-    const next = s.indexOf(' ', start + 1);
-    const end = next === -1 ? s.length : next;
-    n += pieceTokens(s.slice(start, end));
-    start = end;
-  }
-  return { first: s.slice(0, sp), rest: s.slice(sp), restTokens: n };
-}
-
-interface CountedPlan {
-  lead: Counted[];
-  facts: Counted[];
-}
+type CountedPlan = Pick<DocPlan, 'lead' | 'facts'>;
 
 /** Tokens of a plan's title and sentences, without filler (paragraph breaks cost 0 or 1: ignored here). */
 function baseTokens(plan: DocPlan, counted: CountedPlan): number {
@@ -406,7 +377,7 @@ export function generateBrowsecomp(raw: GenerateOptions): Task {
     if (value !== null) misses.set(d.person, [...(misses.get(d.person) ?? []), { slot: c.slot, value }]);
   }
   const plans = render.shuffle(planDocs(w, render, misses));
-  const counted = plans.map((p) => ({ lead: p.lead.map(countSentence), facts: p.facts.map(countSentence) }));
+  const counted: CountedPlan[] = plans;
   const base = plans.map((p, i) => baseTokens(p, counted[i]));
   const baseTotal = base.reduce((a, b) => a + b, 0);
   if (baseTotal > opts.contextTokens * 1.05) {
