@@ -392,6 +392,29 @@ describe('browsecomp: constraint search over the rendered documents', () => {
     expect(totalNearMisses / SEEDS.length).toBeGreaterThanOrEqual(2);
   });
 
+  it('the prose varies and has near misses: designed distractors look like they satisfy the constraint they break', () => {
+    const forms = new Set<string>();
+    let designed = 0;
+    let withMiss = 0;
+    for (const seed of SEEDS.slice(0, 20)) {
+      const task = generateTask('browsecomp', { seed, contextTokens: 40_000 });
+      const docs = task.context as Doc[];
+      const readings = new Map(docs.map((d) => [d.id, readBrowsecompDoc(d.text)]));
+      // Lead sentences of person documents: many shapes, not one template.
+      for (const d of docs) if (readings.get(d.id)!.kind === 'person') forms.add(d.text.split(/[.(]/)[0].replace(d.text.split(' (')[0].split(' is ')[0], 'NAME').replace(/ an? \w+$/, ' A'));
+      for (const dd of task.meta.designedDistractors as { name: string; docId: string }[]) {
+        designed++;
+        const own = readings.get(dd.docId)!.nearMisses.length > 0;
+        const inEvent = [...readings.values()].some((r) => r.kind === 'event' && r.nearMisses.some((m) => m.slot === 'participant' && m.value === dd.name));
+        if (own || inEvent) withMiss++;
+      }
+    }
+    expect(forms.size).toBeGreaterThanOrEqual(6);
+    expect(designed).toBeGreaterThan(100);
+    // Nearly every designed distractor carries a near miss (none when no other value of the slot satisfies the constraint).
+    expect(withMiss / designed).toBeGreaterThan(0.9);
+  });
+
   it('solves default-size collections (1,000 documents)', () => {
     for (const seed of [1, 2, 3]) {
       const task = generateTask('browsecomp', { seed });
