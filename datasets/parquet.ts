@@ -118,6 +118,11 @@ export function isTempName(name: string): boolean {
   return name.startsWith('.') && name.endsWith('.tmp');
 }
 
+/** Best-effort cleanup after a failed write: never replaces the original error (rm throws ENOTDIR under a non-directory). */
+export async function removeQuietly(path: string): Promise<void> {
+  await rm(path, { force: true }).catch(() => undefined);
+}
+
 /** fsync a directory (makes the renames in it durable). */
 export async function fsyncDir(dir: string): Promise<void> {
   try {
@@ -144,7 +149,7 @@ export async function writeTempSynced(path: string, data: Uint8Array | string): 
       await fh.close();
     }
   } catch (e) {
-    await rm(tmp, { force: true });
+    await removeQuietly(tmp);
     throw e;
   }
   return tmp;
@@ -156,7 +161,7 @@ export async function writeFileAtomic(path: string, data: Uint8Array | string): 
   try {
     await rename(tmp, path);
   } catch (e) {
-    await rm(tmp, { force: true });
+    await removeQuietly(tmp);
     throw e;
   }
   await fsyncDir(dirname(path));

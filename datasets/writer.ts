@@ -10,6 +10,7 @@
  * existing parts, previous parts stay in the manifest, parts written but not yet in the manifest (crash after rename) are
  * adopted, orphan steps parts and temp files are removed.
  */
+import { webcrypto } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, open as fsOpen, readFile, readdir, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
@@ -31,6 +32,7 @@ import {
   type PartInfo,
   type RunStatus,
   emptyCounts,
+  isSecretKey,
   newManifest,
   newSession,
   readManifestFile,
@@ -39,7 +41,7 @@ import {
   serializeManifest,
   totalCounts,
 } from './manifest.ts';
-import { DatasetError, decodeParquet, encodeRowsFast, fsyncDir, isTempName, writeFileAtomic, writeTempSynced } from './parquet.ts';
+import { DatasetError, decodeParquet, encodeRowsFast, fsyncDir, isTempName, removeQuietly, writeFileAtomic, writeTempSynced } from './parquet.ts';
 import { EPISODES_SCHEMA, type EpisodeRow, SCHEMA_VERSION, STEPS_SCHEMA, type StepRow, episodeRow, rowsFromTable, stepRows } from './schema.ts';
 
 export interface RunWriterOptions {
@@ -103,6 +105,11 @@ function countEpisodes(rows: readonly Pick<EpisodeRow, 'correct' | 'terminated' 
   return c;
 }
 
+/** sha256 hex of a part file, computed on the thread pool (WebCrypto) so the event loop keeps producing the next part. */
+async function sha256Async(data: Uint8Array): Promise<string> {
+  return Buffer.from(await webcrypto.subtle.digest('SHA-256', data)).toString('hex');
+}
+
 /** Recent scrubJsonText results: a run sends the same sampling parameters for most episodes. */
 const scrubbedTexts = new Map<string, string>();
 
@@ -116,7 +123,16 @@ function scrubJsonText(text: string): string {
   return out;
 }
 
+/** Could scrubbing change this JSON text? Conservative: false only when no key is secret-named and no string could match. */
+function mayHoldSecret(text: string): boolean {
+  if (text.includes('\\u')) return true; // escapes could hide a pattern
+  if (/sk-|hf_|gh[pousr]_|xox[abprs]-|AKIA|Bearer|:\/\/|[?&;][^=&\s#]+=/.test(text)) return true;
+  for (const m of text.matchAll(/"((?:[^"\\]|\\.)*)"\s*:/g)) if (isSecretKey(m[1]!)) return true;
+  return false;
+}
+
 function scrubJsonTextUncached(text: string): string {
+  if (!mayHoldSecret(text)) return text;
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
@@ -333,9 +349,18 @@ export class RunWriter {
    * calls queue. Rejects with the error of an earlier pipelined flush that add() could not report yet.
    */
   async flush(): Promise<PartInfo | null> {
-    const part = await this.enqueueFlush();
+    let part: PartInfo | null = null;
+    let own: { error: unknown } | null = null;
+    try {
+      part = await this.enqueueFlush();
+    } catch (e) {
+      own = { error: e };
+    }
     await this.inflight;
-    this.throwFailure();
+    const parked = this.failure;
+    this.failure = null; // reported now (one error per call; the episodes of every failed flush stay buffered)
+    if (own) throw own.error;
+    if (parked) throw parked.error;
     return part;
   }
 
@@ -373,11 +398,12 @@ export class RunWriter {
       this.buffer.unshift(...batch); // keep them for the next attempt
       throw e;
     }
+    const [epSha, stSha] = await Promise.all([sha256Async(epBytes), sha256Async(stBytes)]);
     const part: PartInfo = {
       index,
       name,
-      episodes: { file: epFile, rows: episodes.length, bytes: epBytes.length, sha256: sha256Hex(epBytes) },
-      steps: { file: stFile, rows: steps.length, bytes: stBytes.length, sha256: sha256Hex(stBytes) },
+      episodes: { file: epFile, rows: episodes.length, bytes: epBytes.length, sha256: epSha },
+      steps: { file: stFile, rows: steps.length, bytes: stBytes.length, sha256: stSha },
       counts: countEpisodes(episodes, steps.length),
       written_at: nowIso(),
     };
@@ -402,8 +428,8 @@ export class RunWriter {
       await fsyncDir(join(this.dir, STEPS_DIR));
       await rename(temps[1]!, epPath); // commit point
     } catch (e) {
-      for (const t of temps) await rm(t, { force: true });
-      if (stepsCommitted) await rm(stPath, { force: true });
+      for (const t of temps) await removeQuietly(t);
+      if (stepsCommitted) await removeQuietly(stPath);
       this.buffer.unshift(...batch); // keep them for the next attempt
       throw e;
     }
@@ -411,7 +437,7 @@ export class RunWriter {
     try {
       await rename(temps[2]!, mfPath);
     } catch (e) {
-      await rm(temps[2]!, { force: true });
+      await removeQuietly(temps[2]!);
       throw e;
     }
     await Promise.all([fsyncDir(join(this.dir, EPISODES_DIR)), fsyncDir(this.dir)]);
