@@ -35,13 +35,14 @@ const REGISTRY: { id: string; file: string; exportName: string; subs?: readonly 
   { id: 'scale_10m', file: './scale-10m.ts', exportName: 'scale10m', subs: ['sniah', 'oolong'], childPerSub: true, describe: 'full reference-policy episode on 10M-token sniah and oolong (real HTTP path): wall time, peak RSS, success' },
 ];
 
-const USAGE = `Usage: npm run bench -- [--json] [--quick] [--only name[,name…]] [--cpu-prof]
+const USAGE = `Usage: npm run bench -- [--json] [--quick] [--only name[,name…]] [--cpu-prof] | --readme
 
 Measures rlm-gym against a baseline per benchmark, in one run on this machine (warm-up, repetitions, medians).
   --json        print one JSON object { machine, results } on stdout (progress goes to stderr)
   --quick       reduced sizes and repetitions (under 2 minutes on 2 cores)
   --only LIST   comma-separated benchmarks to run (below), or a family form such as taskgen_sniah, scale_10m_oolong
   --cpu-prof    write a V8 CPU profile of each benchmark process to a temp dir (printed; open in Chrome DevTools)
+  --readme      run nothing: print the README performance table from bench/results.json (bench/readme-table.ts)
   -h, --help    this text
 
 Benchmarks:
@@ -53,6 +54,7 @@ export interface Flags {
   quick: boolean;
   cpuProf: boolean;
   help: boolean;
+  readme: boolean;
   only: string[] | null;
   child: string | null;
   select: string[] | null;
@@ -61,7 +63,7 @@ export interface Flags {
 export class UsageError extends Error {}
 
 export function parseFlags(argv: string[]): Flags {
-  const f: Flags = { json: false, quick: false, cpuProf: false, help: false, only: null, child: null, select: null };
+  const f: Flags = { json: false, quick: false, cpuProf: false, help: false, readme: false, only: null, child: null, select: null };
   const list = (v: string | undefined, flag: string): string[] => {
     if (v === undefined || v.startsWith('--') || v.trim() === '') throw new UsageError(`${flag} needs a comma-separated list of benchmark names`);
     return v.split(',').map((s) => s.trim()).filter(Boolean);
@@ -78,6 +80,9 @@ export function parseFlags(argv: string[]): Flags {
         break;
       case '--cpu-prof':
         f.cpuProf = true;
+        break;
+      case '--readme':
+        f.readme = true;
         break;
       case '-h':
       case '--help':
@@ -239,6 +244,10 @@ async function main(argv: string[]): Promise<number> {
     if (flags.help) {
       process.stdout.write(USAGE);
       return 0;
+    }
+    if (flags.readme) {
+      const { main: readmeTable } = await import('./readme-table.ts');
+      return readmeTable([]);
     }
     plan = flags.child ? [] : resolvePlan(flags.only);
   } catch (e) {
