@@ -41,6 +41,7 @@ export { OOLONG_QUERY_KINDS, type OolongQueryKind } from './oolong.ts';
 export { PAIR_CONDITION_KINDS, type PairCondition } from './oolong-pairs.ts';
 export { SNIAH_VALUE_TYPES, type SniahValueType } from './sniah.ts';
 export { formatTaskSummary } from './preview.ts';
+export { readBrowsecompDoc, type DocReading as BrowsecompDocReading } from './browsecomp-bank.ts';
 
 /** The registry: every family by name. */
 export const TASK_FAMILIES: Record<string, TaskFamilyDef> = {
