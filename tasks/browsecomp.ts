@@ -189,7 +189,8 @@ function planDocs(w: World, rng: Rng, misses: Map<number, Miss[]>): DocPlan[] {
       facts.push(o.founded + n <= YEAR_MAX && rng.chance(0.4) ? R(ORG_FOUNDED[2], { year2: o.founded + n, n: numberWord(n) }) : R(pick(ORG_FOUNDED.slice(0, 2)), v));
     }
     if (rng.chance(0.4)) {
-      const t = pick(ORG_MISS);
+      // A branch office elsewhere would blur where a university is "located": not for universities.
+      const t = pick(o.type === 'university' ? ORG_MISS.slice(1) : ORG_MISS);
       const city2 = w.cities[rng.int(w.cities.length)];
       const org2 = w.orgs[rng.int(w.orgs.length)];
       if (city2.name !== v.city && org2 !== o) facts.push(R(t, { city2: city2.name, org2: org2.name, year2: Math.min(YEAR_MAX, o.founded + rng.range(1, 200)) }));
