@@ -33,6 +33,7 @@ const REGISTRY: { id: string; file: string; exportName: string; subs?: readonly 
   { id: 'sub_call_necessity', file: './sub-call-necessity.ts', exportName: 'subCallNecessity', subs: ['oolong', 'oolong-pairs', 'browsecomp', 'sniah'], describe: 'code-only baseline vs reference policy (sub-model right 100/95/90/80%), ≥ 30 seeds per family; goal code-only ≤ 0.35 (browsecomp ≤ 0.5), reference ≥ 0.95' },
   { id: 'peer_repl', file: './peer-repl.ts', exportName: 'peerRepl', aliases: ['peer_repl_print', 'peer_repl_regex_1m', 'peer_repl_persisted_var'], describe: 'the same cells (print, regex over 1M chars, persisted variable) through the official rlms LocalREPL, a python3 subprocess, rlm-gym JS and Python REPLs: p50/p99, ratios' },
   { id: 'env_server', file: './env-server.ts', exportName: 'envServer', aliases: ['env_server_http', 'env_server_ws'], describe: 'N concurrent sessions (256; quick 32) over `npm run serve` HTTP and WebSocket vs RLMEnv in-process: step p50/p99, throughput, RSS per session' },
+  { id: 'scale_1b', file: './scale-1b.ts', exportName: 'scale1b', describe: '1B-token sniah, host-backed: generation MB/s to disk (vs a plain disk write), one reference episode (score, wall), peak RSS harness + workers, disk bytes; goal ≥ 100 MB/s, score 1, < 2 GB' },
   { id: 'scale_10m', file: './scale-10m.ts', exportName: 'scale10m', subs: ['sniah', 'oolong'], childPerSub: true, describe: 'full reference-policy episode on 10M-token sniah and oolong (real HTTP path): wall time, peak RSS, success' },
 ];
 

@@ -115,7 +115,7 @@ export function readConversation(msgs: Message[]): Conversation {
     question,
     turn,
     maxTurns,
-    budget: { subCallsLeft, maxPromptChars: maxPromptChars > 0 ? maxPromptChars : DEFAULT_PROMPT_CHARS },
+    budget: { subCallsLeft, maxPromptChars: maxPromptChars > 0 ? maxPromptChars : DEFAULT_PROMPT_CHARS, host: /`context` is a host-backed (?:text|corpus)/.test(firstUser) },
     observation,
     lastTurn,
     python: /\bin a Python REPL\b/.test(system),

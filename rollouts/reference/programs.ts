@@ -24,6 +24,8 @@ export interface Budget {
   subCallsLeft: number;
   /** Largest sub-call prompt, in characters. */
   maxPromptChars: number;
+  /** The context is host-backed (an object with slice/search/…; the task message says so): programs use its API. */
+  host?: boolean;
 }
 
 const js = (v: unknown): string => JSON.stringify(v);
@@ -42,6 +44,7 @@ export function program(q: ParsedQuestion, phase: Phase, b: Budget): string {
   if (phase === 'resort') return resort(q);
   switch (q.family) {
     case 'sniah':
+      if (b.host) return phase === 'explore' ? sniahHostExplore() : sniahHostSolve(q.noun, q.key, phase === 'safe', b);
       return phase === 'explore' ? sniahExplore(q.key) : sniahSolve(q.noun, q.key, phase === 'safe', b);
     case 'oolong':
       return phase === 'explore' ? recordsExplore() : oolongSolve(q.query, phase === 'safe', b);
@@ -112,6 +115,49 @@ ${safe ? String.raw`if (value === null) {
   for (let mm; (mm = loose.exec(context)) !== null; ) {
     const s = words.filter((w) => mm[1].toLowerCase().includes(w.toLowerCase())).length;
     if (s > bestScore) { best = mm[2]; bestScore = s; }
+  }
+  value = best;
+}
+` : ''}if (value !== null) globalThis.refGuess = value;
+print('answer:', value);`;
+  if (!safe) return `${body}\nif (value !== null) FINAL(value);`;
+  return wrapSafe(body, '"unknown"');
+}
+
+/** sniah over a host-backed context: the same plan through context.search / slice / chunks (no full string exists). */
+function sniahHostExplore(): string {
+  return String.raw`print(context.kind, context.length, 'chars in', context.lineCount, 'lines');
+print(context.slice(0, 400));
+// A first look at the needle's form in the first 100M chars (a full scan is the next step's job).
+const firstMagic = context.search(/The special magic \w+ for \S+ is/, { limit: 3, window: 0, to: 100000000 });
+print('"special magic" sentences in the first 100M chars, at offsets:', firstMagic.map((h) => h.index));`;
+}
+
+export function sniahHostSolve(noun: string, key: string, safe: boolean, b: Budget): string {
+  const chunkChars = Math.max(1_000, promptCap(b) - 400);
+  const body = String.raw`const NOUN = ${js(noun)}, KEY = ${js(key)};
+const escRe = (s) => s.replace(/[.*+?^$(){}|[\]\\]/g, '\\$&');
+const needleRe = new RegExp('The special magic ' + escRe(NOUN) + ' for ' + escRe(KEY) + ' is (\\S+?)\\.(?=\\s|$)');
+const hit = context.search(needleRe, { limit: 1 })[0];
+print('search hit:', hit ? hit.match + ' at ' + hit.index + ' (line ' + hit.line + ')' : null);
+let value = hit ? hit.groups[0] : null;
+if (value === null) {
+  // Not in the expected form: let sub-models read the text in overlapping chunks (as many as the budget allows).
+  const CHUNK = ${chunkChars}, MAX_CALLS = ${Math.max(0, Math.min(200, b.subCallsLeft - 2))};
+  const ranges = context.chunks(CHUNK, { overlap: 400 }).slice(0, MAX_CALLS);
+  const prompts = ranges.map((r) => 'Find the sentence "The special magic ' + NOUN + ' for ' + KEY + ' is <value>." in the text below. Reply with the value only, or NONE if the text has no such sentence.\n\nText:\n' + context.slice(r.start, r.end));
+  const replies = prompts.length ? llm_query_batched(prompts) : [];
+  const vals = replies.map((r) => String(r).trim()).filter((r) => r && !/^none\b/i.test(r) && !/^error/i.test(r));
+  print('sub-model answers:', vals.slice(0, 5), 'from', prompts.length, 'chunks of', ranges.length === 0 ? 0 : context.chunks(CHUNK, { overlap: 400 }).length);
+  if (vals.length > 0) value = vals[0].replace(/^["']|["'.]$/g, '');
+}
+${safe ? String.raw`if (value === null) {
+  // Last chance: any "special magic" sentence that mentions a word of the key.
+  const words = KEY.split(/[-\s]+/).filter(Boolean);
+  let best = null, bestScore = -1;
+  for (const mm of context.search(/special magic \w+ for (\S+) is (\S+?)\.(?=\s|$)/i, { limit: 1000, window: 0 })) {
+    const s = words.filter((w) => mm.groups[0].toLowerCase().includes(w.toLowerCase())).length;
+    if (s > bestScore) { best = mm.groups[1]; bestScore = s; }
   }
   value = best;
 }
