@@ -5,8 +5,10 @@
  *     for await (const ep of episodes) await w.add(ep);   // flushes every 16 episodes
  *     await w.close();                                     // or close({ status: 'interrupted' }) on SIGINT
  *
- * Each flush writes `steps/part-NNNNN.parquet` then `episodes/part-NNNNN.parquet` (each: temp file, fsync, rename,
- * fsync dir), then rewrites manifest.json atomically. Reopening a directory resumes it: numbering continues after the
+ * Each flush writes `steps/part-NNNNN.parquet` then `episodes/part-NNNNN.parquet` and rewrites manifest.json (all three
+ * to temp names fsynced in parallel; steps renamed and its directory fsynced before the episodes rename, the commit
+ * point). Parts are pipelined: add() returns before its part is committed (at most one part in flight), flush() and
+ * close() wait for everything. Reopening a directory resumes it: numbering continues after the
  * existing parts, previous parts stay in the manifest, parts written but not yet in the manifest (crash after rename) are
  * adopted, orphan steps parts and temp files are removed.
  */
@@ -316,7 +318,8 @@ export class RunWriter {
   /**
    * Buffer one finished episode (validated against the schema now, so a bad record fails here, naming the field).
    * Every `flushEvery` episodes it starts a flush and resolves once the flush before that one is written: parts are
-   * pipelined (one part encodes, compresses and commits while the caller produces the next), at most one is in flight,
+   * pipelined (a part encodes while the one before it commits, and commits while the caller produces the next), at most
+   * one is in flight,
    * and {@link flush} / {@link close} wait for all of them. A failed flush keeps its episodes buffered (the next flush
    * retries them) and rejects the next add() that starts a flush, or flush()/close().
    * Throws DatasetError 'duplicate_episode' for an id already in the run.
