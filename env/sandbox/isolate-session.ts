@@ -5,6 +5,7 @@
 import ivm from 'isolated-vm';
 import { PRELUDE_SOURCE } from './prelude.ts';
 import { rewriteCell } from './rewrite.ts';
+import { hostContextApiSource, type HostCallBudget, type HostContext } from './host-context.ts';
 import { fmtInt, truncationMarker, type ResolvedLimits } from './limits.ts';
 import { deadResult, SANDBOX_CLOCK_START_MS, type IsolateCellResult, type StopReason } from './results.ts';
 
@@ -27,6 +28,57 @@ export interface IsolateSessionInit {
    * sentinel note in prelude.ts). The thread keeps spinning; the process holding it should be retired (killed) soon.
    */
   onStuck?: () => void;
+  /** A spare to build on (used if its memory limit matches, else disposed). */
+  spare?: SpareIsolate;
+  /** A host-backed context: `context` in the isolate is a read API answered by this (then `context` above is ''). */
+  host?: HostContext | null;
+}
+
+/**
+ * An isolate and an empty context made ahead of time (while the worker is idle), so opening a session skips the
+ * costliest part of its setup. Nothing of a session is in it: the prelude runs at open, with the session's seed,
+ * limits and context, exactly as in a fresh isolate.
+ */
+export interface SpareIsolate {
+  memoryMB: number;
+  isolate: ivm.Isolate;
+  /** null for a recycled isolate whose fresh context is not made yet. */
+  context: ivm.Context | null;
+  /** Sessions this isolate has served before (0 for a new one). */
+  uses: number;
+  dispose(): void;
+}
+
+function spareOf(isolate: ivm.Isolate, memoryMB: number, context: ivm.Context | null, uses: number): SpareIsolate {
+  return {
+    memoryMB,
+    isolate,
+    context,
+    uses,
+    dispose: () => {
+      if (!isolate.isDisposed) isolate.dispose();
+    },
+  };
+}
+
+function newIsolate(memoryMB: number, onCatastrophicError?: (message: string) => void): ivm.Isolate {
+  return new ivm.Isolate({
+    memoryLimit: memoryMB,
+    onCatastrophicError: onCatastrophicError ?? ((message: string) => {
+      process.stderr.write(`isolated-vm catastrophic error: ${message}\n`);
+      process.abort();
+    }),
+  });
+}
+
+export async function createSpare(memoryMB: number): Promise<SpareIsolate> {
+  const isolate = newIsolate(memoryMB);
+  try {
+    return spareOf(isolate, memoryMB, await isolate.createContext(), 0);
+  } catch (e) {
+    if (!isolate.isDisposed) isolate.dispose();
+    throw e;
+  }
 }
 
 /** Folds a numeric seed (any finite number) into 32 bits, mixing the high part in. */
@@ -62,6 +114,11 @@ const INTERNAL_FATAL = JSON.stringify({ remaining: 0, budget: null, fatal: 'inte
 export class IsolateSession {
   readonly limits: ResolvedLimits;
   private readonly isolate: ivm.Isolate;
+  private context: ivm.Context | null = null;
+  /** Sessions the isolate served before this one. */
+  private uses = 0;
+  /** The isolate was handed on (recycle()): it is no longer this session's to dispose. */
+  private recycled = false;
   private runRef!: ivm.Reference<(src: string, isAsync: boolean) => string>;
   private quickRef!: ivm.Reference<() => string | null>;
   private finishRef!: ivm.Reference<() => string>;
@@ -72,6 +129,9 @@ export class IsolateSession {
   private stuckReported = false;
   private emitted = '';
   private running = false;
+  private host: HostContext | null = null;
+  /** The running cell's budgets, for host-context calls: wall end, CPU budget, isolate CPU at start, host ms used. */
+  private cell = { wallEnd: 0, cpuMs: 0, cpu0: 0, hostMs: 0 };
 
   private constructor(isolate: ivm.Isolate, limits: ResolvedLimits, onStuck: () => void) {
     this.isolate = isolate;
@@ -82,16 +142,14 @@ export class IsolateSession {
 
   static async create(init: IsolateSessionInit): Promise<IsolateSession> {
     const limits = init.limits;
-    const isolate = new ivm.Isolate({
-      memoryLimit: limits.memoryMB,
-      onCatastrophicError: init.onCatastrophicError ?? ((message: string) => {
-        process.stderr.write(`isolated-vm catastrophic error: ${message}\n`);
-        process.abort();
-      }),
-    });
+    const spare = init.spare && init.spare.memoryMB === limits.memoryMB && !init.spare.isolate.isDisposed ? init.spare : null;
+    if (init.spare && !spare) init.spare.dispose();
+    const isolate = spare?.isolate ?? newIsolate(limits.memoryMB, init.onCatastrophicError);
     const s = new IsolateSession(isolate, limits, init.onStuck ?? (() => {}));
+    s.uses = spare?.uses ?? 0;
     try {
-      const context = await isolate.createContext();
+      const context = spare?.context ?? (await isolate.createContext());
+      s.context = context;
       const emit = new ivm.Callback((chunk: unknown) => {
         if (typeof chunk === 'string') s.onEmit(chunk);
       });
@@ -104,7 +162,19 @@ export class IsolateSession {
           return INTERNAL_FATAL;
         }
       });
+      if (init.host) {
+        const host = init.host;
+        s.host = host;
+        const ref = new ivm.Reference(async (payload: unknown): Promise<string> => {
+          if (typeof payload !== 'string') return JSON.stringify({ e: 'internal error (bad request)', n: 'Error' });
+          const r = await host.call(payload, s.hostBudget());
+          s.cell.hostMs += r.cpuMs;
+          return r.reply;
+        });
+        await context.evalClosure(hostContextApiSource(), [ref, host.config()], { timeout: 10_000 });
+      }
       const cfg = JSON.stringify({
+        hostContext: init.host ? true : false,
         seed: seed32(init.seed),
         clockStartMs: SANDBOX_CLOCK_START_MS,
         maxOutputChars: limits.maxOutputChars,
@@ -146,10 +216,17 @@ export class IsolateSession {
     if (room > 0) this.emitted += chunk.length > room ? chunk.slice(0, room) : chunk;
   }
 
+  /** Deadline of a host-context call: the cell's wall end, or what is left of its CPU budget (host time counts). */
+  private hostBudget(): HostCallBudget {
+    const cpuLeft = this.cell.cpuMs - (this.cpuTime() - this.cell.cpu0) - this.cell.hostMs;
+    return { deadline: this.cell.wallEnd, cpuMs: Math.max(0, cpuLeft), cellCpuMs: this.cell.cpuMs };
+  }
+
   /** Disposes the isolate; a running cell ends (at once) with dead + `reason`. */
   kill(reason: StopReason): void {
     if (this.killReason === null) this.killReason = reason;
-    if (!this.isolate.isDisposed) {
+    this.host?.cancel();
+    if (!this.recycled && !this.isolate.isDisposed) {
       try {
         this.isolate.dispose();
       } catch {
@@ -161,6 +238,46 @@ export class IsolateSession {
 
   dispose(): void {
     this.kill('worker_crash');
+  }
+
+  /**
+   * Ends this session and hands its isolate on for another session, with this session's context released (a new
+   * session gets a fresh context: its own globals and built-ins, nothing of this one reachable). Only an isolate that
+   * ended cleanly is reused — never after a kill, a timeout or a stuck task, while a cell runs, past `maxUses`
+   * sessions or with a big heap (that memory is given back instead); otherwise it is disposed and null returned.
+   */
+  recycle(maxUses: number, maxHeapBytes: number): SpareIsolate | null {
+    if (this.killReason !== null || this.running || this.stuckReported || this.isolate.isDisposed || this.uses + 1 >= maxUses || this.context === null) {
+      this.dispose();
+      return null;
+    }
+    let heap = Infinity;
+    try {
+      heap = this.isolate.getHeapStatisticsSync().total_heap_size;
+    } catch {
+      /* unknown: do not reuse */
+    }
+    if (heap > maxHeapBytes) {
+      this.dispose();
+      return null;
+    }
+    for (const r of [this.runRef, this.quickRef, this.finishRef]) {
+      try {
+        r.release();
+      } catch {
+        /* already released */
+      }
+    }
+    try {
+      this.context.release();
+    } catch {
+      /* gone */
+    }
+    this.context = null;
+    this.recycled = true;
+    this.killReason = 'worker_crash'; // this session is over: a later run() finds it dead
+    this.onKilled();
+    return spareOf(this.isolate, this.limits.memoryMB, null, this.uses + 1);
   }
 
   private reportStuck(): void {
@@ -205,6 +322,7 @@ export class IsolateSession {
     this.emitted = '';
     const cpuMs = Math.max(1, Math.min(this.limits.cellCpuTimeoutMs, over.cpuMs ?? Infinity));
     const wallMs = Math.max(1, Math.min(this.limits.cellWallTimeoutMs, over.wallMs ?? Infinity));
+    this.cell = { wallEnd: performance.now() + wallMs, cpuMs, cpu0: this.cpuTime(), hostMs: 0 };
     const wall = setTimeout(() => this.kill('wall_timeout'), wallMs);
     try {
       return done(await this.runPhases(rw.code, rw.isAsync, cpuMs));
