@@ -38,49 +38,47 @@ export { OOLONG_TEMPLATES } from './oolong-bank.ts';
  * string, rope or join, and the same loop streams blocks of lines to disk for contexts too large to hold.
  */
 class PieceStore {
-  /** Piece bytes as little-endian 32-bit words, each piece padded to a whole word (see writeRecords). */
+  /**
+   * Pieces as little-endian 32-bit words: a header word (bytes in bits 0–11, o200k tokens in bits 12–23, bit 24 set
+   * when the piece is not ASCII), then the piece's UTF-8 bytes padded to whole words. A piece's id is the offset of
+   * its header, so a look-up touches one place in memory (sentences are drawn at random from ~100K).
+   */
   words = new Uint32Array(1 << 12);
-  wordsUsed = 0;
-  /** Per piece, side by side so one cache line serves a look-up: [first word, bytes, o200k tokens, UTF-16 chars]. */
-  meta = new Int32Array(4 << 8);
-  count = 0;
-  /** True while every piece is ASCII (then chars = bytes and latin1 decoding is exact). */
-  ascii = true;
-
+  used = 0;
+  /** UTF-16 length of the non-ASCII pieces (for ASCII ones it is the byte count). */
+  readonly wideChars = new Map<number, number>();
   add(text: string, tokens: number): number {
     const b = Buffer.from(text, 'utf8');
+    if (b.length > 0xfff || tokens > 0xfff) throw new Error(`records: piece too long for the piece store (${b.length} bytes, ${tokens} tokens)`);
     const n = (b.length + 3) >> 2;
-    if (this.wordsUsed + n > this.words.length) {
-      const grown = new Uint32Array(Math.max(this.words.length * 2, this.wordsUsed + n));
-      grown.set(this.words.subarray(0, this.wordsUsed));
+    if (this.used + n + 1 > this.words.length) {
+      const grown = new Uint32Array(Math.max(this.words.length * 2, this.used + n + 1));
+      grown.set(this.words.subarray(0, this.used));
       this.words = grown;
     }
+    const id = this.used;
+    const wide = b.length !== text.length;
+    this.words[id] = (b.length | (tokens << 12) | (wide ? 1 << 24 : 0)) >>> 0;
     for (let i = 0; i < n; i++) {
       let w = 0;
       for (let k = 3; k >= 0; k--) w = w * 256 + (4 * i + k < b.length ? b[4 * i + k] : 0);
-      this.words[this.wordsUsed + i] = w;
+      this.words[id + 1 + i] = w;
     }
-    if (4 * this.count + 4 > this.meta.length) {
-      const grown = new Int32Array(this.meta.length * 2);
-      grown.set(this.meta);
-      this.meta = grown;
-    }
-    const id = this.count++;
-    this.meta[4 * id] = this.wordsUsed;
-    this.meta[4 * id + 1] = b.length;
-    this.meta[4 * id + 2] = tokens;
-    this.meta[4 * id + 3] = text.length;
-    this.wordsUsed += n;
-    if (b.length !== text.length) this.ascii = false;
+    this.used += n + 1;
+    if (wide) this.wideChars.set(id, text.length);
     return id;
   }
 
   bytes(id: number): number {
-    return this.meta[4 * id + 1];
+    return this.words[id] & 0xfff;
   }
 
   tokensOf(id: number): number {
-    return this.meta[4 * id + 2];
+    return (this.words[id] >>> 12) & 0xfff;
+  }
+
+  chars(id: number): number {
+    return this.words[id] & (1 << 24) ? (this.wideChars.get(id) as number) : this.words[id] & 0xfff;
   }
 }
 
@@ -340,13 +338,16 @@ function writeRecords(rng: Rng, plan: RecordPlan, sink: ByteSink | null): Record
       slotPick[i] = k;
       key = key * n + k;
     }
-    const sentence = sentenceId(store, tpl, key, slotPick) << 2;
-    const dateId = t.dateIds[d] << 2;
-    const userId = userIds[u] << 2;
-    const leadId = lead >= 0 ? t.leadIds[lead] << 2 : -1;
-    const sm = store.meta;
-    const um = users.meta;
-    const cost = sm[dateId + 2] + um[userId + 2] + (leadId >= 0 ? sm[leadId + 2] : 0) + sm[sentence + 2];
+    const sentence = sentenceId(store, tpl, key, slotPick);
+    const dateId = t.dateIds[d];
+    const userId = userIds[u];
+    const leadId = lead >= 0 ? t.leadIds[lead] : -1;
+    const words = store.words;
+    const sh = words[sentence];
+    const dh = words[dateId];
+    const uh = uWords[userId];
+    const lh = leadId >= 0 ? words[leadId] : 0;
+    const cost = ((dh >>> 12) & 0xfff) + ((uh >>> 12) & 0xfff) + ((lh >>> 12) & 0xfff) + ((sh >>> 12) & 0xfff);
     if (tokens + cost > plan.budgetTokens) {
       misses++;
       continue;
@@ -366,28 +367,27 @@ function writeRecords(rng: Rng, plan: RecordPlan, sink: ByteSink | null): Record
     // Word copies through a DataView (inlined by the JIT; a piece's padding bytes land past its end and are
     // overwritten by the next piece, or lie beyond the text).
     const lineStart = pos;
-    const words = store.words;
-    let w = sm[dateId];
-    let end = pos + sm[dateId + 1];
+    let w = dateId + 1;
+    let end = pos + (dh & 0xfff);
     for (; pos < end; pos += 4) dv.setUint32(pos, words[w++], true);
     pos = end;
-    w = um[userId];
-    end = pos + um[userId + 1];
+    w = userId + 1;
+    end = pos + (uh & 0xfff);
     for (; pos < end; pos += 4) dv.setUint32(pos, uWords[w++], true);
     pos = end;
     if (leadId >= 0) {
-      w = sm[leadId];
-      end = pos + sm[leadId + 1];
+      w = leadId + 1;
+      end = pos + (lh & 0xfff);
       for (; pos < end; pos += 4) dv.setUint32(pos, words[w++], true);
       pos = end;
     }
-    w = sm[sentence];
-    end = pos + sm[sentence + 1];
+    w = sentence + 1;
+    end = pos + (sh & 0xfff);
     for (; pos < end; pos += 4) dv.setUint32(pos, words[w++], true);
     pos = end;
-    // ASCII so far: chars = bytes (a non-ASCII sentence added later switches to summing the pieces' char counts).
-    if (store.ascii && users.ascii) chars += pos - lineStart;
-    else chars += sm[dateId + 3] + um[userId + 3] + (leadId >= 0 ? sm[leadId + 3] : 0) + sm[sentence + 3];
+    // ASCII pieces: chars = bytes.
+    if (((dh | uh | lh | sh) & (1 << 24)) === 0) chars += pos - lineStart;
+    else chars += store.chars(dateId) + users.chars(userId) + (leadId >= 0 ? store.chars(leadId) : 0) + store.chars(sentence);
     if (count === day.length) {
       const grow = (a: Int32Array<ArrayBuffer>): Int32Array<ArrayBuffer> => {
         const b = new Int32Array(a.length * 2);
