@@ -283,8 +283,11 @@ export interface RecordPlan {
   drawLabel(rng: Rng, user: number): number;
 }
 
-/** Receives the context's UTF-8 bytes in order, in blocks of whole lines (the block is reused after the call). */
-export type ByteSink = (block: Uint8Array) => void;
+/**
+ * Receives the context's UTF-8 bytes in order, in blocks of whole lines; `ascii` says the block is all ASCII (then
+ * latin1 decoding is exact and fastest). The block's memory is reused after the call returns.
+ */
+export type ByteSink = (block: Uint8Array, ascii: boolean) => void;
 
 /** Block size when streaming to a sink: large enough that per-block costs vanish, small enough to stay in cache-ish. */
 const SINK_BLOCK_BYTES = 4 << 20;
@@ -294,7 +297,13 @@ const SINK_BLOCK_BYTES = 4 << 20;
  * budget: up to eight draws are tried for a line that still fits). Without a sink the bytes grow one buffer (the
  * context is decoded once at the end); with a sink they are handed over in blocks and never held whole.
  */
+/**
+ * The output buffer, kept between calls: a fresh 35 MB buffer per 10M-token task costs more in page faults and zeroing
+ * than writing the records into it. Generation is synchronous, so one buffer serves every call (it holds one block
+ * when streaming, the whole text until it is decoded otherwise).
+ */
 let SCRATCH = new Uint8Array(0);
+
 function writeRecords(rng: Rng, plan: RecordPlan, sink: ByteSink | null): RecordColumns & { buffer: Uint8Array } {
   const t = getRecordTables();
   const store = t.store;
@@ -318,6 +327,7 @@ function writeRecords(rng: Rng, plan: RecordPlan, sink: ByteSink | null): Record
   let dv = new DataView(out.buffer, out.byteOffset, out.byteLength);
   let pos = 0;
   let flushedBytes = 0;
+  let blockWide = false;
   let chars = 0;
   let tokens = 0;
   let count = 0;
@@ -354,13 +364,15 @@ function writeRecords(rng: Rng, plan: RecordPlan, sink: ByteSink | null): Record
     }
     if (pos + maxLine > out.length) {
       if (sink) {
-        sink(out.subarray(0, pos));
+        sink(out.subarray(0, pos), !blockWide);
         flushedBytes += pos;
         pos = 0;
+        blockWide = false;
       } else {
         const grown = new Uint8Array(out.length * 2);
         grown.set(out.subarray(0, pos));
         out = grown;
+        SCRATCH = grown;
         dv = new DataView(out.buffer, out.byteOffset, out.byteLength);
       }
     }
@@ -387,7 +399,10 @@ function writeRecords(rng: Rng, plan: RecordPlan, sink: ByteSink | null): Record
     pos = end;
     // ASCII pieces: chars = bytes.
     if (((dh | uh | lh | sh) & (1 << 24)) === 0) chars += pos - lineStart;
-    else chars += store.chars(dateId) + users.chars(userId) + (leadId >= 0 ? store.chars(leadId) : 0) + store.chars(sentence);
+    else {
+      blockWide = true;
+      chars += store.chars(dateId) + users.chars(userId) + (leadId >= 0 ? store.chars(leadId) : 0) + store.chars(sentence);
+    }
     if (count === day.length) {
       const grow = (a: Int32Array<ArrayBuffer>): Int32Array<ArrayBuffer> => {
         const b = new Int32Array(a.length * 2);
@@ -407,7 +422,7 @@ function writeRecords(rng: Rng, plan: RecordPlan, sink: ByteSink | null): Record
     tokens += cost;
   }
   if (sink && pos > 0) {
-    sink(out.subarray(0, pos));
+    sink(out.subarray(0, pos), !blockWide);
     flushedBytes += pos;
     pos = 0;
   }
@@ -426,11 +441,19 @@ function writeRecords(rng: Rng, plan: RecordPlan, sink: ByteSink | null): Record
 
 /** Generates the records and their context as one string. */
 export function generateRecords(rng: Rng, plan: RecordPlan): RecordSet {
+  return generateRecordsWithBytes(rng, plan).records;
+}
+
+/**
+ * generateRecords, plus the context's UTF-8 bytes (to hash them without re-encoding the string). `utf8` is a view of
+ * a reused buffer: valid until the next records are generated.
+ */
+export function generateRecordsWithBytes(rng: Rng, plan: RecordPlan): { records: RecordSet; utf8: Uint8Array } {
   const { buffer, ...columns } = writeRecords(rng, plan, null);
   const b = Buffer.from(buffer.buffer, buffer.byteOffset, buffer.byteLength);
   // ASCII (chars = bytes): latin1 makes the one-byte string with a plain copy, no UTF-8 validation.
   const context = b.toString(columns.chars === columns.bytes ? 'latin1' : 'utf8');
-  return { ...columns, context };
+  return { records: { ...columns, context }, utf8: buffer };
 }
 
 /** Generates the records and streams their context to `sink` (same records and bytes as generateRecords). */
