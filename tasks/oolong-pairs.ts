@@ -16,20 +16,15 @@
  * A program answers by labelling every line, building per-user label counts, and testing all pairs.
  */
 import { z } from 'zod';
-import { taskHash } from './hash.ts';
+import { TaskOptionError } from './errors.ts';
+import { taskHash, taskHashOfBytes } from './hash.ts';
 import { parsePairs, predictionText, setF1 } from './normalize.ts';
-import { contextTokensSchema, parseOptions, seedSchema } from './options.ts';
-import {
-  OOLONG_LABELS,
-  type OolongLabel,
-  type RecordSet,
-  drawUserIds,
-  generateRecords,
-  labelCounts,
-  oolongPreamble,
-  userLabelCounts,
-} from './records.ts';
+import { OOLONG_CHARS_PER_TOKEN } from './oolong.ts';
+import { MAX_CONTEXT_TOKENS, parseOptions, seedSchema } from './options.ts';
+import { OOLONG_LABELS, type OolongLabel, type RecordColumns, drawUserIds, labelCounts, oolongPreamble, userLabelCounts } from './records.ts';
+import { discardChunkedContext, recordsContext } from './records-context.ts';
 import { Rng, cumulative } from './rng.ts';
+import { MAX_HOST_CONTEXT_TOKENS, placementFields, resolvePlacement, reuseHostTask, saveHostTask } from './storage.ts';
 import type { GenerateOptions, ScoreResult, Task, TaskFamilyDef } from './types.ts';
 
 export const PAIR_CONDITION_KINDS = ['both', 'bothAll', 'bothOneHas', 'cross', 'bothNot', 'atLeast', 'exactlyOne'] as const;
@@ -56,9 +51,11 @@ export const OOLONG_PAIRS_DEFAULTS = {
 const schema = z
   .object({
     seed: seedSchema,
-    contextTokens: contextTokensSchema(1_000, OOLONG_PAIRS_DEFAULTS.contextTokens),
+    // Above MAX_CONTEXT_TOKENS only host storage (chunk files) is accepted; checked after placement is resolved.
+    contextTokens: z.number().int().min(1_000).max(MAX_HOST_CONTEXT_TOKENS).default(OOLONG_PAIRS_DEFAULTS.contextTokens),
     users: z.number().int().min(4).max(150).nullable().default(OOLONG_PAIRS_DEFAULTS.users),
     maxPairs: z.number().int().min(1).max(5_000).default(OOLONG_PAIRS_DEFAULTS.maxPairs),
+    ...placementFields,
   })
   .strict();
 
@@ -148,7 +145,7 @@ export interface UserProfiles {
   masks: number[];
 }
 
-export function userProfiles(records: RecordSet): UserProfiles {
+export function userProfiles(records: RecordColumns): UserProfiles {
   const all = userLabelCounts(records);
   const L = OOLONG_LABELS.length;
   const ids: number[] = [];
@@ -190,7 +187,26 @@ export function formatPairs(pairs: readonly (readonly [number, number])[]): stri
 }
 
 export function generateOolongPairs(raw: GenerateOptions): Task {
-  const opts = parseOptions('oolong-pairs', schema, raw);
+  const { contextStorage, hostContextThreshold, contextDir, ...opts } = parseOptions('oolong-pairs', schema, raw);
+  const placement = resolvePlacement(
+    'oolong-pairs',
+    opts.seed,
+    opts,
+    { contextStorage, hostContextThreshold, contextDir },
+    opts.contextTokens * OOLONG_CHARS_PER_TOKEN,
+  );
+  if (!placement.host && opts.contextTokens > MAX_CONTEXT_TOKENS) {
+    throw new TaskOptionError(
+      'oolong-pairs',
+      'contextTokens',
+      `option 'contextTokens' ${opts.contextTokens} is above ${MAX_CONTEXT_TOKENS} for an in-memory context; use contextStorage 'host' or 'auto' (--context-storage) to store it on disk`,
+    );
+  }
+  const options: Record<string, unknown> = { ...opts, ...placement.recorded };
+  if (placement.host && !placement.temporary) {
+    const again = reuseHostTask(placement.dir as string, options);
+    if (again) return again;
+  }
   const root = Rng.forTask('oolong-pairs', opts.seed);
   const setup = root.fork('setup');
   const estimatedRecords = Math.max(1, Math.round(opts.contextTokens / AVG_LINE_TOKENS));
@@ -209,21 +225,28 @@ export function generateOolongPairs(raw: GenerateOptions): Task {
     });
     const activity = cumulative(userIds.map(() => 0.5 + 1.5 * draw.next()));
     const mixes = userMix.map(cumulative);
-    const records = generateRecords(draw.fork('lines'), {
-      budgetTokens: opts.contextTokens,
-      userIds,
-      drawUser: (r) => r.weightedCumulative(activity),
-      drawLabel: (r, u) => r.weightedCumulative(mixes[u]),
-    });
+    // The answer needs only the records' columns: streamed to disk, the context is never held in memory.
+    const { records, context, utf8 } = recordsContext(
+      draw.fork('lines'),
+      {
+        budgetTokens: opts.contextTokens,
+        userIds,
+        drawUser: (r) => r.weightedCumulative(activity),
+        drawLabel: (r, u) => r.weightedCumulative(mixes[u]),
+      },
+      placement.host ? (placement.dir as string) : null,
+    );
     const profiles = userProfiles(records);
     const scored = candidates.map((c) => ({ c, pairs: qualifyingPairs(profiles, c) }));
     const preferred = scored.filter((s) => s.pairs.length >= Math.min(3, opts.maxPairs) && s.pairs.length <= opts.maxPairs);
     const acceptable = preferred.length > 0 ? preferred : scored.filter((s) => s.pairs.length >= 1 && s.pairs.length <= opts.maxPairs);
-    if (acceptable.length === 0) continue;
+    if (acceptable.length === 0) {
+      if (typeof context !== 'string') discardChunkedContext(context);
+      continue;
+    }
     const choice = root.fork(`query#${attempt}`).pick(acceptable);
     const condition = choice.c;
     const answer = formatPairs(choice.pairs);
-    const context = records.context;
     const question =
       `${oolongPreamble()}\n` +
       `List every pair of distinct user IDs such that ${describeCondition(condition)}. ` +
@@ -233,7 +256,7 @@ export function generateOolongPairs(raw: GenerateOptions): Task {
     const present = profiles.ids.length;
     const meta: Record<string, unknown> = {
       contextTokens: records.tokens,
-      contextChars: context.length,
+      contextChars: records.chars,
       targetTokens: opts.contextTokens,
       records: records.count,
       users: present,
@@ -243,9 +266,12 @@ export function generateOolongPairs(raw: GenerateOptions): Task {
       pairCount: choice.pairs.length,
       attempt,
     };
-    const options: Record<string, unknown> = { ...opts };
-    const id = taskHash({ family: 'oolong-pairs', seed: opts.seed, options, question, answer, context });
-    return { id, family: 'oolong-pairs', seed: opts.seed, options, question, context, answer, answerType: 'pairs', meta };
+    if (placement.host) meta.contextStorage = { mode: 'host', dir: placement.dir, temporary: placement.temporary };
+    const head = { family: 'oolong-pairs', seed: opts.seed, options, question, answer };
+    const id = utf8 ? taskHashOfBytes(head, records.chars, utf8) : taskHash({ ...head, context });
+    const task: Task = { id, family: 'oolong-pairs', seed: opts.seed, options, question, context, answer, answerType: 'pairs', meta };
+    if (placement.host) saveHostTask(task);
+    return task;
   }
   throw new Error(
     `oolong-pairs: no condition gives 1…${opts.maxPairs} pairs for seed ${opts.seed} (contextTokens ${opts.contextTokens}, users ${userCount}); try more users or a larger maxPairs`,
@@ -280,7 +306,10 @@ export const oolongPairsFamily: TaskFamilyDef = {
 
 oolongPairsFamily.optionDocs = {
   seed: 'integer ≥ 0; same seed + options ⇒ identical task',
-  contextTokens: `context size in o200k tokens, 1,000 … 20,000,000 (default ${OOLONG_PAIRS_DEFAULTS.contextTokens})`,
+  contextTokens: `context size in o200k tokens, 1,000 … 20,000,000 in memory, up to 2,000,000,000 stored on disk (default ${OOLONG_PAIRS_DEFAULTS.contextTokens})`,
   users: 'number of distinct user ids, 4 … 150; default: about one per 9 records (6 … 40)',
   maxPairs: `largest number of pairs an answer may have (default ${OOLONG_PAIRS_DEFAULTS.maxPairs})`,
+  contextStorage: "'auto' (default: on disk above hostContextThreshold) | 'memory' | 'host' — where the context lives (see README, Giant contexts)",
+  hostContextThreshold: 'chars above which auto stores the context on disk (default 67,108,864 ≈ 20M tokens of records)',
+  contextDir: 'directory for host-backed chunk files (default: a temp dir per task, deleted by its owner)',
 };
