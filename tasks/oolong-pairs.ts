@@ -19,10 +19,9 @@ import { z } from 'zod';
 import { TaskOptionError } from './errors.ts';
 import { taskHash, taskHashOfBytes } from './hash.ts';
 import { parsePairs, predictionText, setF1 } from './normalize.ts';
-import { OOLONG_CHARS_PER_TOKEN } from './oolong.ts';
 import { MAX_CONTEXT_TOKENS, parseOptions, seedSchema } from './options.ts';
 import { OOLONG_LABELS, type OolongLabel, type RecordColumns, drawUserIds, labelCounts, oolongPreamble, userLabelCounts } from './records.ts';
-import { discardChunkedContext, recordsContext } from './records-context.ts';
+import { RECORD_CHARS_PER_TOKEN, discardChunkedContext, recordsContext } from './records-context.ts';
 import { Rng, cumulative } from './rng.ts';
 import { MAX_HOST_CONTEXT_TOKENS, placementFields, resolvePlacement, reuseHostTask, saveHostTask } from './storage.ts';
 import type { GenerateOptions, ScoreResult, Task, TaskFamilyDef } from './types.ts';
@@ -193,7 +192,7 @@ export function generateOolongPairs(raw: GenerateOptions): Task {
     opts.seed,
     opts,
     { contextStorage, hostContextThreshold, contextDir },
-    opts.contextTokens * OOLONG_CHARS_PER_TOKEN,
+    opts.contextTokens * RECORD_CHARS_PER_TOKEN,
   );
   if (!placement.host && opts.contextTokens > MAX_CONTEXT_TOKENS) {
     throw new TaskOptionError(

@@ -18,7 +18,7 @@ import { taskHash, taskHashOfBytes } from './hash.ts';
 import { matchesAny, normalizeAnswer, numericScore, parseFirstNumber, predictionText } from './normalize.ts';
 import { MAX_CONTEXT_TOKENS, parseOptions, seedSchema } from './options.ts';
 import { DATE_DAYS, OOLONG_LABELS, type OolongLabel, type RecordColumns, drawUserIds, formatDay, labelCounts, lineOf, oolongPreamble } from './records.ts';
-import { discardChunkedContext, recordsContext } from './records-context.ts';
+import { RECORD_CHARS_PER_TOKEN, discardChunkedContext, recordsContext } from './records-context.ts';
 import { Rng, cumulative } from './rng.ts';
 import { MAX_HOST_CONTEXT_TOKENS, placementFields, resolvePlacement, reuseHostTask, saveHostTask } from './storage.ts';
 import type { GenerateOptions, ScoreResult, Task, TaskFamilyDef } from './types.ts';
@@ -50,8 +50,7 @@ const schema = z
 const AVG_LINE_TOKENS = 24;
 /** Evidence line lists are capped so meta stays small at 10M tokens; meta.evidenceLineCount has the full count. */
 const MAX_EVIDENCE_LINES = 200;
-/** UTF-8 bytes (= chars: the records are ASCII) per o200k token of record text (measured 3.29), to place a context before generating it. */
-export const OOLONG_CHARS_PER_TOKEN = 3.3;
+
 
 const COMPARE_ALIASES: Record<string, string[]> = {
   more: ['more common', 'more frequent', 'more often', 'greater', 'more common than'],
@@ -195,7 +194,7 @@ export function generateOolong(raw: GenerateOptions): Task {
     opts.seed,
     opts,
     { contextStorage, hostContextThreshold, contextDir },
-    opts.contextTokens * OOLONG_CHARS_PER_TOKEN,
+    opts.contextTokens * RECORD_CHARS_PER_TOKEN,
   );
   if (!placement.host && opts.contextTokens > MAX_CONTEXT_TOKENS) {
     throw new TaskOptionError(

@@ -10,6 +10,9 @@ import { MANIFEST_FILE, createChunkWriter, type ChunkedContext } from './chunked
 import { generateRecordsWithBytes, streamRecords, type RecordColumns, type RecordPlan } from './records.ts';
 import type { Rng } from './rng.ts';
 
+/** Chars (= UTF-8 bytes: records are ASCII) per o200k token of record text (measured 3.29): places a context before it exists. */
+export const RECORD_CHARS_PER_TOKEN = 3.3;
+
 export interface RecordsContext {
   records: RecordColumns;
   context: string | ChunkedContext;
