@@ -20,13 +20,13 @@ export interface RecordsContext {
   utf8: Uint8Array | null;
 }
 
-/** Records into memory (`dir` null) or streamed into chunk files under `dir`. */
-export function recordsContext(rng: Rng, plan: RecordPlan, dir: string | null): RecordsContext {
+/** Records into memory (`dir` null) or streamed into chunk files under `dir` (`chunkChars`: see createChunkWriter). */
+export function recordsContext(rng: Rng, plan: RecordPlan, dir: string | null, options: { chunkChars?: number } = {}): RecordsContext {
   if (dir === null) {
     const { records, utf8 } = generateRecordsWithBytes(rng, plan);
     return { records, context: records.context, utf8 };
   }
-  const writer = createChunkWriter(dir);
+  const writer = createChunkWriter(dir, options);
   let done = false;
   try {
     const records = streamRecords(rng, plan, (block, ascii) => {
