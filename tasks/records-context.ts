@@ -29,9 +29,10 @@ export function recordsContext(rng: Rng, plan: RecordPlan, dir: string | null, o
   const writer = createChunkWriter(dir, options);
   let done = false;
   try {
+    // ASCII blocks (all of them with the built-in bank) go in as bytes: no string is made, nothing is re-encoded.
     const records = streamRecords(rng, plan, (block, ascii) => {
-      const b = Buffer.from(block.buffer, block.byteOffset, block.byteLength);
-      writer.write(b.toString(ascii ? 'latin1' : 'utf8'));
+      if (ascii) writer.writeAscii(block);
+      else writer.write(Buffer.from(block.buffer, block.byteOffset, block.byteLength).toString('utf8'));
     });
     const context = writer.close();
     done = true;
