@@ -39,7 +39,7 @@ export async function benchScale100mOolong(ctx: BenchContext): Promise<BenchResu
       gc();
       const dir = join(root, `gen-${i}`);
       const t0 = performance.now();
-      const task = generateTask('oolong', { ...taskOptions, contextDir: dir });
+      const task = generateTask('oolong', { seed: SEED, ...taskOptions, contextDir: dir });
       genMs.push(performance.now() - t0);
       if (!isChunkedContext(task.context)) throw new Error('scale_100m_oolong: the task was not stored on disk');
       diskBytes = task.context.bytes;
