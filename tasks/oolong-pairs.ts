@@ -301,6 +301,8 @@ export const oolongPairsFamily: TaskFamilyDef = {
   defaults: { ...OOLONG_PAIRS_DEFAULTS },
   generate: generateOolongPairs,
   score: scoreOolongPairs,
+  // Placement options (contextStorage, hostContextThreshold, contextDir): contexts of any size, on disk when large.
+  hostContext: true,
 };
 
 oolongPairsFamily.optionDocs = {

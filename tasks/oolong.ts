@@ -310,6 +310,8 @@ export const oolongFamily: TaskFamilyDef = {
   defaults: { ...OOLONG_DEFAULTS },
   generate: generateOolong,
   score: scoreOolong,
+  // Placement options (contextStorage, hostContextThreshold, contextDir): contexts of any size, on disk when large.
+  hostContext: true,
 };
 
 oolongFamily.optionDocs = {
