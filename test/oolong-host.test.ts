@@ -9,6 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import seedrandom from 'seedrandom';
 import { afterAll, describe, expect, it } from 'vitest';
+import { RLMEnv, SandboxPool, type Message, type SubCallHandler } from '../env/index.ts';
+import { referenceRespond } from '../rollouts/reference/policy.ts';
 import {
   TaskOptionError,
   countTokens,
@@ -27,7 +29,11 @@ import { Rng } from '../tasks/rng.ts';
 import { removeTaskContext } from '../tasks/storage.ts';
 
 const scratch = mkdtempSync(join(tmpdir(), 'rlm-oolong-host-test-'));
-afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+let pool: SandboxPool | null = null;
+afterAll(async () => {
+  await pool?.close();
+  rmSync(scratch, { recursive: true, force: true });
+});
 
 const chunkText = (ctx: ChunkedContext): string => ctx.chunks.map((c) => readFileSync(join(ctx.dir, c.file), 'utf8')).join('');
 
@@ -246,3 +252,48 @@ function pairTest(q: string): (x: Row, y: Row) => boolean {
   }
   throw new Error(`unrecognized pairs question: ${q}`);
 }
+
+// ---------------------------------------------------------------------------------------------------------------
+// Episodes: the reference policy plays host-stored tasks through RLMEnv (the REPL's `context` is the host API).
+
+const refSub: SubCallHandler = async (req) => ({ text: referenceRespond([{ role: 'user', content: req.prompt }]), model: 'ref', promptTokens: 0, completionTokens: 0 });
+
+async function playHost(family: string, taskOptions: Record<string, unknown>, seed: number) {
+  pool ??= new SandboxPool({ workers: 1 });
+  const env = new RLMEnv({ task: family, taskOptions, contextStorage: 'host', contextDir: join(scratch, 'episodes'), pool, subModel: refSub });
+  try {
+    const { observation } = await env.reset({ seed });
+    const msgs: Message[] = [...observation];
+    const replies: string[] = [];
+    for (;;) {
+      const reply = referenceRespond(msgs);
+      replies.push(reply);
+      const r = await env.step(reply);
+      msgs.push({ role: 'assistant', content: reply }, ...r.observation);
+      if (r.terminated || r.truncated) return { score: r.info.score?.score ?? 0, turns: r.info.turn, subCalls: r.info.subCalls, replies, observations: msgs.filter((m) => m.role === 'user').map((m) => m.content) };
+      if (replies.length > 10) throw new Error('episode did not end');
+    }
+  } finally {
+    await env.close();
+  }
+}
+
+describe('host storage: episodes through RLMEnv', () => {
+  it('oolong: the reference policy scans the host-backed context in cells, classifies distinct texts by sub-calls and scores 1', async () => {
+    for (const [seed, query] of [[2, 'count'], [3, 'count_dates'], [4, 'most_frequent']] as const) {
+      const r = await playHost('oolong', { contextTokens: 150_000, query }, seed);
+      expect(r.score, `seed ${seed} ${query}\n${r.observations.join('\n---\n').slice(-3000)}`).toBe(1);
+      expect(r.turns).toBe(2);
+      expect(r.subCalls).toBeGreaterThan(0);
+      // The task message described a host-backed context, and the solve reply ran several cells.
+      expect(r.observations[0]).toMatch(/host-backed text of [\d,]+ characters/);
+      expect((r.replies[1].match(/```repl/g) ?? []).length).toBeGreaterThanOrEqual(3);
+    }
+  }, 120_000);
+
+  it('oolong-pairs: the same scan gives per-user label counts and the exact pair set', async () => {
+    const r = await playHost('oolong-pairs', { contextTokens: 12_000 }, 5);
+    expect(r.score).toBe(1);
+    expect(r.observations[0]).toMatch(/host-backed text/);
+  }, 120_000);
+});
