@@ -10,7 +10,9 @@ import { join } from 'node:path';
 import seedrandom from 'seedrandom';
 import { afterAll, describe, expect, it } from 'vitest';
 import { RLMEnv, SandboxPool, type Message, type SubCallHandler } from '../env/index.ts';
-import { referenceRespond } from '../rollouts/reference/policy.ts';
+import { parseQuestion, referenceRespond } from '../rollouts/reference/policy.ts';
+import { programCells } from '../rollouts/reference/programs.ts';
+import { scanCellCount } from '../rollouts/reference/programs-host.ts';
 import {
   TaskOptionError,
   countTokens,
@@ -277,6 +279,26 @@ async function playHost(family: string, taskOptions: Record<string, unknown>, se
     await env.close();
   }
 }
+
+describe('host storage: the reference programs', () => {
+  it('every phase of both families is valid JS in several cells; a 100M-token context gets 14 scan cells', () => {
+    const b = { subCallsLeft: 500, maxPromptChars: 400_000 };
+    const shape = { chars: 329_034_732, lines: 3_384_308 };
+    expect(scanCellCount(shape)).toBe(14);
+    for (const [family, query] of [['oolong', 'count'], ['oolong', 'count_users'], ['oolong', 'count_dates'], ['oolong', 'compare'], ['oolong-pairs', null]] as const) {
+      const task = generateTask(family, { seed: 9, contextTokens: 3_000, ...(query ? { query } : {}) });
+      const q = parseQuestion(task.question);
+      for (const phase of ['explore', 'solve', 'safe', 'resort'] as const) {
+        const cells = programCells(q, phase, b, shape);
+        expect(cells.length, `${family} ${phase}`).toBe(phase === 'explore' || phase === 'resort' ? 1 : 16);
+        // Each cell compiles on its own (the REPL runs them one by one, sharing top-level names).
+        for (const code of cells) expect(() => new Function('context', 'print', 'FINAL', 'llm_query_batched', code)).not.toThrow();
+      }
+      // Without a host-backed context nothing changes: the in-memory program, one cell.
+      expect(programCells(q, 'solve', b, null)).toHaveLength(1);
+    }
+  });
+});
 
 describe('host storage: episodes through RLMEnv', () => {
   it('oolong: the reference policy scans the host-backed context in cells, classifies distinct texts by sub-calls and scores 1', async () => {
