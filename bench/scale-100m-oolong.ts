@@ -2,7 +2,8 @@
  * scale_100m_oolong — one full reference-policy episode on a 100M-token oolong task (≈ 330 MB of records, ≈ 3.4M
  * lines): far past what a sandbox holds as a string, so the context is generated streaming into chunk files and the
  * REPL reads it through the host-backed `context` API; the reference program scans it in cells and has sub-models
- * (the simulated LLM, over HTTP) classify the distinct instance texts (rollouts/reference/programs-host.ts).
+ * (the simulated LLM, over HTTP) classify the distinct instance texts (rollouts/reference/programs-host.ts). The query
+ * is a 'count' over the whole context, so every record needs its label.
  *
  * Reports: wall time of the episode, generation speed to disk (MB/s of chunk files, generateTask alone, best of two),
  * peak RSS (VmHWM of the bench process — generation and episode — plus Σ sandbox worker VmHWM), score, disk bytes.
@@ -29,7 +30,8 @@ export async function benchScale100mOolong(ctx: BenchContext): Promise<BenchResu
   const load = Math.round(loadavg()[0] * 100) / 100;
   try {
     // Generation alone, to disk (warm-up at 1M tokens first): the same task the episode generates (same seed, options).
-    const taskOptions = { contextTokens: tokens, contextStorage: 'host', contextDir: join(root, 'contexts') } as const;
+    // query 'count': every record must be labelled (the heaviest kind; count_users/count_dates select a share).
+    const taskOptions = { contextTokens: tokens, query: 'count', contextStorage: 'host', contextDir: join(root, 'contexts') } as const;
     generateTask('oolong', { seed: SEED + 1, contextTokens: 1_000_000, contextStorage: 'host', contextDir: join(root, 'warm') });
     rmSync(join(root, 'warm'), { recursive: true, force: true });
     const genMs: number[] = [];
@@ -49,7 +51,7 @@ export async function benchScale100mOolong(ctx: BenchContext): Promise<BenchResu
     const bestGen = Math.min(...genMs);
     const genMbps = diskBytes / 1e6 / (bestGen / 1000);
     const genHwm = procMem('self')?.hwm ?? 0;
-    log(`scale_${label}_oolong: generation ${sig(genMbps, 3)} MB/s to disk (${sig(bestGen, 4)} ms for ${toMB(diskBytes)} MB in ${chunks} chunk files; load ${load})`);
+    log(`scale_${label}_oolong: generation ${sig(genMbps, 3)} MB/s to disk (${sig(bestGen, 4)} ms for ${sig(diskBytes / 1e6, 4)} MB in ${chunks} chunk files; load ${load})`);
     gc();
     await sleep(100);
 
@@ -102,6 +104,7 @@ export async function benchScale100mOolong(ctx: BenchContext): Promise<BenchResu
           turns: ep.turns,
           sub_calls: ep.sub_calls,
           context_tokens: tokens,
+          query: 'count',
           disk_bytes: diskBytes,
           chunk_files: chunks,
           generate_mbps: sig(genMbps, 4),
