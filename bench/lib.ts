@@ -192,8 +192,9 @@ export const MB = 1024 * 1024;
 export const toMB = (bytes: number, digits = 1) => round(bytes / MB, digits);
 
 /** Bytes of a task context as UTF-8 (documents: id + title + text). */
-export function contextBytes(context: string | { id: string; title: string; text: string }[]): number {
+export function contextBytes(context: string | { id: string; title: string; text: string }[] | { kind: 'chunked'; bytes: number }): number {
   if (typeof context === 'string') return Buffer.byteLength(context, 'utf8');
+  if (!Array.isArray(context)) return context.bytes;
   let n = 0;
   for (const d of context) n += Buffer.byteLength(d.id, 'utf8') + Buffer.byteLength(d.title, 'utf8') + Buffer.byteLength(d.text, 'utf8');
   return n;

@@ -3,6 +3,8 @@
  * (`systemPrompt` config option: a string with the same {placeholders}, or a function of PromptInfo).
  */
 
+import { isChunkedContext, type ChunkedContext } from '../tasks/chunked.ts';
+import { ChunkedReader } from '../tasks/chunked-reader.ts';
 import { PYTHON_CONTEXT_DESCRIPTION, PYTHON_RLM_DESCRIPTION } from './prompt-python.ts';
 
 export { PYTHON_SYSTEM_PROMPT, PYTHON_NO_CODE_NOTICE } from './prompt-python.ts';
@@ -109,12 +111,23 @@ export function renderSubModelDetails(info: Pick<PromptInfo, 'subModels'>): stri
 /** The first user message: the question and what the context looks like — never the context itself. */
 export function renderTaskMessage(
   question: string,
-  context: string | { id: string; title: string; text: string }[],
+  context: string | { id: string; title: string; text: string }[] | ChunkedContext,
   previewChars = 300,
   repl: 'js' | 'python' = 'js',
 ): string {
   let description: string;
-  if (typeof context === 'string') {
+  if (isChunkedContext(context)) {
+    const reader = new ChunkedReader(context);
+    try {
+      const head = reader.slice(0, previewChars);
+      const lines = reader.newlines + 1;
+      description = context.docs
+        ? `\`context\` is a host-backed corpus of ${context.docs.count.toLocaleString('en-US')} documents (${context.length.toLocaleString('en-US')} characters in all), stored on disk — not a string or an array: use \`context.docs.length\`, \`context.doc(i)\` and the other methods of \`context\` described above. The text starts with:\n\`\`\`\n${head}${context.length > previewChars ? '…' : ''}\n\`\`\``
+        : `\`context\` is a host-backed text of ${context.length.toLocaleString('en-US')} characters in ${lines.toLocaleString('en-US')} lines, stored on disk — not a string: use the methods of \`context\` described above (\`context.search\`, \`context.slice\`, \`context.lines\`, \`context.chunks\`). It starts with:\n\`\`\`\n${head}${context.length > previewChars ? '…' : ''}\n\`\`\``;
+    } finally {
+      reader.close();
+    }
+  } else if (typeof context === 'string') {
     const lines = countLines(context);
     description =
       `\`context\` is a string of ${context.length.toLocaleString('en-US')} characters in ${lines.toLocaleString('en-US')} lines. ` +

@@ -851,5 +851,7 @@ function fmt(n: number): string {
 
 /** Characters of a context (documents: titles + texts). */
 export function contextChars(context: Task['context']): number {
-  return typeof context === 'string' ? context.length : context.reduce((n, d) => n + d.title.length + d.text.length, 0);
+  if (typeof context === 'string') return context.length;
+  if (!Array.isArray(context)) return context.docs ? context.docs.chars : context.length;
+  return context.reduce((n, d) => n + d.title.length + d.text.length, 0);
 }

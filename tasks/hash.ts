@@ -3,6 +3,7 @@
  * same one (`verifyTaskId`). Each field is length-prefixed so that no two different field tuples hash the same bytes.
  */
 import { createHash } from 'node:crypto';
+import type { ChunkedContext } from './chunked.ts';
 import type { Doc, Task } from './types.ts';
 
 /** JSON with object keys sorted recursively: the same options object always serializes to the same bytes. */
@@ -29,12 +30,15 @@ export interface TaskHashInput {
   options: Record<string, unknown>;
   question: string;
   answer: string;
-  context: string | Doc[];
+  context: string | Doc[] | ChunkedContext;
 }
 
 const HASH_SLICE = 1 << 20;
 
-/** 16 hex digits (64 bits) of SHA-256 over (family, seed, normalized options, question, answer, context). */
+/**
+ * 16 hex digits (64 bits) of SHA-256 over (family, seed, normalized options, question, answer, context). A chunked
+ * context contributes its chunk sizes and sha256s, not its text.
+ */
 export function taskHash(input: TaskHashInput): string {
   const h = createHash('sha256');
   const field = (s: string): void => {
@@ -51,6 +55,13 @@ export function taskHash(input: TaskHashInput): string {
   if (typeof input.context === 'string') {
     field('string');
     field(input.context);
+  } else if (!Array.isArray(input.context)) {
+    // Host-backed: the chunk files' hashes stand for their bytes (the files are verified against them on replay), so
+    // an id never needs the context as one string. Chunk boundaries are part of the id (same generator ⇒ same cut).
+    const c = input.context;
+    field(`chunked:${c.length}:${c.bytes}:${c.chunks.length}`);
+    for (const ch of c.chunks) field(`${ch.chars}:${ch.bytes}:${ch.sha256}`);
+    if (c.docs) field(`docs:${c.docs.count}:${c.docs.bytes}:${c.docs.sha256}`);
   } else {
     field(`docs:${input.context.length}`);
     for (const doc of input.context) {

@@ -15,13 +15,17 @@ import { oolongPairsFamily } from './oolong-pairs.ts';
 import { sniahFamily } from './sniah.ts';
 import type { GenerateOptions, ScoreResult, Task, TaskFamilyDef } from './types.ts';
 
-export type { AnswerType, Doc, GenerateOptions, ScoreResult, Task, TaskFamily, TaskFamilyDef, TaskPlugin } from './types.ts';
+export type { AnswerType, ChunkedContext, Doc, GenerateOptions, ScoreResult, Task, TaskFamily, TaskFamilyDef, TaskPlugin } from './types.ts';
 export { TaskFileError, TaskOptionError, TaskPluginError, UnknownTaskError } from './errors.ts';
 export {
   FILE_COLUMNS, FILE_SCORERS, FILE_TASK_PREFIX, afterLastColon, extractChoice, isFileTaskName, lastBoxed, loadTaskFile, parseDate,
   resolveFileTaskName, scoreFileTask, type FileScorer, type FileTaskRow, type TaskFile,
 } from './file-tasks.ts';
 export { isPluginSpec, isTaskFamilyDef, loadTaskPlugin, pluginFamilyNames, registerTaskFamily } from './plugins.ts';
+export {
+  BLOCK_CHARS, ChunkedContextError, DEFAULT_CHUNK_CHARS, DOC_SEPARATOR, checkChunkedFiles, createChunkWriter, describeChunkedContext,
+  isChunkedContext, openChunkedContext, verifyChunkedContext, verifyChunkedContextAsync, type ChunkFile, type ChunkWriter, type ChunkedDocs,
+} from './chunked.ts';
 export { canonicalJson, taskHash, verifyTaskId, type TaskHashInput } from './hash.ts';
 export { countTokens } from './tokens.ts';
 export { matchesAny, normalizeAnswer, numericScore, parseFirstNumber, parsePairs, setF1 } from './normalize.ts';

@@ -11,6 +11,7 @@
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { TaskPluginError } from './errors.ts';
+import { isChunkedContext } from './chunked.ts';
 import type { GenerateOptions, ScoreResult, Task, TaskFamilyDef, TaskPlugin } from './types.ts';
 
 const registry = new Map<string, TaskFamilyDef>();
@@ -54,6 +55,7 @@ function checkTask(where: string, name: string, t: unknown, call: string): Task 
   if (typeof task.question !== 'string' || task.question === '') bad('a task without a question string');
   const ctxOk =
     typeof task.context === 'string' ||
+    isChunkedContext(task.context) ||
     (Array.isArray(task.context) && task.context.every((d) => d && typeof d.id === 'string' && typeof d.title === 'string' && typeof d.text === 'string'));
   if (!ctxOk) bad('a context that is neither a string nor a list of {id, title, text} documents');
   if (typeof task.answer !== 'string') bad(`an answer of type ${typeof task.answer} (answers are strings)`);

@@ -2,6 +2,8 @@
  * Human-readable task summaries for `npm run tasks` (and for anyone debugging a task): identity, sizes, question,
  * answer, the analysis fields of meta, and a few lines of context around the evidence.
  */
+import { isChunkedContext } from './chunked.ts';
+import { ChunkedReader } from './chunked-reader.ts';
 import { headLines, linesAt } from './records.ts';
 import type { Doc, Task } from './types.ts';
 
@@ -18,16 +20,31 @@ function indent(text: string, prefix = '  '): string {
     .join('\n');
 }
 
+/** [from, to) of a string or host-backed context (the only piece a preview reads from disk). */
+function contextSlice(context: Task['context'], from: number, to: number): { text: string; length: number } {
+  if (isChunkedContext(context)) {
+    const r = new ChunkedReader(context);
+    try {
+      return { text: r.slice(from, to), length: context.length };
+    } finally {
+      r.close();
+    }
+  }
+  const s = context as string;
+  return { text: s.slice(from, to), length: s.length };
+}
+
 function sniahEvidence(task: Task): string {
-  const ctx = task.context as string;
   const at = Number(task.meta.needleCharOffset ?? -1);
   if (at < 0) return '';
   const from = Math.max(0, at - 160);
-  const to = Math.min(ctx.length, at + Number((task.meta.evidence as { length?: number })?.length ?? 0) + 160);
-  return `${from > 0 ? '…' : ''}${ctx.slice(from, to).replace(/\n+/g, ' ¶ ')}${to < ctx.length ? '…' : ''}`;
+  const to = at + Number((task.meta.evidence as { length?: number })?.length ?? 0) + 160;
+  const { text, length } = contextSlice(task.context, from, to);
+  return `${from > 0 ? '…' : ''}${text.replace(/\n+/g, ' ¶ ')}${to < length ? '…' : ''}`;
 }
 
 function recordEvidence(task: Task): string {
+  if (isChunkedContext(task.context)) return `(${describeHost(task)}; see meta for the evidence lines)`;
   const ctx = task.context as string;
   const lines = Array.isArray(task.meta.evidenceLines) ? (task.meta.evidenceLines as number[]).slice(0, 4) : [];
   if (lines.length > 0) {
@@ -77,6 +94,11 @@ function metaLine(task: Task): string {
   }
 }
 
+function describeHost(task: Task): string {
+  const c = task.context;
+  return isChunkedContext(c) ? `host-backed: ${num(c.chunks.length)} chunk file(s), ${num(c.bytes)} bytes in ${c.dir}` : '';
+}
+
 export function formatTaskSummary(task: Task): string {
   const m = task.meta;
   const answer = task.answer.includes('\n') ? `\n${indent(clip(task.answer, 1200))}` : ` ${task.answer}`;
@@ -87,7 +109,7 @@ export function formatTaskSummary(task: Task): string {
   const parts = [
     `=== ${task.family} · id ${task.id} · seed ${task.seed} ===`,
     `options: ${JSON.stringify(task.options)}`,
-    `size: ${num(m.contextTokens)} tokens (o200k) · ${num(m.contextChars)} chars${Array.isArray(task.context) ? ` · ${num(task.context.length)} documents` : ''}`,
+    `size: ${num(m.contextTokens)} tokens (o200k) · ${num(m.contextChars)} chars${Array.isArray(task.context) ? ` · ${num(task.context.length)} documents` : ''}${isChunkedContext(task.context) ? ` · ${describeHost(task)}` : ''}`,
     `meta: ${metaLine(task)}`,
     `question:\n${indent(task.question)}`,
     `answer (${task.answerType}):${answer}`,

@@ -1,3 +1,7 @@
+import type { ChunkedContext } from './chunked.ts';
+
+export type { ChunkedContext } from './chunked.ts';
+
 /** A document of a corpus task (browsecomp): `context` is an array of these. */
 export interface Doc {
   id: string;
@@ -21,7 +25,11 @@ export interface Task {
   /** The generator options that produced this task (normalized: defaults filled in), JSON-serializable. */
   options: Record<string, unknown>;
   question: string;
-  context: string | Doc[];
+  /**
+   * The context: a string, a corpus of documents, or — for giant contexts — a host-backed ChunkedContext (chunk files
+   * on disk, see tasks/chunked.ts; the sandbox exposes it as an object with a small read API instead of a string).
+   */
+  context: string | Doc[] | ChunkedContext;
   /** Gold answer as the scorer expects it; always a string (pairs: one `(a, b)` per line; entity: canonical name). */
   answer: string;
   answerType: AnswerType;

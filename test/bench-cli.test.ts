@@ -19,7 +19,7 @@ describe('npm run bench (arguments)', () => {
     const r = run(['--help']);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^Usage: npm run bench/);
-    for (const b of ['step_overhead', 'python_step_overhead', 'reset_10m', 'taskgen', 'harness_turn', 'parquet_write', 'memory_per_episode', 'scale_10m', 'report']) {
+    for (const b of ['step_overhead', 'python_step_overhead', 'reset_10m', 'taskgen', 'harness_turn', 'parquet_write', 'memory_per_episode', 'concurrency_1000', 'scale_10m', 'report']) {
       expect(r.stdout).toContain(b);
     }
   });
@@ -39,7 +39,11 @@ describe('npm run bench (arguments)', () => {
       { id: 'parquet_write', select: null },
     ]);
     expect(resolvePlan(['scale_10m', 'scale_10m_oolong'])).toEqual([{ id: 'scale_10m', select: null }]);
-    expect(resolvePlan(null).map((p) => p.id)).toHaveLength(12);
+    const all = resolvePlan(null).map((p) => p.id);
+    expect(new Set(all).size).toBe(all.length);
+    expect(all.length).toBeGreaterThanOrEqual(13);
+    expect(all).toContain('concurrency_1000');
+    expect(resolvePlan(['concurrency_1000_rss_per_episode'])).toEqual([{ id: 'concurrency_1000', select: null }]);
     expect(resolvePlan(['restore_new_worker'])).toEqual([{ id: 'rollback', select: null }]);
     expect(resolvePlan(['env_server_ws'])).toEqual([{ id: 'env_server', select: null }]);
     expect(resolvePlan(['python_reset_grpo16'])).toEqual([{ id: 'python_step_overhead', select: null }]);

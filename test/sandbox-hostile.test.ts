@@ -153,6 +153,11 @@ const HOSTILE: Hostile[] = [
   },
   { name: 'answer with a looping getter', code: "answer = { content: 'x', get ready() { while (true) {} } }", check: cpu, after: ['answer = { content: "fine", ready: false }; print("ok")', 'ok\n'] },
   { name: 'answer as a throwing Proxy', code: "answer = new Proxy({}, { get() { throw new Error('proxy trap') } })", check: (r) => expect(r.error).toBe('Error: proxy trap (line 1)') },
+  // the REPL's own answer object, tampered with in place (the host reads it without running model code only when untouched)
+  { name: 'looping getter defined on the own answer object', code: "Object.defineProperty(answer, 'ready', { get() { while (true) {} } })", check: cpu },
+  { name: 'own answer object: ready deleted, a Proxy prototype', code: "delete answer.ready; Object.setPrototypeOf(answer, new Proxy({}, { get() { throw new Error('proto trap') } }))", check: (r) => expect(r.error).toBe('Error: proto trap (line 1)') },
+  { name: 'own answer object: content with a looping toJSON', code: 'answer.content = { toJSON() { while (true) {} } }; answer.ready = true', check: cpu },
+  { name: 'own answer object: content getter that throws', code: "Object.defineProperty(answer, 'content', { get() { throw new Error('content trap') } }); answer.ready = true", check: (r) => expect(r.error).toBe('Error: content trap (line 1)') },
   // ---- throwing strange things
   { name: 'throw a number', code: 'throw 42', check: (r) => expect(r.error).toBe('Uncaught 42') },
   { name: 'throw null', code: 'throw null', check: (r) => expect(r.error).toBe('Uncaught null') },

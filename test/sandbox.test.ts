@@ -541,3 +541,72 @@ describe('context cache under concurrent opens', () => {
     }
   });
 });
+
+describe('a GRPO group shares one copy of its context', () => {
+  const noSub: SubCallHandler = async () => ({ text: '', model: '', promptTokens: 0, completionTokens: 0 });
+  // A checksum computed inside the isolate with built-ins captured before the model's cells can replace them.
+  const CHECK = 'print(context.length, (() => { let h = 0; for (let i = 0; i < context.length; i++) h = (h * 31 + context.charCodeAt(i)) | 0; return h })())';
+  const expected = (s: string) => {
+    let h = 0;
+    for (let i = 0; i < s.length; i++) h = (h * 31 + s.charCodeAt(i)) | 0;
+    return `${s.length} ${h}\n`;
+  };
+
+  it('one episode changing its `context` (and the built-ins it reads it with) leaves every sibling view unchanged', async () => {
+    const group = new SandboxPool({ workers: 2, contextCacheEntries: 4 });
+    try {
+      const text = 'The special magic number for alpha is 12345. '.repeat(2_000); // 90 KB: an external string, shared
+      const openOne = (seed: number) => group.open({ context: text, contextKey: 'grpo-task-1', seed, ...BASE }, noSub);
+      const siblings = await Promise.all(Array.from({ length: 16 }, (_, i) => openOne(i)));
+      const mutator = siblings[0]!;
+      const tries = await runAll(mutator, [
+        'context = "gone"; globalThis.context = "gone too"',
+        "Object.defineProperty(globalThis, 'context', { value: 'redefined' })",
+        'String.prototype.charCodeAt = () => 0; String.prototype.slice = () => "hacked"; Object.defineProperty(String.prototype, "length", { get() { return 1 } })',
+        'print(typeof context, context.length, context.slice(0, 5))',
+      ]);
+      expect(tries[1]!.error).toMatch(/^TypeError: Cannot redefine property: context/);
+      expect(tries[3]!.output).toBe(`string ${text.length} hacked\n`); // its own realm's String.prototype, its own business
+      for (const s of siblings.slice(1)) expect((await s.run(CHECK)).output).toBe(expected(text));
+      // Siblings opened after the mutation get the cached copy: unchanged as well.
+      const late = await Promise.all([openOne(100), openOne(101)]);
+      for (const s of late) expect((await s.run(CHECK)).output).toBe(expected(text));
+      await Promise.all([...siblings, ...late].map((s) => s.close()));
+    } finally {
+      await group.close();
+    }
+  });
+
+  it('documents of a shared Doc[] context stay frozen and unchanged for siblings', async () => {
+    const group = new SandboxPool({ workers: 1 });
+    try {
+      const docs = Array.from({ length: 50 }, (_, i) => ({ id: `d${i}`, title: `Title ${i}`, text: `Body of document ${i}. `.repeat(40) }));
+      const a = await group.open({ context: docs, contextKey: 'grpo-docs', seed: 1, ...BASE }, noSub);
+      const b = await group.open({ context: docs, contextKey: 'grpo-docs', seed: 2, ...BASE }, noSub);
+      const r = await a.run('try { context[0].text = "x" } catch {} try { context.push({}) } catch (e) { print(e.name) } Array.prototype.map = () => []; print(context[0].text.slice(0, 16), context.length)');
+      expect(r.output).toBe('TypeError\nBody of document 50\n');
+      const seen = await b.run('print(context.length, context.map((d) => d.id + ":" + d.text.length).join(","))');
+      expect(seen.output).toBe(`50 ${docs.map((d) => `${d.id}:${d.text.length}`).join(',')}\n`);
+      await Promise.all([a.close(), b.close()]);
+    } finally {
+      await group.close();
+    }
+  });
+
+  it('a context the worker no longer caches is sent again (open by key falls back to the text)', async () => {
+    const one = new SandboxPool({ workers: 1, contextCacheEntries: 1 });
+    try {
+      const A = 'context A. '.repeat(10_000);
+      const B = 'context B. '.repeat(10_000);
+      const a1 = await one.open({ context: A, contextKey: 'A', seed: 1, ...BASE }, noSub);
+      const b1 = await one.open({ context: B, contextKey: 'B', seed: 1, ...BASE }, noSub); // evicts A in the worker
+      const a2 = await one.open({ context: A, contextKey: 'A', seed: 2, ...BASE }, noSub); // parent's hint says cached: a miss, then the text
+      expect((await a2.run(CHECK)).output).toBe(expected(A));
+      expect((await b1.run(CHECK)).output).toBe(expected(B));
+      expect((await a1.run(CHECK)).output).toBe(expected(A));
+      await Promise.all([a1.close(), b1.close(), a2.close()]);
+    } finally {
+      await one.close();
+    }
+  });
+});

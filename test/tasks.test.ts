@@ -13,6 +13,7 @@ import {
   scoreTask,
   taskHash,
   verifyTaskId,
+  type Doc,
   type Task,
 } from '../tasks/index.ts';
 import { OOLONG_TEMPLATES, allInstances } from '../tasks/records.ts';
@@ -116,7 +117,7 @@ describe('determinism and ids', () => {
     expect(verifyTaskId(tampered)).toBe(false);
     const otherContext: Task = {
       ...t,
-      context: typeof t.context === 'string' ? `${t.context} ` : t.context.map((d, i) => (i === 0 ? { ...d, text: `${d.text} ` } : d)),
+      context: typeof t.context === 'string' ? `${t.context} ` : (t.context as Doc[]).map((d, i) => (i === 0 ? { ...d, text: `${d.text} ` } : d)),
     };
     expect(verifyTaskId(otherContext)).toBe(false);
   });

@@ -39,10 +39,23 @@ export function seed32(seed: number): number {
 
 /** The primitive every model-running task rejects first (see prelude.ts): seeing it means "the task completed". */
 export const TASK_SENTINEL = 'RLM_SANDBOX_TASK_END';
+/** finish() completes with an error whose message is this marker + the cell's result JSON (see prelude.ts). */
+export const RESULT_MARK = 'RLM_SANDBOX_RESULT:';
 /** A task that has not settled this long after its isolate was disposed / its abort started is stuck. */
 const STUCK_AFTER_MS = 1_000;
+/** quick() only formats strings already capped; the bound is a backstop. */
+const QUICK_TIMEOUT_MS = 1_000;
 
 type Outcome = { kind: 'ok'; value: unknown } | { kind: 'err'; error: unknown } | { kind: 'killed' };
+
+/** A task's rejection: the run marker or finish's result (both mean "completed"), else a real error. */
+function completion(error: unknown): Outcome {
+  if (error === TASK_SENTINEL) return { kind: 'ok', value: undefined };
+  if (error instanceof Error && typeof error.message === 'string' && error.message.startsWith(RESULT_MARK)) {
+    return { kind: 'ok', value: error.message.slice(RESULT_MARK.length) };
+  }
+  return { kind: 'err', error };
+}
 
 const INTERNAL_FATAL = JSON.stringify({ remaining: 0, budget: null, fatal: 'internal error (the sub-call host failed)', results: [], texts: [] });
 
@@ -50,9 +63,8 @@ export class IsolateSession {
   readonly limits: ResolvedLimits;
   private readonly isolate: ivm.Isolate;
   private runRef!: ivm.Reference<(src: string, isAsync: boolean) => string>;
+  private quickRef!: ivm.Reference<() => string | null>;
   private finishRef!: ivm.Reference<() => string>;
-  private abortRef!: ivm.Reference<(message: string) => string>;
-  private collectRef!: ivm.Reference<() => string>;
   private killReason: StopReason | null = null;
   private onKilled: () => void = () => {};
   private readonly killed: Promise<Outcome>;
@@ -106,15 +118,15 @@ export class IsolateSession {
         maxErrorChars: limits.maxErrorChars,
         docLayout: init.docLayout,
         sentinel: TASK_SENTINEL,
+        resultMark: RESULT_MARK,
       });
       const api = (await context.evalClosure(PRELUDE_SOURCE, [sub, emit, init.context.copyInto(), cfg], {
         result: { reference: true },
         timeout: 10_000,
       })) as unknown as ivm.Reference<Record<string, unknown>>;
       s.runRef = (await api.get('run', { reference: true })) as unknown as typeof s.runRef;
+      s.quickRef = (await api.get('quick', { reference: true })) as unknown as typeof s.quickRef;
       s.finishRef = (await api.get('finish', { reference: true })) as unknown as typeof s.finishRef;
-      s.abortRef = (await api.get('abort', { reference: true })) as unknown as typeof s.abortRef;
-      s.collectRef = (await api.get('collect', { reference: true })) as unknown as typeof s.collectRef;
       api.release();
       return s;
     } catch (e) {
@@ -166,7 +178,7 @@ export class IsolateSession {
     let settledFlag = false;
     const settled: Promise<Outcome> = start().then(
       (value) => ((settledFlag = true), { kind: 'ok', value }),
-      (error) => ((settledFlag = true), error === TASK_SENTINEL ? { kind: 'ok', value: undefined } : { kind: 'err', error }),
+      (error) => ((settledFlag = true), completion(error)),
     );
     const out = await Promise.race([settled, this.killed]);
     if (out.kind === 'killed' && !settledFlag) {
@@ -202,14 +214,25 @@ export class IsolateSession {
     }
   }
 
+  /**
+   * run (the model's code, async: it may block on sub-calls), then the outcome: quick() synchronously when reading it
+   * needs no model code (the common case: one isolate round trip per cell), else finish() under what is left of the
+   * cell's CPU time. A CPU timeout disposes the isolate: the session rolls the cell back from its journal either way.
+   */
   private async runPhases(code: string, isAsync: boolean, cpuMs: number): Promise<Omit<IsolateCellResult, 'durationMs'>> {
     const cpu0 = this.cpuTime();
     let out = await this.task(() => this.runRef.apply(undefined, [code, isAsync], { timeout: cpuMs, result: { copy: true } }));
     if (out.kind === 'ok') {
+      out = this.quick();
+      if (out.kind === 'ok' && typeof out.value === 'string') return this.parse(out.value);
+    }
+    if (out.kind === 'ok') {
       const left = Math.max(1, Math.ceil(cpuMs - (this.cpuTime() - cpu0)));
       out = await this.task(() => this.finishRef.apply(undefined, [], { timeout: left, result: { copy: true } }));
+      if (out.kind === 'ok') {
+        return typeof out.value === 'string' ? this.parse(out.value) : { output: this.emitted, error: 'InternalError: the cell result could not be read' };
+      }
     }
-    if (out.kind === 'ok') return this.collect();
     if (out.kind === 'killed') return deadResult(this.killReason ?? 'worker_crash', this.emitted, this.limits);
 
     const msg = out.error instanceof Error ? out.error.message : String(out.error);
@@ -219,30 +242,22 @@ export class IsolateSession {
       return deadResult(reason, this.emitted, this.limits);
     }
     if (/timed out/i.test(msg)) {
-      const text = `TimeoutError: the cell exceeded its CPU time limit of ${fmtInt(cpuMs)} ms and was stopped (variables set before that are kept)`;
-      // abort() runs no model code, but the timed-out task skipped isolated-vm's epilogue, so promises the model rejected
-      // before the timeout are still queued and get read when abort's task ends: if that never finishes, give up.
-      const guard = setTimeout(() => {
-        this.kill('cpu_timeout');
-        this.reportStuck();
-      }, STUCK_AFTER_MS);
-      const a = await this.task(() => this.abortRef.apply(undefined, [text], { timeout: 250, result: { copy: true } }));
-      clearTimeout(guard);
-      if (a.kind !== 'killed' && !this.isolate.isDisposed) {
-        const r = await this.collect();
-        if (!r.dead) return { ...r, error: text, stopReason: 'cpu_timeout' };
-      }
-      if (this.killReason === null) this.kill('cpu_timeout');
-      return deadResult(this.killReason ?? 'cpu_timeout', this.emitted, this.limits);
+      // The timed-out task skipped isolated-vm's epilogue (promises the model rejected are still queued): nothing of
+      // this isolate is trustworthy any more.
+      this.kill('cpu_timeout');
+      return deadResult('cpu_timeout', this.emitted, this.limits);
     }
     return { output: this.emitted, error: `InternalError: ${msg}` };
   }
 
-  private async collect(): Promise<Omit<IsolateCellResult, 'durationMs'>> {
-    const c = await this.task(() => this.collectRef.apply(undefined, [], { timeout: 250, result: { copy: true } }));
-    if (c.kind === 'ok' && typeof c.value === 'string') return this.parse(c.value);
-    if (c.kind === 'killed' || this.isolate.isDisposed) return deadResult(this.killReason ?? 'worker_crash', this.emitted, this.limits);
-    return { output: this.emitted, error: 'InternalError: the cell result could not be read' };
+  /** quick(): synchronous (it runs no model code); `ok` with null when finish() must run. */
+  private quick(): Outcome {
+    if (this.dead) return { kind: 'killed' };
+    try {
+      return { kind: 'ok', value: this.quickRef.applySync(undefined, [], { timeout: QUICK_TIMEOUT_MS, result: { copy: true } }) };
+    } catch (error) {
+      return { kind: 'err', error };
+    }
   }
 
   private cpuTime(): number {

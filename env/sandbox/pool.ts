@@ -8,6 +8,7 @@
 import { mkdtempSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { isChunkedContext } from '../../tasks/chunked.ts';
 import type { Doc } from '../../tasks/types.ts';
 import type { CellResult, SessionOptions, SubCallHandler } from './types.ts';
 import type { CellLimits, ContextTransfer, WorkerConfig, WorkerToParent } from './protocol.ts';
@@ -206,6 +207,9 @@ export class SandboxPool implements SessionHost {
     if (options.repl !== undefined && options.repl !== 'js' && options.repl !== 'python') {
       throw new SandboxConfigError(`open(options): repl must be 'js' or 'python', got ${JSON.stringify(options.repl)}`);
     }
+    if (isChunkedContext(options.context)) {
+      throw new SandboxConfigError('open(options): host-backed (chunked) contexts are not supported by this sandbox build yet');
+    }
     if (options.repl === 'python') return this.python().open(options, onSubCall);
     if (typeof options.seed !== 'number' || !Number.isFinite(options.seed)) {
       throw new SandboxConfigError(`open(options): seed must be a finite number, got ${String(options.seed)}`);
@@ -223,7 +227,8 @@ export class SandboxPool implements SessionHost {
     }
     const key = options.contextKey ?? null;
     const cachedFile = key !== null ? this.files.get(key) : undefined;
-    const prepared = cachedFile && cachedFile.chars === contextChars(options.context) ? null : prepareContext(options.context);
+    const context = options.context as string | Doc[];
+    const prepared = cachedFile && cachedFile.chars === contextChars(context) ? null : prepareContext(context);
     const bytes = prepared ? prepared.bytes : cachedFile!.bytes;
     const limits = resolveLimits(options, bytes);
     // The isolate starts with what is left of the budget (shared or own); a restore starts it the same way again.
@@ -232,7 +237,7 @@ export class SandboxPool implements SessionHost {
       limits,
       onSubCall,
       this,
-      { context: options.context, key, chars: prepared ? prepared.chars : cachedFile!.chars, seed: options.seed, initialUsed },
+      { context, key, chars: prepared ? prepared.chars : cachedFile!.chars, seed: options.seed, initialUsed },
       used,
       budget,
     );
@@ -304,18 +309,31 @@ export class SandboxPool implements SessionHost {
     worker.sessions.add(s);
     this.sessions.set(wsid, s);
     worker.hold();
-    const opened = await new Promise<Extract<WorkerToParent, { t: 'opened' }> | null>((resolve) => {
-      const timer = setTimeout(() => {
-        worker.opens.delete(wsid);
-        worker.kill();
-        resolve(null);
-      }, OPEN_TIMEOUT_MS);
-      worker.opens.set(wsid, (m) => {
-        clearTimeout(timer);
-        resolve(m);
+    const handshake = (ctx: ContextTransfer) =>
+      new Promise<Extract<WorkerToParent, { t: 'opened' }> | null>((resolve) => {
+        const timer = setTimeout(() => {
+          worker.opens.delete(wsid);
+          worker.kill();
+          resolve(null);
+        }, OPEN_TIMEOUT_MS);
+        worker.opens.set(wsid, (m) => {
+          clearTimeout(timer);
+          resolve(m);
+        });
+        worker.send({ t: 'open', sid: wsid, ctx, seed: s.spec.seed, limits: s.limits, subCallsUsed: s.spec.initialUsed });
       });
-      worker.send({ t: 'open', sid: wsid, ctx: transfer, seed: s.spec.seed, limits: s.limits, subCallsUsed: s.spec.initialUsed });
-    });
+    // A worker that loaded this context recently most likely still caches it: send the key alone (a GRPO group's
+    // siblings then cost no copy of the text at all); on a miss the worker says so and the text follows.
+    // The worker handles messages in order and caches a context as soon as an open carrying it arrives, so the key is
+    // noted when the text is sent: siblings opened right after it go by key too.
+    let opened: Extract<WorkerToParent, { t: 'opened' }> | null;
+    if (key !== null && transfer.source.kind === 'inline' && worker.keys.has(key)) {
+      opened = await handshake({ ...transfer, source: { kind: 'cached' } });
+      if (opened?.miss) opened = await handshake(transfer);
+    } else {
+      if (key !== null) worker.noteKey(key);
+      opened = await handshake(transfer);
+    }
     worker.release();
     cleanup();
     if (opened && opened.error === null) {

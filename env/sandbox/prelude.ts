@@ -2,7 +2,7 @@
  * The code that sets up one isolate: the REPL's globals and the private cell runner.
  *
  * It runs once per session through `context.evalClosure(PRELUDE_SOURCE, [subRef, emit, contextCopy, configJson])` and
- * returns a frozen object { run, finish, abort, collect } that only the host holds (never a global). Rules it follows (see
+ * returns a frozen object { run, quick, finish } that only the host holds (never a global). Rules it follows (see
  * notes/sandbox.md, "Traps"):
  * - every built-in it needs is captured here, before any model code runs (the model may replace JSON.stringify,
  *   Array.prototype.join, Function.prototype.call, …);
@@ -23,6 +23,7 @@ const RA = Reflect.apply, RConstruct = Reflect.construct, RGOPD = Reflect.getOwn
 const ODP = Object.defineProperty, OFreeze = Object.freeze, OGOPN = Object.getOwnPropertyNames;
 const JStringify = JSON.stringify, JParse = JSON.parse;
 const S = String, IsArray = Array.isArray, IsSafeInt = Number.isSafeInteger, MathImul = Math.imul;
+const HasOwn = Object.prototype.hasOwnProperty;
 const StrSlice = String.prototype.slice, StrTrim = String.prototype.trim, RegExec = RegExp.prototype.exec;
 const SymToString = Symbol.prototype.toString;
 const MapSize = RGOPD(Map.prototype, 'size').get, SetSize = RGOPD(Set.prototype, 'size').get;
@@ -277,7 +278,9 @@ function FINAL_VAR(name) {
   finalValue = serializeAnswer(G[n], "FINAL_VAR('" + capStr(n, 100) + "')");
   finalSource = 'FINAL_VAR';
 }
-const freshAnswer = () => ({ content: '', ready: false });
+// The last answer object made here: the only one quick() reads without running code (it cannot be a Proxy).
+let ownAnswer = null;
+const freshAnswer = () => (ownAnswer = { content: '', ready: false });
 const checkAnswer = () => {
   const a = G.answer;
   if (a === null || typeof a !== 'object') { G.answer = freshAnswer(); return; }
@@ -412,11 +415,15 @@ ODP(G, 'answer', { value: freshAnswer(), writable: true, enumerable: false, conf
 // ---------- the private cell runner ----------
 // isolated-vm ends every task by copying the value of the FIRST promise rejected without a handler in that task, reading
 // its message/stack outside any timeout (a Proxy or a looping getter there hangs the host). Each task that can run model
-// code therefore starts by rejecting a private promise with a primitive marker: that one is always first, the host sees
-// the marker instead of the task's return value, and fetches results with collect() (a task that runs no model code).
-const mark = () => { RA(PromiseReject, PromiseC, [cfg.sentinel]); };
+// code therefore starts by rejecting a private promise with a value of ours: that one is always first, and the host sees
+// it instead of the task's return value. run() rejects with a primitive marker; finish() rejects with a private
+// null-prototype holder whose own data property "message" it sets, at its very end, to the marker + the cell's result
+// JSON — so the result arrives with finish's completion and the host queues run and finish together (one round trip).
+// isolated-vm holds the rejected promises it will report only weakly: a GC during the task (a big allocation) would drop
+// ours and let a later one — maybe the model's — be reported. Each marker promise is kept alive until the next task.
+let marked = null;
+const mark = (v) => { marked = RA(PromiseReject, PromiseC, [v]); };
 let pending = null;
-let lastJson = null;
 const result = (error, stop) => {
   const j = '{"o":' + JStringify(outStr) + ',"d":' + outDropped + ',"r":' + remaining +
     ',"e":' + (error === null ? 'null' : JStringify(error)) +
@@ -430,7 +437,7 @@ const NEVER_SETTLED = 'the cell awaited something that can never settle (this RE
 return OFreeze({
   // Phase 1: evaluate the rewritten cell. Microtasks (awaits, then-callbacks) run right after, still under the timeout.
   run(src, isAsync) {
-    mark();
+    mark(cfg.sentinel);
     outStr = ''; outPending = 0; outShown = 0; outDropped = 0; cellChars = 0;
     finalValue = null; finalSource = null; lastBudgetError = null; unhandled = null;
     const st = { __proto__: null, done: false, failed: false, err: undefined };
@@ -443,9 +450,42 @@ return OFreeze({
     } catch (e) { st.done = true; st.failed = true; st.err = e; }
     return 'P';
   },
-  // Phase 2: collect the outcome (after the microtask checkpoint), check the answer object, describe any error.
+  // Phase 2, fast: the outcome when reading it needs no model code (no error object to describe, the answer object is
+  // the untouched one made here with plain data properties). Runs no model code, so the host may call it synchronously.
+  // Returns the result JSON, or null (nothing changed): then finish() must run, under a timeout.
+  quick() {
+    const st = pending;
+    if (unhandled !== null || (st !== null && st.done && st.failed)) return null;
+    const error = st === null || !st.done ? 'Error: ' + NEVER_SETTLED : null;
+    // A data property that cannot be reconfigured: reading its descriptor runs no code.
+    const a = RGOPD(G, 'answer').value;
+    let replace = false, fv = null;
+    if (a === null || typeof a !== 'object') replace = true;
+    else if (finalValue === null) {
+      if (a !== ownAnswer) return null;
+      const r = RGOPD(a, 'ready');
+      if (r === undefined || !RA(HasOwn, r, ['value'])) return null;
+      if (r.value === true) {
+        const c = RGOPD(a, 'content');
+        if (c === undefined || !RA(HasOwn, c, ['value'])) return null;
+        const v = c.value;
+        switch (typeof v) {
+          case 'string': fv = v; break;
+          case 'number': case 'boolean': case 'bigint': fv = S(v); break;
+          default: return null;
+        }
+        if (fv.length > cfg.maxFinalChars) return null;
+      }
+    }
+    pending = null;
+    if (replace) G.answer = freshAnswer();
+    if (fv !== null) { finalValue = fv; finalSource = 'answer'; }
+    return result(error, null);
+  },
+  // Phase 2: the outcome after run's microtask checkpoint, the answer object, any error (may run model code).
   finish() {
-    mark();
+    const holder = { __proto__: null, message: cfg.sentinel };
+    mark(holder);
     const st = pending;
     pending = null;
     let error = null, stop = null;
@@ -459,21 +499,8 @@ return OFreeze({
       error = 'Uncaught (in promise) ' + describe(unhandled.e);
     }
     try { checkAnswer(); } catch (e) { if (error === null) error = describe(e); }
-    lastJson = result(error, stop);
+    holder.message = cfg.resultMark + result(error, stop);
     return 'F';
-  },
-  // After a CPU timeout: keep what was printed and any answer already submitted; runs no model code.
-  abort(message) {
-    mark();
-    pending = null;
-    lastJson = result(typeof message === 'string' ? message : 'Error: the cell was stopped', null);
-    return 'A';
-  },
-  // Phase 3: hand the result JSON to the host (no model code, no rejections: this task's return value arrives).
-  collect() {
-    const j = lastJson;
-    lastJson = null;
-    return j;
   },
 });
 `;

@@ -1,4 +1,7 @@
-/** Messages between the parent (SandboxPool) and a worker process, over Node's IPC channel (JSON serialization). */
+/**
+ * Messages between the parent (SandboxPool) and a worker process, over Node's IPC channel (JSON serialization: for the
+ * small messages of a step it is faster than 'advanced' — 33 vs 52 µs a round trip here; big contexts go by key or file).
+ */
 import type { IsolateCellResult } from './results.ts';
 import type { ResolvedLimits } from './limits.ts';
 
@@ -18,7 +21,8 @@ export interface ContextTransfer {
   key: string | null;
   chars: number;
   layout: number[] | null;
-  source: { kind: 'inline'; text: string } | { kind: 'file'; path: string; encoding: 'latin1' | 'utf16le' };
+  /** 'cached': the worker should hold `key` already (no text sent); if it does not, it answers `opened` with `miss`. */
+  source: { kind: 'inline'; text: string } | { kind: 'file'; path: string; encoding: 'latin1' | 'utf16le' } | { kind: 'cached' };
 }
 
 export type ParentToWorker =
@@ -29,7 +33,7 @@ export type ParentToWorker =
 
 export type WorkerToParent =
   | { t: 'ready'; pid: number }
-  | { t: 'opened'; sid: number; error: string | null; cached: boolean; ms: number }
+  | { t: 'opened'; sid: number; error: string | null; cached: boolean; ms: number; miss?: boolean }
   | { t: 'sub'; sid: number; id: number; payload: string }
   | { t: 'result'; sid: number; cell: number; result: IsolateCellResult }
   | { t: 'closed'; sid: number }

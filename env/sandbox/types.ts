@@ -1,4 +1,4 @@
-import type { Doc } from '../../tasks/types.ts';
+import type { ChunkedContext, Doc } from '../../tasks/types.ts';
 
 /** One call the model's code made to a sub-model, as recorded in the `steps` table. */
 export interface SubCallRecord {
@@ -102,7 +102,8 @@ export interface SandboxLimits {
 export type ReplLanguage = 'js' | 'python';
 
 export interface SessionOptions extends SandboxLimits {
-  context: string | Doc[];
+  /** A string, documents, or a host-backed ChunkedContext (the REPL's `context` is then a read API over the files). */
+  context: string | Doc[] | ChunkedContext;
   /** Which backend runs the cells. Default 'js'. (added) */
   repl?: ReplLanguage;
   /** Seeds Math.random inside the isolate. */

@@ -68,6 +68,7 @@ function loadContext(ctx: ContextTransfer): { copy: ivm.ExternalCopy<string>; re
       return { copy: hit.copy, release: false, cached: true, unpin: () => unpin(ctx.key!, hit) };
     }
   }
+  if (ctx.source.kind === 'cached') throw new CacheMiss();
   const text = ctx.source.kind === 'inline' ? ctx.source.text : readFileSync(ctx.source.path).toString(ctx.source.encoding);
   if (text.length !== ctx.chars) throw new Error(`context transfer is corrupt (${text.length} chars, expected ${ctx.chars})`);
   const copy = new ivm.ExternalCopy(text);
@@ -79,6 +80,9 @@ function loadContext(ctx: ContextTransfer): { copy: ivm.ExternalCopy<string>; re
   evict();
   return { copy, release: false, cached: false, unpin: () => unpin(ctx.key!, entry) };
 }
+
+/** The parent sent only the key of a context this worker no longer holds: it resends the text. */
+class CacheMiss extends Error {}
 
 function unpin(key: string, entry: { pins: number }): void {
   entry.pins--;
@@ -131,7 +135,8 @@ async function onOpen(m: Extract<ParentToWorker, { t: 'open' }>): Promise<void> 
     send({ t: 'opened', sid: m.sid, error: null, cached, ms: performance.now() - t0 });
   } catch (e) {
     sessions.delete(m.sid);
-    send({ t: 'opened', sid: m.sid, error: e instanceof Error ? e.message : String(e), cached, ms: performance.now() - t0 });
+    if (e instanceof CacheMiss) send({ t: 'opened', sid: m.sid, error: 'context not cached', cached: false, ms: performance.now() - t0, miss: true });
+    else send({ t: 'opened', sid: m.sid, error: e instanceof Error ? e.message : String(e), cached, ms: performance.now() - t0 });
   }
 }
 
