@@ -103,6 +103,8 @@ interface RecordTables {
   instanceTokens: number;
   /** Lead-in pieces (" Quick question:"). */
   leadIds: number[];
+  /** User id → its piece (" || User: 12345 || Instance:"). */
+  userIds: Map<number, number>;
   /** Most bytes a date, a lead-in and an instance sentence can take (to keep one line of room in a block). */
   maxDateBytes: number;
   maxLeadBytes: number;
@@ -148,6 +150,17 @@ function compile(template: string): CompiledTemplate {
     slots,
     sentences: new Int32Array(combinations).fill(-1),
   };
+}
+
+/** The piece of a user id (built once per id: ids are 5-digit, so at most 90,000 of them). */
+function userPiece(t: RecordTables, id: number): number {
+  let p = t.userIds.get(id);
+  if (p === undefined) {
+    // The user piece carries the constant " || Instance:" too (both pretoken-aligned, so counts add up).
+    p = t.store.add(` || User: ${id}${t.instancePiece}`, pieceTokens(` || User: ${id}`) + t.instanceTokens);
+    t.userIds.set(id, p);
+  }
+  return p;
 }
 
 /** Builds (once) the sentence piece of one slot combination: same text and token count as its parts written apart. */
@@ -209,6 +222,7 @@ function getRecordTables(): RecordTables {
     instancePiece: ' || Instance:',
     instanceTokens: pieceTokens(' || Instance:'),
     leadIds,
+    userIds: new Map(),
     maxDateBytes: maxBytes(dateIds),
     maxLeadBytes: maxBytes(leadIds),
     maxSentenceBytes,
@@ -307,12 +321,9 @@ let SCRATCH = new Uint8Array(0);
 function writeRecords(rng: Rng, plan: RecordPlan, sink: ByteSink | null): RecordColumns & { buffer: Uint8Array } {
   const t = getRecordTables();
   const store = t.store;
-  // The user piece carries the constant " || Instance:" too (both pretoken-aligned, so counts add up).
-  const users = new PieceStore();
-  const userIds = plan.userIds.map((id) => users.add(` || User: ${id}${t.instancePiece}`, pieceTokens(` || User: ${id}`) + t.instanceTokens));
+  const userIds = plan.userIds.map((id) => userPiece(t, id));
   let maxUserBytes = 0;
-  for (const id of userIds) maxUserBytes = Math.max(maxUserBytes, users.bytes(id));
-  const uWords = users.words;
+  for (const id of userIds) maxUserBytes = Math.max(maxUserBytes, store.bytes(id));
   // + 4: the last piece's word padding.
   const maxLine = t.maxDateBytes + maxUserBytes + t.maxLeadBytes + t.maxSentenceBytes + 4;
   // Upper estimate of records, to size the typed arrays once (lines are ≥ 20 tokens).
@@ -355,7 +366,7 @@ function writeRecords(rng: Rng, plan: RecordPlan, sink: ByteSink | null): Record
     const words = store.words;
     const sh = words[sentence];
     const dh = words[dateId];
-    const uh = uWords[userId];
+    const uh = words[userId];
     const lh = leadId >= 0 ? words[leadId] : 0;
     const cost = ((dh >>> 12) & 0xfff) + ((uh >>> 12) & 0xfff) + ((lh >>> 12) & 0xfff) + ((sh >>> 12) & 0xfff);
     if (tokens + cost > plan.budgetTokens) {
@@ -385,7 +396,7 @@ function writeRecords(rng: Rng, plan: RecordPlan, sink: ByteSink | null): Record
     pos = end;
     w = userId + 1;
     end = pos + (uh & 0xfff);
-    for (; pos < end; pos += 4) dv.setUint32(pos, uWords[w++], true);
+    for (; pos < end; pos += 4) dv.setUint32(pos, words[w++], true);
     pos = end;
     if (leadId >= 0) {
       w = leadId + 1;
@@ -401,7 +412,7 @@ function writeRecords(rng: Rng, plan: RecordPlan, sink: ByteSink | null): Record
     if (((dh | uh | lh | sh) & (1 << 24)) === 0) chars += pos - lineStart;
     else {
       blockWide = true;
-      chars += store.chars(dateId) + users.chars(userId) + (leadId >= 0 ? store.chars(leadId) : 0) + store.chars(sentence);
+      chars += store.chars(dateId) + store.chars(userId) + (leadId >= 0 ? store.chars(leadId) : 0) + store.chars(sentence);
     }
     if (count === day.length) {
       const grow = (a: Int32Array<ArrayBuffer>): Int32Array<ArrayBuffer> => {
