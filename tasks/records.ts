@@ -105,6 +105,8 @@ interface RecordTables {
   leadIds: number[];
   /** User id → its piece (" || User: 12345 || Instance:"). */
   userIds: Map<number, number>;
+  /** Tokens of " || User: <any 5-digit id>". */
+  fiveDigitUserTokens: number;
   /** Most bytes a date, a lead-in and an instance sentence can take (to keep one line of room in a block). */
   maxDateBytes: number;
   maxLeadBytes: number;
@@ -157,7 +159,10 @@ function userPiece(t: RecordTables, id: number): number {
   let p = t.userIds.get(id);
   if (p === undefined) {
     // The user piece carries the constant " || Instance:" too (both pretoken-aligned, so counts add up).
-    p = t.store.add(` || User: ${id}${t.instancePiece}`, pieceTokens(` || User: ${id}`) + t.instanceTokens);
+    // Every 5-digit id has the same o200k count (" 12345" is " ", "123", "45": each 1–3-digit string is one token;
+    // test/oolong-host.test.ts checks all 90,000), which spares a BPE run per new id.
+    const tokens = Number.isInteger(id) && id >= 10_000 && id <= 99_999 ? t.fiveDigitUserTokens : pieceTokens(` || User: ${id}`);
+    p = t.store.add(` || User: ${id}${t.instancePiece}`, tokens + t.instanceTokens);
     t.userIds.set(id, p);
   }
   return p;
@@ -223,6 +228,7 @@ function getRecordTables(): RecordTables {
     instanceTokens: pieceTokens(' || Instance:'),
     leadIds,
     userIds: new Map(),
+    fiveDigitUserTokens: pieceTokens(' || User: 10000'),
     maxDateBytes: maxBytes(dateIds),
     maxLeadBytes: maxBytes(leadIds),
     maxSentenceBytes,
@@ -256,6 +262,11 @@ export function allInstances(label: OolongLabel): string[] {
     rec(0, []);
   });
   return out;
+}
+
+/** o200k tokens of " || User: <id>" for any 5-digit id (what the generator charges per user piece). */
+export function userPieceTokens(): number {
+  return getRecordTables().fiveDigitUserTokens;
 }
 
 /** Distinct random 5-digit user ids (10000–99999), in draw order. */

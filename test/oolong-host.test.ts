@@ -26,7 +26,7 @@ import {
   type Task,
 } from '../tasks/index.ts';
 import { recordsContext } from '../tasks/records-context.ts';
-import { drawUserIds } from '../tasks/records.ts';
+import { drawUserIds, userPieceTokens } from '../tasks/records.ts';
 import { Rng } from '../tasks/rng.ts';
 import { removeTaskContext } from '../tasks/storage.ts';
 
@@ -58,6 +58,13 @@ describe('record generator: unchanged output', () => {
       expect(verifyTaskId(task)).toBe(true);
       expect(task.meta.contextChars).toBe((task.context as string).length);
     }
+  });
+
+  it('charges every 5-digit user id the same o200k count (checked for all 90,000)', () => {
+    const n = userPieceTokens();
+    const off: number[] = [];
+    for (let id = 10_000; id <= 99_999; id++) if (countTokens(` || User: ${id}`) !== n) off.push(id);
+    expect(off).toEqual([]);
   });
 
   it('draws the same Alea stream as seedrandom', () => {
