@@ -30,19 +30,22 @@ const REGISTRY: { id: string; file: string; exportName: string; subs?: readonly 
   { id: 'report', file: './report.ts', exportName: 'report', describe: 'HTML report of 100 and 10,000 synthetic episodes: MB vs the Parquet, open time in headless chromium vs a 1-episode page; goal ≤ 50 MB, ≤ 5 s' },
   { id: 'concurrency_1000', file: './concurrency-1000.ts', exportName: 'concurrency1000', aliases: ['concurrency_1000_rss_per_episode'], describe: '1,024 live episodes (64 tasks × GRPO groups of 16, 100k-token contexts, 3 turns) on the real path: peak RSS of harness + workers (goal ≤ 8 GB, none lost), MB per episode beyond context bytes (goal ≤ 3)' },
   { id: 'memory_per_episode', file: './memory-per-episode.ts', exportName: 'memoryPerEpisode', describe: 'peak RSS growth per concurrent episode (16 × 1M-token contexts); goal ≤ 1.3 × context bytes + 30 MB' },
-  { id: 'sub_call_necessity', file: './sub-call-necessity.ts', exportName: 'subCallNecessity', subs: ['oolong', 'oolong-pairs', 'browsecomp', 'sniah'], describe: 'code-only baseline vs reference policy (sub-model right 100/95/90/80%), ≥ 30 seeds per family; goal code-only ≤ 0.35, reference ≥ 0.95' },
+  { id: 'sub_call_necessity', file: './sub-call-necessity.ts', exportName: 'subCallNecessity', subs: ['oolong', 'oolong-pairs', 'browsecomp', 'sniah'], describe: 'code-only baseline vs reference policy (sub-model right 100/95/90/80%), ≥ 30 seeds per family; goal code-only ≤ 0.35 (browsecomp ≤ 0.5), reference ≥ 0.95' },
+  { id: 'peer_repl', file: './peer-repl.ts', exportName: 'peerRepl', aliases: ['peer_repl_print', 'peer_repl_regex_1m', 'peer_repl_persisted_var'], describe: 'the same cells (print, regex over 1M chars, persisted variable) through the official rlms LocalREPL, a python3 subprocess, rlm-gym JS and Python REPLs: p50/p99, ratios' },
   { id: 'env_server', file: './env-server.ts', exportName: 'envServer', aliases: ['env_server_http', 'env_server_ws'], describe: 'N concurrent sessions (256; quick 32) over `npm run serve` HTTP and WebSocket vs RLMEnv in-process: step p50/p99, throughput, RSS per session' },
+  { id: 'scale_1b', file: './scale-1b.ts', exportName: 'scale1b', describe: '1B-token sniah, host-backed: generation MB/s to disk (vs a plain disk write), one reference episode (score, wall), peak RSS harness + workers, disk bytes; goal ≥ 100 MB/s, score 1, < 2 GB' },
   { id: 'scale_10m', file: './scale-10m.ts', exportName: 'scale10m', subs: ['sniah', 'oolong'], childPerSub: true, describe: 'full reference-policy episode on 10M-token sniah and oolong (real HTTP path): wall time, peak RSS, success' },
   { id: 'scale_100m_oolong', file: './scale-100m-oolong.ts', exportName: 'scale100mOolong', describe: 'reference episode on a 100M-token oolong stored on disk (host-backed context): wall, generation MB/s to disk (goal ≥ 100), peak RSS (goal < 2 GB), score' },
 ];
 
-const USAGE = `Usage: npm run bench -- [--json] [--quick] [--only name[,name…]] [--cpu-prof]
+const USAGE = `Usage: npm run bench -- [--json] [--quick] [--only name[,name…]] [--cpu-prof] | --readme
 
 Measures rlm-gym against a baseline per benchmark, in one run on this machine (warm-up, repetitions, medians).
   --json        print one JSON object { machine, results } on stdout (progress goes to stderr)
   --quick       reduced sizes and repetitions (under 2 minutes on 2 cores)
   --only LIST   comma-separated benchmarks to run (below), or a family form such as taskgen_sniah, scale_10m_oolong
   --cpu-prof    write a V8 CPU profile of each benchmark process to a temp dir (printed; open in Chrome DevTools)
+  --readme      run nothing: print the README performance table from bench/results.json (bench/readme-table.ts)
   -h, --help    this text
 
 Benchmarks:
@@ -54,6 +57,7 @@ export interface Flags {
   quick: boolean;
   cpuProf: boolean;
   help: boolean;
+  readme: boolean;
   only: string[] | null;
   child: string | null;
   select: string[] | null;
@@ -62,7 +66,7 @@ export interface Flags {
 export class UsageError extends Error {}
 
 export function parseFlags(argv: string[]): Flags {
-  const f: Flags = { json: false, quick: false, cpuProf: false, help: false, only: null, child: null, select: null };
+  const f: Flags = { json: false, quick: false, cpuProf: false, help: false, readme: false, only: null, child: null, select: null };
   const list = (v: string | undefined, flag: string): string[] => {
     if (v === undefined || v.startsWith('--') || v.trim() === '') throw new UsageError(`${flag} needs a comma-separated list of benchmark names`);
     return v.split(',').map((s) => s.trim()).filter(Boolean);
@@ -79,6 +83,9 @@ export function parseFlags(argv: string[]): Flags {
         break;
       case '--cpu-prof':
         f.cpuProf = true;
+        break;
+      case '--readme':
+        f.readme = true;
         break;
       case '-h':
       case '--help':
@@ -240,6 +247,10 @@ async function main(argv: string[]): Promise<number> {
     if (flags.help) {
       process.stdout.write(USAGE);
       return 0;
+    }
+    if (flags.readme) {
+      const { main: readmeTable } = await import('./readme-table.ts');
+      return readmeTable([]);
     }
     plan = flags.child ? [] : resolvePlan(flags.only);
   } catch (e) {

@@ -15,7 +15,7 @@ import { mkdir } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import type * as arrow from 'apache-arrow';
 import type { Message } from '../env/types.ts';
-import { encodeRows, writeFileAtomic } from './parquet.ts';
+import { encodeRows, encodeRowsFast, writeFileAtomic } from './parquet.ts';
 import { type RunData, readRun } from './reader.ts';
 import { type EpisodeRow, SFT_SCHEMA, SFT_TURNS_SCHEMA, type StepRow, TOKENS_SCHEMA, VERL_SCHEMA, trlComponentColumn, trlSchema } from './schema.ts';
 import { episodeTruncated, sftTurnRows, tokenRowsOf } from './exports-turns.ts';
@@ -328,7 +328,7 @@ export async function exportRun(dir: string, opts: ExportOptions & { out: string
   const table = buildExport(run, opts);
   const out = resolve(opts.out);
   const kind = out.toLowerCase().endsWith('.jsonl') ? 'jsonl' : 'parquet';
-  const data = serializeExport(table, kind);
+  const data = kind === 'parquet' ? await encodeRowsFast(table.schema, table.rows) : serializeExport(table, kind);
   await mkdir(dirname(out), { recursive: true });
   await writeFileAtomic(out, data);
   return { format: opts.format, out, kind, rows: table.rows.length, bytes: typeof data === 'string' ? Buffer.byteLength(data) : data.length };

@@ -11,6 +11,7 @@ import { createRequire } from 'node:module';
 import { basename, dirname, join } from 'node:path';
 import * as arrow from 'apache-arrow';
 import * as pq from 'parquet-wasm/esm';
+import { encodeRowsNative, nativeZstdAvailable } from './parquet-js.ts';
 import { rowsFromTable, tableFromRows } from './schema.ts';
 
 let ready = false;
@@ -70,6 +71,21 @@ export function encodeRows(schema: arrow.Schema, rows: readonly Record<string, u
   return encodeParquet(tableFromRows(schema, rows));
 }
 
+/**
+ * Encode plain JS rows (already validated against `schema`) as ZSTD Parquet with the fastest engine available: the
+ * TypeScript encoder with native ZSTD on the thread pool (datasets/parquet-js.ts), else parquet-wasm ({@link encodeRows}).
+ * Both write the same columns and types; RLM_GYM_PARQUET_ENGINE=wasm forces parquet-wasm.
+ */
+export async function encodeRowsFast(schema: arrow.Schema, rows: readonly Record<string, unknown>[]): Promise<Uint8Array> {
+  if (nativeZstdAvailable()) return encodeRowsNative(schema, rows);
+  return encodeRows(schema, rows);
+}
+
+/** Which engine {@link encodeRowsFast} uses in this process: 'native' (TypeScript + native ZSTD) or 'wasm' (parquet-wasm). */
+export function parquetEngine(): 'native' | 'wasm' {
+  return nativeZstdAvailable() ? 'native' : 'wasm';
+}
+
 /** Decode Parquet bytes to an Arrow table (optionally only some columns). `label` names the source in errors. */
 export function decodeParquet(bytes: Uint8Array, label: string, columns?: string[]): arrow.Table {
   ensureWasm();
@@ -102,7 +118,13 @@ export function isTempName(name: string): boolean {
   return name.startsWith('.') && name.endsWith('.tmp');
 }
 
-async function fsyncDir(dir: string): Promise<void> {
+/** Best-effort cleanup after a failed write: never replaces the original error (rm throws ENOTDIR under a non-directory). */
+export async function removeQuietly(path: string): Promise<void> {
+  await rm(path, { force: true }).catch(() => undefined);
+}
+
+/** fsync a directory (makes the renames in it durable). */
+export async function fsyncDir(dir: string): Promise<void> {
   try {
     const fh = await open(dir, 'r');
     try {
@@ -115,8 +137,8 @@ async function fsyncDir(dir: string): Promise<void> {
   }
 }
 
-/** Write `data` to a temp file in the same directory, fsync it, rename it over `path`, fsync the directory. */
-export async function writeFileAtomic(path: string, data: Uint8Array | string): Promise<void> {
+/** Write `data` to a fresh temp name beside `path` and fsync it; returns the temp path (removed again on failure). */
+export async function writeTempSynced(path: string, data: Uint8Array | string): Promise<string> {
   const tmp = tempNameFor(path);
   try {
     const fh = await open(tmp, 'w');
@@ -126,9 +148,20 @@ export async function writeFileAtomic(path: string, data: Uint8Array | string): 
     } finally {
       await fh.close();
     }
+  } catch (e) {
+    await removeQuietly(tmp);
+    throw e;
+  }
+  return tmp;
+}
+
+/** Write `data` to a temp file in the same directory, fsync it, rename it over `path`, fsync the directory. */
+export async function writeFileAtomic(path: string, data: Uint8Array | string): Promise<void> {
+  const tmp = await writeTempSynced(path, data);
+  try {
     await rename(tmp, path);
   } catch (e) {
-    await rm(tmp, { force: true });
+    await removeQuietly(tmp);
     throw e;
   }
   await fsyncDir(dirname(path));

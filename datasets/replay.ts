@@ -1,10 +1,11 @@
 /**
- * Replay: re-create each recorded task from its seed and options (verifying its id), re-execute the recorded replies in
+ * Replay: re-create each recorded task from its seed and options (verifying its id; a host-backed task in a kept
+ * contextDir is re-read after checking every chunk file's size and sha256 — a changed file fails the episode), re-execute the recorded replies in
  * fresh sandboxes with the recorded sub-call responses, and check every observation, the final answer, the score and
  * the reward. Proves a run is reproducible from its files alone — and catches a tampered one.
  */
 import { RLMEnv, SandboxPool, sha256, type SubCallHandler, type StepRecord, type PolicyCallMeta, type SubCallRecord } from '../env/index.ts';
-import { TaskFileError, generateTask, loadTaskFile, loadTaskPlugin } from '../tasks/index.ts';
+import { TaskFileError, generateTask, loadTaskFile, loadTaskPlugin, removeTaskContext } from '../tasks/index.ts';
 import { deriveSeed } from '../rollouts/plan.ts';
 import type { EnvLimits } from '../rollouts/runner.ts';
 import type { EpisodeRecord } from '../rollouts/types.ts';
@@ -224,6 +225,8 @@ async function replayEpisode(
     check(recorded?.turn ?? null, 'replay', 'no error', `error: ${(e as Error).message}`);
   } finally {
     await env.close();
+    // A host-backed task regenerated into a temp dir for this replay: its chunk files go with it (a kept contextDir stays).
+    removeTaskContext(task);
   }
   return { episode_id: ep.episode_id, status: mismatches.length ? 'mismatch' : 'ok', mismatches };
 }

@@ -294,64 +294,104 @@ type Problem = [path: string, message: string];
 
 const isNumericLeaf = (t: arrow.DataType) => t instanceof arrow.Int || t instanceof arrow.Float64;
 
-/** null when `v` fits `t`; else [relative path, message]. Paths are only built on failure (this runs per value). */
-function checkValue(v: unknown, t: arrow.DataType, nullable: boolean): Problem | null {
-  if (v === null || v === undefined) {
-    if (nullable && v === null) return null;
-    return ['', `is ${v === null ? 'null' : 'missing'} (expected ${typeName(t)}${nullable ? ' or null' : ''})`];
-  }
-  const bad = (what: string): Problem => ['', `must be ${what}, got ${Array.isArray(v) ? 'an array' : typeof v}`];
-  if (t instanceof arrow.Utf8) return typeof v === 'string' ? null : bad('a string');
-  if (t instanceof arrow.Bool) return typeof v === 'boolean' ? null : bad('a boolean');
-  if (t instanceof arrow.Float64) return typeof v === 'number' ? null : bad('a number');
+type Check = (v: unknown) => Problem | null;
+
+function badType(what: string, v: unknown): Problem {
+  return ['', `must be ${what}, got ${Array.isArray(v) ? 'an array' : typeof v}`];
+}
+
+/**
+ * A checker for values of `t`: null when `v` fits; else [relative path, message]. Compiled once per column (the writer
+ * validates every value of every record, so this avoids re-dispatching on the Arrow type per value); paths are only
+ * built on failure.
+ */
+function compileCheck(t: arrow.DataType, nullable: boolean): Check {
+  const inner = compileInner(t);
+  const expected = `${typeName(t)}${nullable ? ' or null' : ''}`;
+  return (v) => {
+    if (v === null || v === undefined) {
+      if (nullable && v === null) return null;
+      return ['', `is ${v === null ? 'null' : 'missing'} (expected ${expected})`];
+    }
+    return inner(v);
+  };
+}
+
+function compileInner(t: arrow.DataType): Check {
+  if (t instanceof arrow.Utf8) return (v) => (typeof v === 'string' ? null : badType('a string', v));
+  if (t instanceof arrow.Bool) return (v) => (typeof v === 'boolean' ? null : badType('a boolean', v));
+  if (t instanceof arrow.Float64) return (v) => (typeof v === 'number' ? null : badType('a number', v));
   if (t instanceof arrow.Int) {
-    if (typeof v === 'bigint') return null;
-    if (typeof v !== 'number') return bad('an integer');
-    return Number.isFinite(v) ? null : ['', `must be a finite integer, got ${v}`];
+    return (v) => {
+      if (typeof v === 'bigint') return null;
+      if (typeof v !== 'number') return badType('an integer', v);
+      return Number.isFinite(v) ? null : ['', `must be a finite integer, got ${v}`];
+    };
   }
   if (t instanceof arrow.Map_) {
-    if (typeof v !== 'object' || Array.isArray(v)) return bad('an object');
-    for (const [k, x] of v instanceof Map ? v.entries() : Object.entries(v as object)) {
-      const p = checkValue(x, t.valueType, true);
-      if (p) return [`[${JSON.stringify(k)}]${p[0]}`, p[1]];
-    }
-    return null;
-  }
-  if (t instanceof arrow.List) {
-    if (ArrayBuffer.isView(v)) return isNumericLeaf(t.valueType) ? null : bad('an array');
-    if (!Array.isArray(v)) return bad('an array');
-    const child = t.children[0];
-    if (isNumericLeaf(child.type) && !child.nullable) {
-      const int = child.type instanceof arrow.Int;
-      for (let i = 0; i < v.length; i++) {
-        const x: unknown = v[i];
-        if (typeof x !== 'number' || (int && !Number.isFinite(x))) {
-          return [`[${i}]`, `must be a ${int ? 'finite integer' : 'number'}, got ${x === null ? 'null' : typeof x === 'number' ? x : typeof x}`];
-        }
+    const value = compileCheck(t.valueType, true);
+    return (v) => {
+      if (typeof v !== 'object' || Array.isArray(v)) return badType('an object', v);
+      for (const [k, x] of v instanceof Map ? v.entries() : Object.entries(v as object)) {
+        const p = value(x);
+        if (p) return [`[${JSON.stringify(k)}]${p[0]}`, p[1]];
       }
       return null;
+    };
+  }
+  if (t instanceof arrow.List) {
+    const child = t.children[0]!;
+    const numericLeaf = isNumericLeaf(t.valueType);
+    if (isNumericLeaf(child.type) && !child.nullable) {
+      const int = child.type instanceof arrow.Int;
+      const what = int ? 'finite integer' : 'number';
+      return (v) => {
+        if (ArrayBuffer.isView(v)) return numericLeaf ? null : badType('an array', v);
+        if (!Array.isArray(v)) return badType('an array', v);
+        for (let i = 0; i < v.length; i++) {
+          const x: unknown = v[i];
+          if (typeof x !== 'number' || (int && !Number.isFinite(x))) {
+            return [`[${i}]`, `must be a ${what}, got ${x === null ? 'null' : typeof x === 'number' ? x : typeof x}`];
+          }
+        }
+        return null;
+      };
     }
-    for (let i = 0; i < v.length; i++) {
-      const p = checkValue(v[i], child.type, child.nullable);
-      if (p) return [`[${i}]${p[0]}`, p[1]];
-    }
-    return null;
+    const item = compileCheck(child.type, child.nullable);
+    return (v) => {
+      if (ArrayBuffer.isView(v)) return numericLeaf ? null : badType('an array', v);
+      if (!Array.isArray(v)) return badType('an array', v);
+      for (let i = 0; i < v.length; i++) {
+        const p = item(v[i]);
+        if (p) return [`[${i}]${p[0]}`, p[1]];
+      }
+      return null;
+    };
   }
   if (t instanceof arrow.Struct) {
-    if (typeof v !== 'object' || Array.isArray(v)) return bad('an object');
-    for (const f of t.children) {
-      const p = checkValue((v as Record<string, unknown>)[f.name], f.type, f.nullable);
-      if (p) return [`.${f.name}${p[0]}`, p[1]];
-    }
-    return null;
+    const fields = t.children.map((f) => ({ name: f.name, check: compileCheck(f.type, f.nullable) }));
+    return (v) => {
+      if (typeof v !== 'object' || Array.isArray(v)) return badType('an object', v);
+      const o = v as Record<string, unknown>;
+      for (let i = 0; i < fields.length; i++) {
+        const p = fields[i]!.check(o[fields[i]!.name]);
+        if (p) return [`.${fields[i]!.name}${p[0]}`, p[1]];
+      }
+      return null;
+    };
   }
-  return null;
+  return () => null;
 }
+
+const compiled = new WeakMap<readonly ColumnDef[], { name: string; check: Check }[]>();
 
 /** Check one row against columns; throws {@link SchemaError} naming `label` and the field. */
 export function validateRow(cols: readonly ColumnDef[], row: Record<string, unknown>, label: string): void {
-  for (const c of cols) {
-    const p = checkValue(row[c.name], c.type, c.nullable);
+  let checks = compiled.get(cols);
+  if (!checks) compiled.set(cols, (checks = cols.map((c) => ({ name: c.name, check: compileCheck(c.type, c.nullable) }))));
+  for (let i = 0; i < checks.length; i++) {
+    const c = checks[i]!;
+    const p = c.check(row[c.name]);
     if (p) throw new SchemaError(`${label}: field "${c.name}"${p[0]} ${p[1]}`);
   }
 }
@@ -376,6 +416,17 @@ export function episodeRow(ep: EpisodeRecord): EpisodeRow {
 /** A sub-call as stored: the hash/length fields filled in when the producer left them out (texts kept as given). */
 export function subCallRow(c: SubCallRecord): SubCallRecord {
   if (!c || typeof c !== 'object') return c;
+  // Records from env/record.ts are already complete: no copy (the writer adds thousands per part).
+  if (
+    c.finish_reason !== undefined &&
+    c.refused != null &&
+    c.prompt_chars != null &&
+    c.prompt_sha256 != null &&
+    c.response_chars != null &&
+    c.response_sha256 != null
+  ) {
+    return c;
+  }
   const p = typeof c.prompt === 'string' ? c.prompt : '';
   const r = typeof c.response === 'string' ? c.response : '';
   return {

@@ -10,8 +10,9 @@
  * existing parts, previous parts stay in the manifest, parts written but not yet in the manifest (crash after rename) are
  * adopted, orphan steps parts and temp files are removed.
  */
+import { webcrypto } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdir, open as fsOpen, readFile, readdir, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, open as fsOpen, readFile, readdir, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import type { EpisodeRecord } from '../rollouts/types.ts';
 import {
@@ -31,6 +32,7 @@ import {
   type PartInfo,
   type RunStatus,
   emptyCounts,
+  isSecretKey,
   newManifest,
   newSession,
   readManifestFile,
@@ -39,7 +41,7 @@ import {
   serializeManifest,
   totalCounts,
 } from './manifest.ts';
-import { DatasetError, decodeParquet, encodeRows, isTempName, writeFileAtomic } from './parquet.ts';
+import { DatasetError, decodeParquet, encodeRowsFast, fsyncDir, isTempName, removeQuietly, writeFileAtomic, writeTempSynced } from './parquet.ts';
 import { EPISODES_SCHEMA, type EpisodeRow, SCHEMA_VERSION, STEPS_SCHEMA, type StepRow, episodeRow, rowsFromTable, stepRows } from './schema.ts';
 
 export interface RunWriterOptions {
@@ -103,8 +105,34 @@ function countEpisodes(rows: readonly Pick<EpisodeRow, 'correct' | 'terminated' 
   return c;
 }
 
+/** sha256 hex of a part file, computed on the thread pool (WebCrypto) so the event loop keeps producing the next part. */
+async function sha256Async(data: Uint8Array): Promise<string> {
+  return Buffer.from(await webcrypto.subtle.digest('SHA-256', data)).toString('hex');
+}
+
+/** Recent scrubJsonText results: a run sends the same sampling parameters for most episodes. */
+const scrubbedTexts = new Map<string, string>();
+
 /** sampling_params is JSON text: redact secret-named keys if any slipped in (re-serialized only then). */
 function scrubJsonText(text: string): string {
+  const hit = scrubbedTexts.get(text);
+  if (hit !== undefined) return hit;
+  const out = scrubJsonTextUncached(text);
+  if (scrubbedTexts.size >= 256) scrubbedTexts.clear();
+  scrubbedTexts.set(text, out);
+  return out;
+}
+
+/** Could scrubbing change this JSON text? Conservative: false only when no key is secret-named and no string could match. */
+function mayHoldSecret(text: string): boolean {
+  if (text.includes('\\u')) return true; // escapes could hide a pattern
+  if (/sk-|hf_|gh[pousr]_|xox[abprs]-|AKIA|Bearer|:\/\/|[?&;][^=&\s#]+=/.test(text)) return true;
+  for (const m of text.matchAll(/"((?:[^"\\]|\\.)*)"\s*:/g)) if (isSecretKey(m[1]!)) return true;
+  return false;
+}
+
+function scrubJsonTextUncached(text: string): string {
+  if (!mayHoldSecret(text)) return text;
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
@@ -127,6 +155,10 @@ export class RunWriter {
   private ids = new Set<string>();
   private nextIndex: number;
   private queue: Promise<unknown> = Promise.resolve();
+  /** The last flush that add() started, settled (its error, if any, is parked in `failure`). */
+  private inflight: Promise<void> = Promise.resolve();
+  /** An error of a flush that add() started, not yet reported to a caller. */
+  private failure: { error: unknown } | null = null;
   private closed = false;
 
   private constructor(dir: string, runId: string, flushEvery: number, manifest: Manifest, ids: Set<string>, nextIndex: number, resumed: boolean) {
@@ -268,7 +300,11 @@ export class RunWriter {
 
   /**
    * Buffer one finished episode (validated against the schema now, so a bad record fails here, naming the field).
-   * Resolves once any flush it triggered is written. Throws DatasetError 'duplicate_episode' for an id already in the run.
+   * Every `flushEvery` episodes it starts a flush and resolves once the flush before that one is written: parts are
+   * pipelined (one part encodes, compresses and commits while the caller produces the next), at most one is in flight,
+   * and {@link flush} / {@link close} wait for all of them. A failed flush keeps its episodes buffered (the next flush
+   * retries them) and rejects the next add() that starts a flush, or flush()/close().
+   * Throws DatasetError 'duplicate_episode' for an id already in the run.
    */
   add(episode: EpisodeRecord): Promise<void> {
     if (this.closed) return Promise.reject(new DatasetError(`RunWriter for ${this.dir} is closed`, 'closed'));
@@ -295,15 +331,50 @@ export class RunWriter {
     } catch (e) {
       return Promise.reject(e);
     }
-    if (this.buffer.length >= this.flushEvery) return this.flush().then(() => undefined);
+    if (this.buffer.length >= this.flushEvery) {
+      const previous = this.inflight;
+      this.inflight = this.enqueueFlush().then(
+        () => undefined,
+        (e: unknown) => {
+          this.failure ??= { error: e };
+        },
+      );
+      return previous.then(() => this.throwFailure());
+    }
     return Promise.resolve();
   }
 
-  /** Write the buffered episodes as one part (no-op when empty). Serialized: concurrent calls queue. */
-  flush(): Promise<PartInfo | null> {
+  /**
+   * Write the buffered episodes as one part (no-op when empty), after any flush in flight. Serialized: concurrent
+   * calls queue. Rejects with the error of an earlier pipelined flush that add() could not report yet.
+   */
+  async flush(): Promise<PartInfo | null> {
+    let part: PartInfo | null = null;
+    let own: { error: unknown } | null = null;
+    try {
+      part = await this.enqueueFlush();
+    } catch (e) {
+      own = { error: e };
+    }
+    await this.inflight;
+    const parked = this.failure;
+    this.failure = null; // reported now (one error per call; the episodes of every failed flush stay buffered)
+    if (own) throw own.error;
+    if (parked) throw parked.error;
+    return part;
+  }
+
+  private enqueueFlush(): Promise<PartInfo | null> {
     const p = this.queue.then(() => this.doFlush());
     this.queue = p.catch(() => undefined);
     return p;
+  }
+
+  private throwFailure(): void {
+    const f = this.failure;
+    if (!f) return;
+    this.failure = null;
+    throw f.error;
   }
 
   private async doFlush(): Promise<PartInfo | null> {
@@ -315,32 +386,61 @@ export class RunWriter {
     const stFile = `${STEPS_DIR}/${name}.parquet`;
     const episodes = batch.flatMap((b) => b.episodes);
     const steps = batch.flatMap((b) => b.steps);
-    let stepsCommitted = false;
-    let epBytes: Uint8Array;
+    // Encode both tables at once: the first one's pages compress on the thread pool while the second is shredded.
     let stBytes: Uint8Array;
+    let epBytes: Uint8Array;
     try {
-      stBytes = encodeRows(STEPS_SCHEMA, steps as unknown as Record<string, unknown>[]);
-      epBytes = encodeRows(EPISODES_SCHEMA, episodes as unknown as Record<string, unknown>[]);
-      await writeFileAtomic(join(this.dir, stFile), stBytes);
-      stepsCommitted = true;
-      await writeFileAtomic(join(this.dir, epFile), epBytes); // commit point
+      [stBytes, epBytes] = await Promise.all([
+        encodeRowsFast(STEPS_SCHEMA, steps as unknown as Record<string, unknown>[]),
+        encodeRowsFast(EPISODES_SCHEMA, episodes as unknown as Record<string, unknown>[]),
+      ]);
     } catch (e) {
-      if (stepsCommitted) await rm(join(this.dir, stFile), { force: true });
       this.buffer.unshift(...batch); // keep them for the next attempt
       throw e;
     }
+    const [epSha, stSha] = await Promise.all([sha256Async(epBytes), sha256Async(stBytes)]);
     const part: PartInfo = {
       index,
       name,
-      episodes: { file: epFile, rows: episodes.length, bytes: epBytes.length, sha256: sha256Hex(epBytes) },
-      steps: { file: stFile, rows: steps.length, bytes: stBytes.length, sha256: sha256Hex(stBytes) },
+      episodes: { file: epFile, rows: episodes.length, bytes: epBytes.length, sha256: epSha },
+      steps: { file: stFile, rows: steps.length, bytes: stBytes.length, sha256: stSha },
       counts: countEpisodes(episodes, steps.length),
       written_at: nowIso(),
     };
-    this.m.parts.push(part);
-    this.m.counts = totalCounts(this.m.parts);
-    this.m.updated_at = part.written_at;
-    await this.writeManifest();
+    const parts = [...this.m.parts, part];
+    const next: Manifest = { ...this.m, parts, counts: totalCounts(parts), updated_at: part.written_at };
+    // Crash safety, with the fsyncs overlapped: the three files go to temp names and are fsynced in parallel; then the
+    // steps part is renamed and its directory fsynced (so the episodes part can never be visible without it), then the
+    // episodes part is renamed (the commit point), then the manifest; a crash anywhere leaves either the old state plus
+    // temp files (removed on resume) or a committed part that resume adopts if the manifest missed it.
+    const stPath = join(this.dir, stFile);
+    const epPath = join(this.dir, epFile);
+    const mfPath = join(this.dir, MANIFEST_FILE);
+    const temps: string[] = [];
+    let stepsCommitted = false;
+    try {
+      const settled = await Promise.allSettled([writeTempSynced(stPath, stBytes), writeTempSynced(epPath, epBytes), writeTempSynced(mfPath, serializeManifest(next))]);
+      for (const r of settled) if (r.status === 'fulfilled') temps.push(r.value);
+      const failed = settled.find((r) => r.status === 'rejected');
+      if (failed) throw (failed as PromiseRejectedResult).reason;
+      await rename(temps[0]!, stPath);
+      stepsCommitted = true;
+      await fsyncDir(join(this.dir, STEPS_DIR));
+      await rename(temps[1]!, epPath); // commit point
+    } catch (e) {
+      for (const t of temps) await removeQuietly(t);
+      if (stepsCommitted) await removeQuietly(stPath);
+      this.buffer.unshift(...batch); // keep them for the next attempt
+      throw e;
+    }
+    this.m = next;
+    try {
+      await rename(temps[2]!, mfPath);
+    } catch (e) {
+      await removeQuietly(temps[2]!);
+      throw e;
+    }
+    await Promise.all([fsyncDir(join(this.dir, EPISODES_DIR)), fsyncDir(this.dir)]);
     return part;
   }
 

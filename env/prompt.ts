@@ -16,7 +16,8 @@ export interface PromptInfo {
   maxOutputChars: number;
   maxSubConcurrency: number;
   cellCpuTimeoutMs: number;
-  contextType: 'string' | 'documents';
+  /** 'host' = a host-backed context (chunk files on disk): `context` is an object with a read API. */
+  contextType: 'string' | 'documents' | 'host';
   contextChars: number;
   /** Whether rlm_query starts a recursive sub-episode (true) or is a plain sub-model call (false). */
   recursive: boolean;
@@ -67,6 +68,19 @@ FINAL(hits[0].match(/\\d+/)[0]);
 ## Finishing
 Call \`FINAL(...)\` inside a \`repl\` block, with just the answer in the format the question asks for (a value, not a sentence). Nothing after the block that calls FINAL is read. Check the evidence in the REPL before you answer — do not guess from what you expect the output to be. Writing FINAL(...) as plain text counts only when your reply has no code block.`;
 
+/**
+ * {contextDescription} for a host-backed context: too large for a string, so `context` is an object whose methods read
+ * the text from disk on the host. Everything a model needs to use it without trial and error.
+ */
+export const HOST_CONTEXT_DESCRIPTION = `a HOST-BACKED text: far too large for a string, it stays on disk and \`context\` is an object whose methods read it (they block and return at once; no \`await\` needed). String methods such as \`context.split\` or \`context.match\` do not exist on it.
+  - \`context.length\` — total characters; \`context.lineCount\` — number of lines.
+  - \`context.slice(start, end)\` → string, like String.prototype.slice (negative indices count from the end); at most 4,194,304 chars per call.
+  - \`context.lines(i, j)\` → array of lines i … j-1 (numbered from 0), at most 4,194,304 chars in all.
+  - \`context.search(regex, { limit = 100, from, to, window = 100 })\` → up to \`limit\` matches in text order, each \`{ index, end, line, match, groups, before, after }\` (\`groups\`: the capture groups; \`before\`/\`after\`: \`window\` chars of surrounding text). A string pattern is a regex source. It scans the whole text at disk speed — this is how to find things. A search that runs past the cell's time is cut off with an error; to get more matches, search again with \`{ from: last.end }\`.
+  - \`context.chunks(size, { overlap = 0 })\` → \`[{ index, start, end }]\` ranges covering the text; read each with \`context.slice(c.start, c.end)\` (e.g. to build \`llm_query_batched\` prompts).
+  - For a document corpus: \`context.docs.length\` and \`context.doc(i)\` → \`{ id, title, text, start, end }\`.
+  Search first (\`context.search\`), then read around the hits (\`context.slice\`); never try to read the whole text.`;
+
 /** Fills the {placeholders} of a system prompt template. Unknown placeholders are left as they are. */
 export function renderSystemPrompt(template: string, info: PromptInfo): string {
   const values: Record<string, string> = {
@@ -77,8 +91,10 @@ export function renderSystemPrompt(template: string, info: PromptInfo): string {
     maxOutputChars: info.maxOutputChars.toLocaleString('en-US'),
     maxSubConcurrency: String(info.maxSubConcurrency),
     cellCpuTimeoutSeconds: String(Math.round(info.cellCpuTimeoutMs / 100) / 10),
-    contextDescription: info.repl === 'python' ? PYTHON_CONTEXT_DESCRIPTION[info.contextType] :
-      info.contextType === 'documents'
+    contextDescription: info.repl === 'python' ? PYTHON_CONTEXT_DESCRIPTION[info.contextType === 'documents' ? 'documents' : 'string'] :
+      info.contextType === 'host'
+        ? HOST_CONTEXT_DESCRIPTION
+        : info.contextType === 'documents'
         ? 'an array of documents, each `{ id, title, text }`. Search titles and texts with JavaScript (regexes, `filter`, `includes`) before you ask sub-models.'
         : 'one long string. Look at its start and its structure first (lines, separators), then search it with JavaScript (regexes, `indexOf`, `split`) before you ask sub-models.',
     subModelDetails: renderSubModelDetails(info),

@@ -3,7 +3,7 @@ import { countTextTokens, countTextTokensAsync } from './tokens.ts';
 import { TreeBudget } from './tree-budget.ts';
 import { recordSubCall } from './record.ts';
 import { fmtInt } from './sandbox/limits.ts';
-import { generateTask, getTaskFamily, isTaskFamilyDef, registerTaskFamily, scoreTask, type Task, type ScoreResult, type TaskPlugin } from '../tasks/index.ts';
+import { generateTask, getTaskFamily, isTaskFamilyDef, isTemporaryContext, registerTaskFamily, removeTaskContext, scoreTask, type Task, type ScoreResult, type TaskPlugin } from '../tasks/index.ts';
 import { SandboxPool, type SandboxSession } from './sandbox/index.ts';
 import type { CellResult, SandboxLimits, SessionOptions, SubCallHandler, SubCallRecord, SubCallRequest, SubCallResponse } from './sandbox/types.ts';
 import { RLMEnvConfigError, RLMEnvStateError } from './errors.ts';
@@ -69,6 +69,15 @@ export interface RLMEnvConfig {
   task?: string | Task | TaskPlugin | ((seed: number) => Task);
   /** Options for the generator when `task` is a family name (seed comes from reset). */
   taskOptions?: Record<string, unknown>;
+  /**
+   * Where generated contexts live (families that support it, e.g. sniah): 'auto' (default) = on disk as chunk files
+   * when larger than `hostContextThreshold` chars (default 64 Mi), 'memory' = always a string, 'host' = always on disk.
+   * A host-backed context appears in the REPL as an object with a read API (see README, Giant contexts).
+   */
+  contextStorage?: 'auto' | 'memory' | 'host';
+  hostContextThreshold?: number;
+  /** Directory for host-backed chunk files (kept). Default: a temp dir per task, deleted when the episode's task is done. */
+  contextDir?: string;
   /** Answers llm_query / llm_query_batched (and rlm_query when recursion is off). Without one, sub-calls fail with a clear error. */
   subModel?: SubCallHandler;
   /** Turns before the episode is truncated. Default 30. */
@@ -136,6 +145,9 @@ const ConfigSchema = z
   .object({
     task: z.any().optional(),
     taskOptions: z.record(z.string(), z.unknown()).optional(),
+    contextStorage: z.enum(['auto', 'memory', 'host']).optional(),
+    hostContextThreshold: PositiveInt.optional(),
+    contextDir: z.string().min(1).optional(),
     subModel: z.any().optional(),
     maxTurns: PositiveInt.max(10_000).optional(),
     maxRootTokens: Nullable(PositiveInt),
@@ -264,6 +276,8 @@ export class RLMEnv {
   private readonly config: RLMEnvConfig;
   private readonly ownsPool: boolean;
   private pool: SandboxPool | null;
+  /** A host-backed task this env generated into a temp dir: its files are deleted when the env moves on. */
+  private ownedContext: Task | null = null;
   private closed = false;
 
   private task: Task | null = null;
@@ -416,7 +430,7 @@ export class RLMEnv {
       maxOutputChars: this.cfg.maxOutputChars,
       maxSubConcurrency: this.cfg.maxSubConcurrency,
       cellCpuTimeoutMs: this.cfg.cellCpuTimeoutMs,
-      contextType: typeof task.context === 'string' ? 'string' : 'documents',
+      contextType: typeof task.context === 'string' ? 'string' : Array.isArray(task.context) ? 'documents' : 'host',
       contextChars: contextChars(task.context),
       recursive: this.recursionAvailable(),
       subModels: this.cfg.subModels ?? null,
@@ -651,7 +665,11 @@ export class RLMEnv {
     if (typeof spec === 'function') return spec(seed);
     if (typeof spec === 'object' && spec !== null) return spec;
     try {
-      return generateTask(spec, { ...(this.cfg.taskOptions ?? {}), seed });
+      const placement = { contextStorage: this.cfg.contextStorage, hostContextThreshold: this.cfg.hostContextThreshold, contextDir: this.cfg.contextDir };
+      const task = generateTask(spec, { ...(this.cfg.taskOptions ?? {}), seed }, placement);
+      // A temp dir of chunk files made for this episode alone is deleted when the env moves on (reset, close).
+      if (isTemporaryContext(task)) this.ownedContext = task;
+      return task;
     } catch (e) {
       throw new RLMEnvConfigError(`cannot generate task '${spec}': ${(e as Error).message}`);
     }
@@ -814,6 +832,9 @@ export class RLMEnv {
     const s = this.session;
     this.session = null;
     if (s) await s.close().catch(() => undefined);
+    const owned = this.ownedContext;
+    this.ownedContext = null;
+    if (owned) removeTaskContext(owned);
   }
 
   private assertOpen(): void {

@@ -19,7 +19,7 @@ import {
   type Message,
   type StepRecord,
 } from '../env/index.ts';
-import { generateTask, type Task } from '../tasks/index.ts';
+import { generateTask, isTemporaryContext, removeTaskContext, type PlacementOptions, type Task } from '../tasks/index.ts';
 import type { PolicyClient, ChatResult } from './client.ts';
 import { ContextWindowExceededError, RolloutConfigError } from './errors.ts';
 import { MIN_COMPLETION_TOKENS, planRequest, type ContextPolicy, type RequestPlan } from './context-window.ts';
@@ -68,6 +68,8 @@ export interface RolloutOptions {
   groupSize?: number;
   /** Options for every generator (e.g. { numDocs }). */
   taskOptions?: Record<string, unknown>;
+  /** Where generated contexts live (families that support host-backed contexts; see tasks/storage.ts). */
+  placement?: PlacementOptions;
   /** Context sizes: --n tasks per family per size (a sweep); absent = the generators' default (or taskOptions.contextTokens). */
   contextTokens?: readonly number[];
   shard?: { index: number; count: number };
@@ -144,7 +146,7 @@ export async function runRollouts(o: RolloutOptions): Promise<RolloutResult> {
   const ownsPool = !o.pool;
   const pool = o.pool ?? new SandboxPool();
   const queue = new PQueue({ concurrency: o.concurrency ?? 8 });
-  const tasks = new TaskCache(o.taskOptions ?? {});
+  const tasks = new TaskCache(o.taskOptions ?? {}, o.placement);
   const progress: RolloutProgress = { total: todo.length, done: 0, correct: 0, scoreSum: 0, errors: 0, tokens: 0, interrupted: 0, startedAt: Date.now() };
   const records: EpisodeRecord[] = [];
   const interrupted: string[] = [];
@@ -160,6 +162,7 @@ export async function runRollouts(o: RolloutOptions): Promise<RolloutResult> {
       tasks.prime(first);
     } catch (e) {
       if (ownsPool) await pool.close();
+      tasks.cleanup();
       const at = first.contextTokens !== null && (o.contextTokens?.length ?? 0) > 1 ? ` at ${first.contextTokens} tokens` : '';
       throw new RolloutConfigError(`cannot generate ${first.family} tasks${at}: ${(e as Error).message}`);
     }
@@ -207,6 +210,7 @@ export async function runRollouts(o: RolloutOptions): Promise<RolloutResult> {
     await queue.onIdle();
   } finally {
     if (ownsPool) await pool.close();
+    tasks.cleanup();
   }
   if (sinkError) throw sinkError;
   return {
@@ -224,20 +228,46 @@ export async function runRollouts(o: RolloutOptions): Promise<RolloutResult> {
 /** Tasks are generated once per group and dropped when the group's last episode starts (memory stays bounded). */
 class TaskCache {
   private readonly cache = new Map<string, { task: Task; uses: number }>();
-  constructor(private readonly options: Record<string, unknown>) {}
+  /** Host-backed tasks in temp dirs, with the episodes still playing them: the files go when the last one ends. */
+  private readonly temporary = new Map<Task, { active: number; cached: boolean }>();
+  constructor(
+    private readonly options: Record<string, unknown>,
+    private readonly placement?: PlacementOptions,
+  ) {}
   prime(ep: PlannedEpisode): void {
     this.entry(ep);
   }
   take(ep: PlannedEpisode, groupSize: number): Task {
     const entry = this.entry(ep);
-    if (++entry.uses >= groupSize) this.cache.delete(ep.groupId);
+    const t = this.temporary.get(entry.task);
+    if (t) t.active++;
+    if (++entry.uses >= groupSize) {
+      this.cache.delete(ep.groupId);
+      if (t) t.cached = false;
+    }
     return entry.task;
+  }
+  /** An episode of `task` ended. */
+  release(task: Task): void {
+    const t = this.temporary.get(task);
+    if (!t) return;
+    t.active--;
+    if (t.active <= 0 && !t.cached) {
+      this.temporary.delete(task);
+      removeTaskContext(task);
+    }
+  }
+  /** The run ended: temp files of tasks primed but never (fully) played go too. */
+  cleanup(): void {
+    for (const task of this.temporary.keys()) removeTaskContext(task);
+    this.temporary.clear();
   }
   private entry(ep: PlannedEpisode): { task: Task; uses: number } {
     let entry = this.cache.get(ep.groupId);
     if (!entry) {
       const size = ep.contextTokens === null ? {} : { contextTokens: ep.contextTokens };
-      entry = { task: generateTask(ep.family, { ...this.options, ...size, seed: ep.taskSeed }), uses: 0 };
+      entry = { task: generateTask(ep.family, { ...this.options, ...size, seed: ep.taskSeed }, this.placement), uses: 0 };
+      if (isTemporaryContext(entry.task)) this.temporary.set(entry.task, { active: 0, cached: true });
       this.cache.set(ep.groupId, entry);
     }
     return entry;
@@ -343,6 +373,7 @@ async function playEpisode(o: RolloutOptions, ep: PlannedEpisode, tasks: TaskCac
     truncated = true;
   } finally {
     await env.close();
+    tasks.release(task);
   }
 
   const score = info?.score ?? { score: 0, correct: false, details: {} };

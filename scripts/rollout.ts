@@ -53,6 +53,9 @@ const program = strictCommand(new Command('rollout'))
   .option('--n <count>', 'tasks per family (per size with several --context-tokens; default 2, a run of task files plays every row)', intArg('--n', 1), 2)
   .option('--seed <int>', 'run seed: task seeds are seed, seed+1, …; request seeds derive from it', intArg('--seed'), 1)
   .option('--context-tokens <sizes>', 'context size, a list (8192,16384) or a doubling range (2^13..2^18): --n tasks per family per size (default: each family’s default)', sizesArg)
+  .addOption(new Option('--context-storage <mode>', 'where generated contexts live: auto = on disk (host-backed chunk files) above --host-context-threshold, memory = always a string, host = always on disk').choices(['auto', 'memory', 'host']).default('auto'))
+  .option('--host-context-threshold <chars>', 'chars above which --context-storage auto stores a context on disk (default 67,108,864 = 64 Mi)', intArg('--host-context-threshold', 1))
+  .option('--context-dir <dir>', 'directory for host-backed chunk files (kept, and reused when the same task is generated again); default: a temp dir per task, deleted after its episodes')
   .option('--task-options <json>', 'extra generator options, e.g. \'{"numDocs":200}\'', jsonObjectArg('--task-options'))
   .option('--group-size <G>', 'episodes per task (GRPO group)', intArg('--group-size', 1), 1)
   .option('--max-turns <int>', 'turns per episode', intArg('--max-turns', 1), 30)
@@ -309,6 +312,11 @@ async function main(): Promise<number> {
     seed: settings.seed,
     groupSize: settings.groupSize,
     taskOptions: settings.taskOptions ?? {},
+    placement: {
+      contextStorage: settings.contextStorage ?? 'auto',
+      hostContextThreshold: settings.hostContextThreshold ?? undefined,
+      contextDir: settings.contextDir ? path.resolve(rewardCwd, settings.contextDir) : undefined,
+    },
     contextTokens: settings.contextTokens,
     shard,
     skip,

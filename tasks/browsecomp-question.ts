@@ -338,11 +338,12 @@ export function composeQuestion(w: World, rng: Rng, numConstraints: number): Com
     // At least two different slots, so the question needs at least two lines of evidence.
     if (new Set(chosen.map((c) => c.slot)).size < 2) continue;
 
-    // Distractors: one per constraint, each breaking exactly that one.
+    // Distractors: two per constraint in worlds of 60+ people (one in smaller ones), each breaking exactly that one.
     const others = rng.shuffle(w.people.map((_, i) => i).filter((i) => i !== target));
     const designed: { person: number; broken: string }[] = [];
     let next = 0;
-    for (const broken of chosen) {
+    const perConstraint = w.people.length >= 60 ? 2 : 1;
+    for (const broken of chosen.flatMap((c) => Array.from({ length: perConstraint }, () => c))) {
       for (let tries = 0; tries < 3 && next < others.length; tries++) {
         const idx = others[next++];
         const p = w.people[idx];
@@ -378,4 +379,24 @@ export function composeQuestion(w: World, rng: Rng, numConstraints: number): Com
     return { target, constraints: chosen, designedDistractors: designed.filter((d) => !satisfiesAll(w, w.people[d.person], chosen)) };
   }
   return null;
+}
+
+/**
+ * A value of constraint `c`'s slot that would satisfy `c` for person `p` but is not p's own (for a near-miss sentence:
+ * "applied to <a university in the right city> but never enrolled"). Null when there is none.
+ */
+export function nearMissValue(w: World, p: Person, c: Constraint, rng: Rng): unknown {
+  const own = (p as unknown as Record<string, unknown>)[c.slot];
+  const probe = structuredClone(p);
+  const ok: unknown[] = [];
+  for (const v of alternatives(w, p, c.slot, rng)) {
+    if (v === null || (Array.isArray(v) && v.length === 0)) continue;
+    if (JSON.stringify(v) === JSON.stringify(own)) continue;
+    if (c.slot === 'events' && p.events.includes((v as number[])[0])) continue;
+    if (c.slot === 'chair' && p.chair && (v as { org: number }).org === p.chair.org) continue;
+    if (c.slot === 'award' && p.award && (v as { award: number }).award === p.award.award) continue;
+    setSlot(probe, c.slot, v);
+    if (c.test(w, probe)) ok.push(v);
+  }
+  return ok.length === 0 ? null : rng.pick(ok);
 }

@@ -70,6 +70,11 @@ export interface ChunkedContext {
 export interface ChunkWriter {
   /** Appends text (buffered; files are written in ~1M-char blocks). */
   write(text: string): void;
+  /**
+   * Appends pure-ASCII text given as bytes (every byte < 0x80; not checked): no string is made and nothing is
+   * re-encoded — the fast path of generators that build bytes (ByteTextBuilder). The bytes are copied.
+   */
+  writeAscii(bytes: Uint8Array): void;
   /** Appends one document (its text + DOC_SEPARATOR) and records its span and title. */
   writeDoc(doc: Doc): void;
   /** Chars written so far (the offset where the next write starts). */
@@ -130,6 +135,8 @@ class Writer implements ChunkWriter {
   private closed = false;
   /** Output buffer reused for every block: 3 bytes per UTF-16 unit is the UTF-8 worst case. */
   private buf: Buffer;
+  /** writeAscii: bytes of the block being filled (in `buf`), not yet written. */
+  private acc = 0;
 
   constructor(dir: string, chunkChars: number) {
     this.dir = resolve(dir);
@@ -140,13 +147,46 @@ class Writer implements ChunkWriter {
   }
 
   get length(): number {
-    return this.total + this.pendingChars;
+    return this.total + this.pendingChars + this.acc;
+  }
+
+  writeAscii(bytes: Uint8Array): void {
+    if (this.closed) throw new Error('ChunkWriter.writeAscii after close()');
+    if (this.pendingChars > 0) {
+      // Text is pending as strings: keep the order by appending these bytes as a string too (rare: mixed use).
+      this.write(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1'));
+      return;
+    }
+    let off = 0;
+    while (off < bytes.length) {
+      const used = this.cur && this.cur.chars < this.chunkChars ? this.cur.chars : 0;
+      const target = Math.min(this.blockChars, this.chunkChars - used);
+      const n = Math.min(target - this.acc, bytes.length - off);
+      this.buf.set(bytes.subarray(off, off + n), this.acc);
+      this.acc += n;
+      off += n;
+      if (this.acc >= target) this.emitAcc();
+    }
+  }
+
+  /** Writes the block accumulated by writeAscii. */
+  private emitAcc(): void {
+    const n = this.acc;
+    this.acc = 0;
+    if (n > 0) this.emitEncoded(n, n);
   }
 
   write(text: string): void {
     if (this.closed) throw new Error('ChunkWriter.write after close()');
     if (typeof text !== 'string') throw new TypeError(`ChunkWriter.write expects a string, got ${typeof text}`);
     if (text.length === 0) return;
+    if (this.acc > 0) {
+      // Bytes of a partial block are waiting: they go first, as text.
+      const head = this.buf.toString('latin1', 0, this.acc);
+      this.acc = 0;
+      this.pending.push(head);
+      this.pendingChars += head.length;
+    }
     this.pending.push(text);
     this.pendingChars += text.length;
     if (this.pendingChars >= this.blockChars) this.drain(false);
@@ -198,10 +238,15 @@ class Writer implements ChunkWriter {
   }
 
   private emit(block: string): void {
+    const n = this.buf.write(block, 0, 'utf8');
+    this.emitEncoded(block.length, n);
+  }
+
+  /** Writes the first `n` bytes of `buf` (= `chars` UTF-16 units) as the next block. */
+  private emitEncoded(chars: number, n: number): void {
     if (!this.cur || this.cur.chars >= this.chunkChars) this.openChunk();
     const cur = this.cur as ChunkFile;
-    const n = this.buf.write(block, 0, 'utf8');
-    if (n !== block.length) this.ascii = false;
+    if (n !== chars) this.ascii = false;
     this.marks.push(cur.chars, cur.bytes);
     const bytes = this.buf.subarray(0, n);
     (this.hash as Hash).update(bytes);
@@ -211,9 +256,9 @@ class Writer implements ChunkWriter {
     this.newlines += lines;
     let off = 0;
     while (off < n) off += writeSync(this.fd, this.buf, off, n - off);
-    cur.chars += block.length;
+    cur.chars += chars;
     cur.bytes += n;
-    this.total += block.length;
+    this.total += chars;
     this.totalBytes += n;
   }
 
@@ -241,6 +286,7 @@ class Writer implements ChunkWriter {
 
   close(): ChunkedContext {
     if (this.closed) throw new Error('ChunkWriter.close() called twice');
+    if (this.acc > 0) this.emitAcc();
     if (this.pendingChars > 0) this.drain(true);
     this.closed = true;
     if (!this.cur && this.chunks.length === 0) this.openChunk(); // an empty context is one empty file

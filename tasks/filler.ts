@@ -11,7 +11,7 @@
  * filler can never be mistaken for a needle or a fact — tests search the rendered text with exactly such patterns.
  */
 import type { Rng } from './rng.ts';
-import type { TextBuilder } from './text.ts';
+import type { TextSink } from './text.ts';
 import { pieceTokens } from './tokens.ts';
 
 const OPENERS = [
@@ -147,7 +147,7 @@ export function paragraphBreakDelta(): number {
 export const PARAGRAPH_BREAK = '\n\n';
 
 /**
- * A stream of filler paragraphs written into a caller-owned TextBuilder.
+ * A stream of filler paragraphs written into a caller-owned TextSink (TextBuilder or ByteTextBuilder).
  * The writer tracks paragraph state so that callers can interleave their own sentences (needles, facts) with filler
  * at sentence boundaries and still get exact token counts.
  */
@@ -178,7 +178,7 @@ export class FillerWriter {
    * Appends one filler sentence of at most `maxTokens` tokens (paragraph break included when it ends a paragraph).
    * Returns the tokens added, or 0 when nothing fits (then nothing was written).
    */
-  writeSentence(out: TextBuilder, maxTokens = Number.POSITIVE_INFINITY): number {
+  writeSentence(out: TextSink, maxTokens = Number.POSITIVE_INFINITY): number {
     const t = this.t;
     // Bulk path: far from the budget, compose and write in one pass (no look-ahead bookkeeping).
     if (maxTokens >= t.maxFullTokens) return this.emitDirect(out);
@@ -211,7 +211,7 @@ export class FillerWriter {
   }
 
   /** Writes filler sentences until `budget` tokens are used (within a few tokens). Returns tokens added. */
-  fill(out: TextBuilder, budget: number): number {
+  fill(out: TextSink, budget: number): number {
     let used = 0;
     while (used < budget) {
       const n = this.writeSentence(out, budget - used);
@@ -226,7 +226,7 @@ export class FillerWriter {
    * than `hardMax`. For positions inside a text (where a needle or fact goes), where landing exactly on a token count
    * does not matter and short top-up sentences would only read oddly. Returns tokens added.
    */
-  fillPast(out: TextBuilder, target: number, hardMax: number): number {
+  fillPast(out: TextSink, target: number, hardMax: number): number {
     let used = 0;
     while (used < target) {
       const n = this.writeSentence(out, hardMax - used);
@@ -240,7 +240,7 @@ export class FillerWriter {
    * Appends a caller's sentence (`body` must end with "." and start with a capital letter or digit, no leading space)
    * at the current position, as part of the current paragraph. Returns the tokens added.
    */
-  insertSentence(out: TextBuilder, body: string): number {
+  insertSentence(out: TextSink, body: string): number {
     const text = this.atParagraphStart ? body : ` ${body}`;
     const endsParagraph = this.sentencesLeft <= 1;
     out.push(text);
@@ -252,7 +252,7 @@ export class FillerWriter {
    * Like insertSentence, for a sentence given as pretoken-aligned pieces (`pieces[0]` without a leading space, the
    * others with theirs), so that its token count is a sum of cached piece counts instead of a fresh tokenization.
    */
-  insertPieces(out: TextBuilder, pieces: readonly string[], restTokens?: number): number {
+  insertPieces(out: TextSink, pieces: readonly string[], restTokens?: number): number {
     const first = this.atParagraphStart ? pieces[0] : ` ${pieces[0]}`;
     const endsParagraph = this.sentencesLeft <= 1;
     let tokens = pieceTokens(first);
@@ -266,7 +266,7 @@ export class FillerWriter {
   }
 
   /** Ends the current paragraph now (no-op at a paragraph start). Returns the tokens added. */
-  breakParagraph(out: TextBuilder): number {
+  breakParagraph(out: TextSink): number {
     if (this.atParagraphStart) return 0;
     out.push(PARAGRAPH_BREAK);
     this.atParagraphStart = true;
@@ -275,7 +275,7 @@ export class FillerWriter {
   }
 
   /** Removes a trailing paragraph break so the text ends with its last sentence. Returns the (negative) token delta. */
-  finish(out: TextBuilder): number {
+  finish(out: TextSink): number {
     return out.popPiece(PARAGRAPH_BREAK) ? -this.t.paragraphBreakDelta : 0;
   }
 
@@ -320,7 +320,7 @@ export class FillerWriter {
   }
 
   /** Draws and writes a full sentence directly; same distribution as composeFull + emit. Returns its tokens. */
-  private emitDirect(out: TextBuilder): number {
+  private emitDirect(out: TextSink): number {
     const t = this.t;
     const rng = this.rng;
     const start = this.atParagraphStart;
@@ -361,7 +361,7 @@ export class FillerWriter {
     return cost;
   }
 
-  private emit(out: TextBuilder): void {
+  private emit(out: TextSink): void {
     const picks = this.picks;
     for (let i = 0; i < picks.length; i++) {
       const p = picks[i];
@@ -372,7 +372,7 @@ export class FillerWriter {
     this.afterSentence(out, true);
   }
 
-  private afterSentence(out: TextBuilder, pushPeriod: boolean): void {
+  private afterSentence(out: TextSink, pushPeriod: boolean): void {
     if (pushPeriod) out.push('.');
     this.atParagraphStart = false;
     this.sentencesLeft--;

@@ -40,6 +40,21 @@ const HASH_SLICE = 1 << 20;
  * context contributes its chunk sizes and sha256s, not its text.
  */
 export function taskHash(input: TaskHashInput): string {
+  return hashWith(input, input.context);
+}
+
+/**
+ * taskHash of a task whose string context is given as its UTF-8 bytes (and its length in chars): the same id as
+ * `taskHash({ ...input, context: bytes.toString('utf8') })`, without materializing or re-encoding the string.
+ */
+export function taskHashOfBytes(input: Omit<TaskHashInput, 'context'>, chars: number, bytes: Uint8Array): string {
+  return hashWith(input, { chars, bytes });
+}
+
+/** Options that say where a context is stored, not what it is: never part of an id. */
+export const PLACEMENT_OPTIONS = ['contextDir', 'hostContextThreshold'] as const;
+
+function hashWith(input: Omit<TaskHashInput, 'context'>, context: TaskHashInput['context'] | { chars: number; bytes: Uint8Array }): string {
   const h = createHash('sha256');
   const field = (s: string): void => {
     h.update(`${s.length}:`);
@@ -49,22 +64,31 @@ export function taskHash(input: TaskHashInput): string {
   };
   field(input.family);
   field(String(input.seed));
-  field(canonicalJson(input.options));
+  let options = input.options;
+  if (PLACEMENT_OPTIONS.some((k) => k in options)) {
+    options = { ...options };
+    for (const k of PLACEMENT_OPTIONS) delete options[k];
+  }
+  field(canonicalJson(options));
   field(input.question);
   field(input.answer);
-  if (typeof input.context === 'string') {
+  if (typeof context === 'string') {
     field('string');
-    field(input.context);
-  } else if (!Array.isArray(input.context)) {
+    field(context);
+  } else if (!Array.isArray(context) && 'chars' in context) {
+    field('string');
+    h.update(`${context.chars}:`);
+    h.update(context.bytes);
+  } else if (!Array.isArray(context)) {
     // Host-backed: the chunk files' hashes stand for their bytes (the files are verified against them on replay), so
     // an id never needs the context as one string. Chunk boundaries are part of the id (same generator ⇒ same cut).
-    const c = input.context;
+    const c = context as ChunkedContext;
     field(`chunked:${c.length}:${c.bytes}:${c.chunks.length}`);
     for (const ch of c.chunks) field(`${ch.chars}:${ch.bytes}:${ch.sha256}`);
     if (c.docs) field(`docs:${c.docs.count}:${c.docs.bytes}:${c.docs.sha256}`);
   } else {
-    field(`docs:${input.context.length}`);
-    for (const doc of input.context) {
+    field(`docs:${context.length}`);
+    for (const doc of context) {
       field(doc.id);
       field(doc.title);
       field(doc.text);

@@ -13,6 +13,7 @@ import { pluginFamily, pluginFamilyNames, reserveTaskFamilyNames } from './plugi
 import { oolongFamily } from './oolong.ts';
 import { oolongPairsFamily } from './oolong-pairs.ts';
 import { sniahFamily } from './sniah.ts';
+import type { PlacementOptions } from './storage.ts';
 import type { GenerateOptions, ScoreResult, Task, TaskFamilyDef } from './types.ts';
 
 export type { AnswerType, ChunkedContext, Doc, GenerateOptions, ScoreResult, Task, TaskFamily, TaskFamilyDef, TaskPlugin } from './types.ts';
@@ -26,6 +27,11 @@ export {
   BLOCK_CHARS, ChunkedContextError, DEFAULT_CHUNK_CHARS, DOC_SEPARATOR, checkChunkedFiles, createChunkWriter, describeChunkedContext,
   isChunkedContext, openChunkedContext, verifyChunkedContext, verifyChunkedContextAsync, type ChunkFile, type ChunkWriter, type ChunkedDocs,
 } from './chunked.ts';
+export {
+  CONTEXT_STORAGES, DEFAULT_HOST_CONTEXT_THRESHOLD, MAX_HOST_CONTEXT_TOKENS, isTemporaryContext, removeTaskContext,
+  type ContextStorage, type PlacementOptions,
+} from './storage.ts';
+export { ChunkedReader } from './chunked-reader.ts';
 export { canonicalJson, taskHash, verifyTaskId, type TaskHashInput } from './hash.ts';
 export { countTokens } from './tokens.ts';
 export { matchesAny, normalizeAnswer, numericScore, parseFirstNumber, parsePairs, setF1 } from './normalize.ts';
@@ -35,6 +41,7 @@ export { OOLONG_QUERY_KINDS, type OolongQueryKind } from './oolong.ts';
 export { PAIR_CONDITION_KINDS, type PairCondition } from './oolong-pairs.ts';
 export { SNIAH_VALUE_TYPES, type SniahValueType } from './sniah.ts';
 export { formatTaskSummary } from './preview.ts';
+export { readBrowsecompDoc, type DocReading as BrowsecompDocReading } from './browsecomp-bank.ts';
 
 /** The registry: every family by name. */
 export const TASK_FAMILIES: Record<string, TaskFamilyDef> = {
@@ -64,12 +71,25 @@ export function getTaskFamily(name: string): TaskFamilyDef {
  * Generates one task. Options are validated per family (TaskOptionError names the option and the rule);
  * defaults are filled in and recorded in `task.options`, so `generateTask(task.family, task.options)` regenerates it.
  */
-export function generateTask(family: string, options: GenerateOptions): Task {
+export function generateTask(family: string, options: GenerateOptions, placement?: PlacementOptions): Task {
   const def = getTaskFamily(family);
   if (options === null || typeof options !== 'object') {
     throw new TaskOptionError(family, '', 'options must be an object with at least a numeric \'seed\'');
   }
+  if (!placement) return def.generate(options);
+  // Placement (where the context lives) applies to the families that support host-backed contexts; for the others,
+  // 'auto' means memory as always and an explicit 'host' is an error.
+  const given = Object.fromEntries(Object.entries(placement).filter(([, v]) => v !== undefined)) as PlacementOptions;
+  if (def.hostContext) return def.generate({ ...given, ...options });
+  if (given.contextStorage === 'host') {
+    throw new TaskOptionError(family, 'contextStorage', `the ${family} generator does not support host-backed contexts (contextStorage 'host'); families that do: ${hostContextFamilies().join(', ')}`);
+  }
   return def.generate(options);
+}
+
+/** Built-in families whose generators can write host-backed contexts. */
+export function hostContextFamilies(): string[] {
+  return Object.values(TASK_FAMILIES).filter((d) => d.hostContext).map((d) => d.name);
 }
 
 /**

@@ -2,6 +2,7 @@
  * Human-readable task summaries for `npm run tasks` (and for anyone debugging a task): identity, sizes, question,
  * answer, the analysis fields of meta, and a few lines of context around the evidence.
  */
+import { readBrowsecompDoc, splitSentences } from './browsecomp-bank.ts';
 import { isChunkedContext } from './chunked.ts';
 import { ChunkedReader } from './chunked-reader.ts';
 import { headLines, linesAt } from './records.ts';
@@ -58,7 +59,21 @@ function recordEvidence(task: Task): string {
     .join('\n');
 }
 
-const FACT_WORDS = /\b(born|studied|educated|chair|received|founded|based in|presented|organised|Participants|taking part|established|port city|river town|mountain town|market town|mining town)\b/;
+/** The sentences of a document that state a fact (read with the phrasing bank; near misses and filler left out). */
+function factSentences(text: string): string[] {
+  const ss = splitSentences(text);
+  const out: string[] = [];
+  const states = (s: string): boolean => {
+    const r = readBrowsecompDoc(s);
+    return Object.keys(r).some((k) => k !== 'kind' && k !== 'nearMisses' && k !== 'name') || (r.kind !== 'unknown' && r.name !== undefined);
+  };
+  for (let i = 0; i < ss.length; i++) {
+    if (states(ss[i])) out.push(ss[i]);
+    // A two-sentence form ("… needed a new chair. The members chose her."): neither half states the fact alone.
+    else if (i + 1 < ss.length && !states(ss[i + 1]) && states(`${ss[i]} ${ss[i + 1]}`)) out.push(`${ss[i]} ${ss[++i]}`);
+  }
+  return out;
+}
 
 function browsecompEvidence(task: Task): string {
   const docs = task.context as Doc[];
@@ -68,10 +83,7 @@ function browsecompEvidence(task: Task): string {
     .map((id) => {
       const d = byId.get(id);
       if (!d) return `${id}: (missing)`;
-      const facts = d.text
-        .split(/(?<=\.)\s+/)
-        .filter((s) => FACT_WORDS.test(s))
-        .map((s) => clip(s, 200));
+      const facts = factSentences(d.text).map((s) => clip(s, 200));
       return `${id} "${d.title}"\n${indent(facts.join('\n'), '    ')}`;
     })
     .join('\n');

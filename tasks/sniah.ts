@@ -8,13 +8,15 @@
  * A program answers with one regex: /The special magic \w+ for KEY is (\S+)\./.
  */
 import { z } from 'zod';
+import { createChunkWriter, type ChunkedContext } from './chunked.ts';
 import { TaskOptionError } from './errors.ts';
 import { FillerWriter } from './filler.ts';
-import { taskHash } from './hash.ts';
+import { taskHash, taskHashOfBytes } from './hash.ts';
 import { matchesAny, normalizeAnswer, predictionText } from './normalize.ts';
-import { contextTokensSchema, parseOptions, seedSchema } from './options.ts';
+import { MAX_CONTEXT_TOKENS, parseOptions, seedSchema } from './options.ts';
 import { Rng } from './rng.ts';
-import { TextBuilder } from './text.ts';
+import { MAX_HOST_CONTEXT_TOKENS, placementFields, resolvePlacement, reuseHostTask, saveHostTask } from './storage.ts';
+import { ByteTextBuilder } from './text.ts';
 import { pieceTokens } from './tokens.ts';
 import type { GenerateOptions, ScoreResult, Task, TaskFamilyDef } from './types.ts';
 
@@ -33,10 +35,12 @@ export const SNIAH_DEFAULTS = {
 const schema = z
   .object({
     seed: seedSchema,
-    contextTokens: contextTokensSchema(256, SNIAH_DEFAULTS.contextTokens),
+    // Up to 20M tokens in memory; beyond that (up to 2B) only host-backed (checked after placement).
+    contextTokens: z.number().int().min(256).max(MAX_HOST_CONTEXT_TOKENS).default(SNIAH_DEFAULTS.contextTokens),
     valueType: z.enum(SNIAH_VALUE_TYPES).default(SNIAH_DEFAULTS.valueType),
     depth: z.number().min(0).max(1).nullable().default(SNIAH_DEFAULTS.depth),
     distractors: z.number().int().min(0).max(100).default(SNIAH_DEFAULTS.distractors),
+    ...placementFields,
   })
   .strict();
 
@@ -92,8 +96,27 @@ interface Insertion {
   isNeedle: boolean;
 }
 
+/** Chars per o200k token of sniah text (measured: 5.22), to decide placement before generating. */
+const CHARS_PER_TOKEN = 5.25;
+/** Bytes handed to the chunk writer at a time when streaming. */
+const STREAM_BYTES = 1 << 20;
+
 export function generateSniah(raw: GenerateOptions): Task {
-  const opts = parseOptions('sniah', schema, raw);
+  const parsed = parseOptions('sniah', schema, raw);
+  const { contextStorage, hostContextThreshold, contextDir, ...opts } = parsed;
+  const placement = resolvePlacement('sniah', opts.seed, opts, { contextStorage, hostContextThreshold, contextDir }, opts.contextTokens * CHARS_PER_TOKEN);
+  if (!placement.host && opts.contextTokens > MAX_CONTEXT_TOKENS) {
+    throw new TaskOptionError(
+      'sniah',
+      'contextTokens',
+      `option 'contextTokens' ${opts.contextTokens} is above ${MAX_CONTEXT_TOKENS} for an in-memory context; use contextStorage 'host' or 'auto' (--context-storage) to store it on disk`,
+    );
+  }
+  const options: Record<string, unknown> = { ...opts, ...placement.recorded };
+  if (placement.host && !placement.temporary) {
+    const again = reuseHostTask(placement.dir!, options);
+    if (again) return again;
+  }
   const root = Rng.forTask('sniah', opts.seed);
   const pick = root.fork('needle');
 
@@ -135,7 +158,10 @@ export function generateSniah(raw: GenerateOptions): Task {
   // Stable order: by position, the real needle first on ties, then by key (keys are unique).
   insertions.sort((a, b) => a.at - b.at || Number(b.isNeedle) - Number(a.isNeedle) || (a.key < b.key ? -1 : 1));
 
-  const out = new TextBuilder();
+  const chunks = placement.host ? createChunkWriter(placement.dir!) : null;
+  const out = chunks
+    ? new ByteTextBuilder({ initialBytes: STREAM_BYTES, onFlush: (b, ascii) => (ascii ? chunks.writeAscii(b) : chunks.write(b.toString('utf8'))) })
+    : new ByteTextBuilder({ initialBytes: opts.contextTokens * CHARS_PER_TOKEN * 1.02 + 4096 });
   const writer = new FillerWriter(root.fork('filler'));
   let tokens = 0;
   let fillerWritten = 0;
@@ -168,14 +194,19 @@ export function generateSniah(raw: GenerateOptions): Task {
       `option 'contextTokens' ${opts.contextTokens} is too small for ${opts.distractors} distractor needle(s): the needles alone take about ${tokens} tokens`,
     );
   }
-  const context = out.toString();
+  let context: string | ChunkedContext;
+  if (chunks) {
+    out.flush();
+    context = chunks.close();
+  } else {
+    context = out.toString();
+  }
 
   const noun = opts.valueType;
   const question =
     `Somewhere in the text there is a sentence of the form "The special magic ${noun} for <key> is <value>." ` +
     `What is the special magic ${noun} for ${key}? Answer with the value only: ${VALUE_FORMAT[opts.valueType]}, ` +
     `with no other words or punctuation.`;
-  const options: Record<string, unknown> = { ...opts };
   const answer = value;
   const meta: Record<string, unknown> = {
     contextTokens: tokens,
@@ -192,8 +223,14 @@ export function generateSniah(raw: GenerateOptions): Task {
     distractors: distractorOffsets.sort((a, b) => a.charOffset - b.charOffset),
     evidence: { charOffset: needleCharOffset, length: needle.length },
   };
-  const id = taskHash({ family: 'sniah', seed: opts.seed, options, question, answer, context });
-  return { id, family: 'sniah', seed: opts.seed, options, question, context, answer, answerType: 'exact', meta };
+  if (placement.host) meta.contextStorage = { mode: 'host', dir: placement.dir, temporary: placement.temporary };
+  const id =
+    typeof context === 'string'
+      ? taskHashOfBytes({ family: 'sniah', seed: opts.seed, options, question, answer }, context.length, out.bytes())
+      : taskHash({ family: 'sniah', seed: opts.seed, options, question, answer, context });
+  const task: Task = { id, family: 'sniah', seed: opts.seed, options, question, context, answer, answerType: 'exact', meta };
+  if (placement.host) saveHostTask(task);
+  return task;
 }
 
 export function scoreSniah(task: Task, prediction: string): ScoreResult {
@@ -212,11 +249,15 @@ export const sniahFamily: TaskFamilyDef = {
   defaults: { ...SNIAH_DEFAULTS },
   generate: generateSniah,
   score: scoreSniah,
+  hostContext: true,
 };
 
 sniahFamily.optionDocs = {
   seed: 'integer ≥ 0; same seed + options ⇒ identical task',
-  contextTokens: `context size in o200k tokens, 256 … 20,000,000 (default ${SNIAH_DEFAULTS.contextTokens})`,
+  contextTokens: `context size in o200k tokens, 256 … 20,000,000 in memory, up to 2,000,000,000 host-backed (default ${SNIAH_DEFAULTS.contextTokens})`,
+  contextStorage: "'auto' (default: on disk above hostContextThreshold) | 'memory' | 'host' — where the context lives (see README, Giant contexts)",
+  hostContextThreshold: 'chars above which auto stores the context on disk (default 67,108,864)',
+  contextDir: 'directory for host-backed chunk files (default: a temp dir per task, deleted by its owner)',
   valueType: `needle value: ${SNIAH_VALUE_TYPES.join(' | ')} (default ${SNIAH_DEFAULTS.valueType})`,
   depth: 'relative position of the needle, 0 (start) … 1 (end); default: drawn from the seed',
   distractors: `number of needles for other keys, 0 … 100 (default ${SNIAH_DEFAULTS.distractors})`,

@@ -63,4 +63,9 @@ export interface TaskFamilyDef {
   score(task: Task, prediction: string): ScoreResult;
   /** Optional: one line per family option (name → meaning, accepted values, default), for help texts. */
   optionDocs?: Record<string, string>;
+  /**
+   * The generator accepts the placement options (contextStorage, hostContextThreshold, contextDir — tasks/storage.ts)
+   * and can write its context to disk as a ChunkedContext.
+   */
+  hostContext?: boolean;
 }

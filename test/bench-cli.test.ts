@@ -41,9 +41,10 @@ describe('npm run bench (arguments)', () => {
     expect(resolvePlan(['scale_10m', 'scale_10m_oolong'])).toEqual([{ id: 'scale_10m', select: null }]);
     const all = resolvePlan(null).map((p) => p.id);
     expect(new Set(all).size).toBe(all.length);
-    expect(all.length).toBeGreaterThanOrEqual(13);
-    expect(all).toContain('concurrency_1000');
+    expect(all.length).toBeGreaterThanOrEqual(14);
+    expect(all).toEqual(expect.arrayContaining(['taskgen', 'step_overhead', 'parquet_write', 'peer_repl', 'env_server', 'scale_10m', 'concurrency_1000']));
     expect(resolvePlan(['concurrency_1000_rss_per_episode'])).toEqual([{ id: 'concurrency_1000', select: null }]);
+    expect(resolvePlan(['peer_repl_regex_1m'])).toEqual([{ id: 'peer_repl', select: null }]);
     expect(resolvePlan(['restore_new_worker'])).toEqual([{ id: 'rollback', select: null }]);
     expect(resolvePlan(['env_server_ws'])).toEqual([{ id: 'env_server', select: null }]);
     expect(resolvePlan(['python_reset_grpo16'])).toEqual([{ id: 'python_step_overhead', select: null }]);

@@ -102,3 +102,22 @@ describe('chunked contexts', () => {
     expect(() => verifyChunkedContext(ctx)).toThrow(/missing/);
   });
 });
+
+describe('ChunkWriter.writeAscii', () => {
+  it('gives the same files as write(), mixed with write() in any order', () => {
+    const text = sampleText(2_500_000, false);
+    const a = write(text, 1_000_000, 100_003);
+    const w = createChunkWriter(dir(), { chunkChars: 1_000_000 });
+    let i = 0;
+    for (let k = 0; i < text.length; k++) {
+      const n = [7, 300_001, 1_048_576, 13][k % 4];
+      const piece = text.slice(i, i + n);
+      if (k % 3 === 1) w.write(piece);
+      else w.writeAscii(Buffer.from(piece, 'latin1'));
+      i += n;
+    }
+    const b = w.close();
+    expect(b.chunks.map((c) => [c.chars, c.sha256, c.nl])).toEqual(a.chunks.map((c) => [c.chars, c.sha256, c.nl]));
+    expect(new ChunkedReader(b).slice(999_990, 1_000_010)).toBe(text.slice(999_990, 1_000_010));
+  });
+});

@@ -4,6 +4,8 @@
  *   - the code-only baseline (`--model baseline-code`: the best wording heuristic from the category definitions, never a
  *     sub-call) scores ≤ 0.35 mean on oolong and ≤ 0.35 mean F1 on oolong-pairs;
  *   - the reference policy with the simulated sub-model scores ≥ 0.95 on both;
+ *   - browsecomp: the code-only keyword/regex reader (rollouts/baseline/browse.ts) scores ≤ 0.5, the reference policy,
+ *     whose sub-models read the candidate documents, ≥ 0.95;
  *   - a less accurate sub-model (90%) costs the reference policy score: the sub-model's reading is what carries it.
  * The full curve (100/95/90/80%) is bench `sub_call_necessity`.
  */
@@ -33,8 +35,8 @@ const SEEDS = Array.from({ length: 30 }, (_, i) => i);
 describe('sub-call necessity at default sizes, 30 seeds per family', () => {
   let rows: NecessityRow[] = [];
   beforeAll(async () => {
-    rows = (await measureNecessity({ families: ['oolong', 'oolong-pairs'], seeds: SEEDS, accuracies: [1, 0.9], pool, concurrency: 4 })).rows;
-  }, 240_000);
+    rows = (await measureNecessity({ families: ['oolong', 'oolong-pairs', 'browsecomp'], seeds: SEEDS, accuracies: [1, 0.9], pool, concurrency: 4 })).rows;
+  }, 420_000);
 
   for (const family of ['oolong', 'oolong-pairs']) {
     it(`${family}: code-only ≤ 0.35, reference ≥ 0.95, a 90%-accurate sub-model scores lower`, () => {
@@ -47,6 +49,18 @@ describe('sub-call necessity at default sizes, 30 seeds per family', () => {
       expect(row.reference['0.9']).toBeLessThan(row.reference['1']);
     });
   }
+
+  it('browsecomp: code-only ≤ 0.5 (yet far above chance), reference ≥ 0.95 reading documents via sub-calls, a 90%-accurate reader scores lower', () => {
+    const row = rows.find((r) => r.family === 'browsecomp')!;
+    expect(row.seeds).toBe(30);
+    expect(row.baselineSubCalls).toBe(0);
+    expect(row.baseline).toBeLessThanOrEqual(0.5);
+    // Chance is one person in ~500: the keyword heuristic is a real solver, it just cannot read.
+    expect(row.baseline).toBeGreaterThan(0.1);
+    expect(row.reference['1']).toBeGreaterThanOrEqual(0.95);
+    expect(row.referenceSubCalls).toBeGreaterThan(3);
+    expect(row.reference['0.9']).toBeLessThan(row.reference['1']);
+  });
 });
 
 describe('the code-only baseline', () => {
@@ -61,8 +75,8 @@ describe('the code-only baseline', () => {
     }
   });
 
-  it('solves what code can solve: sniah by regex, browsecomp by regex extraction (no sub-calls)', async () => {
-    for (const [family, taskOptions] of [['sniah', {}], ['browsecomp', { numDocs: 100, contextTokens: 20_000 }]] as const) {
+  it('solves what code can solve: sniah by regex (no sub-calls)', async () => {
+    for (const [family, taskOptions] of [['sniah', {}]] as const) {
       for (const seed of [0, 1]) {
         const e = await playScripted({ family, seed, policy: 'baseline-code', pool, taskOptions });
         expect(e.score, `${family} seed ${seed}`).toBe(1);

@@ -6,6 +6,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RLMEnv, SandboxPool, type Message, type SubCallHandler } from '../env/index.ts';
 import { answerSubPrompt, classifyPrompt, parseQuestion, referenceRespond, UNKNOWN_SUB_REPLY } from '../rollouts/reference/policy.ts';
 import { generateTask, oolongBankLabel, OOLONG_LEADS, type Task } from '../tasks/index.ts';
+import { program } from '../rollouts/reference/programs.ts';
+import { pythonProgram } from '../rollouts/reference/programs-python.ts';
+import { READ_HEADER, readPrompt } from '../rollouts/reference/subcalls.ts';
 import { allInstances } from '../tasks/records.ts';
 import { OOLONG_LABELS } from '../tasks/index.ts';
 
@@ -242,4 +245,64 @@ describe('reference policy: 10M-token contexts within the default budgets', () =
     expect(r.subCalls).toBeLessThanOrEqual(200);
     expect(r.maxSubPromptChars).toBeLessThan(400_000);
   }, 300_000);
+});
+
+describe('browsecomp: the reference reads documents through sub-calls; the sub-model reads only its prompt', () => {
+  const doc = (id: string, title: string, text: string) => ({ id, title, text });
+  const person = doc(
+    'doc-0007',
+    'Mara Lindqvist',
+    'Mara Lindqvist made a name as a botanist. The old mill stood by the river.\n\nShe applied to the Amber Coast College but never enrolled. ' +
+      'She was born in Upper Ashford and turned forty in 1978. Her student years were spent at the Larkspur Academy. ' +
+      'In 1990 the Tidewater Gazette needed a new chair. The members chose her. Before finding her calling, she worked briefly as an engineer\'s assistant.',
+  );
+  const award = doc('doc-0002', 'Quill Medal', 'The Quill Medal is an award presented by the Tidewater Gazette. The award was established twelve years after the founding of the organisation that presents it.');
+  const event = doc('doc-0003', 'Dunridge Salt Regatta', 'The Dunridge Salt Regatta took place in Dunridge in 1961. It was a regatta organised by the Tidewater Gazette. Bram Okafor took part. Mara Lindqvist had been invited but did not attend.');
+
+  it('reports what each document states, not its near misses; relative years are worked out or reported as relative', () => {
+    const reply = answerSubPrompt(readPrompt([person, award, event]));
+    const block = (id: string) => reply.split('\n\n').find((b) => b.startsWith(`## ${id}`)) ?? '';
+    const p = block('doc-0007');
+    expect(p).toContain('kind: person');
+    expect(p).toContain('born: 1938');
+    expect(p).toContain('birthplace: Upper Ashford');
+    expect(p).toContain('profession: botanist');
+    expect(p).toContain('studied at: Larkspur Academy');
+    expect(p).toContain('chaired: Tidewater Gazette; 1990');
+    expect(p).not.toMatch(/Amber Coast|engineer/);
+    expect(block('doc-0002')).toContain("established: 12 years after the presenter's founding");
+    const e = block('doc-0003');
+    expect(e).toContain('participants: Bram Okafor');
+    expect(e).not.toContain('Mara Lindqvist');
+    // Nothing beyond the prompt: a prompt without documents gets NONE.
+    expect(answerSubPrompt(`${READ_HEADER}\nno documents here`)).toBe('NONE');
+  });
+
+  it('a weaker reader (accuracy < 1) errs: it takes near misses for facts or misses facts', () => {
+    const docs = Array.from({ length: 40 }, (_, i) => ({ ...person, id: `doc-${1000 + i}` }));
+    const perfect = answerSubPrompt(readPrompt(docs));
+    const weak = answerSubPrompt(readPrompt(docs), { accuracy: 0.7, salt: 's' });
+    expect(weak).not.toBe(perfect);
+    expect(weak).toMatch(/studied at: Amber Coast College|profession: engineer/);
+    expect(answerSubPrompt(readPrompt(docs), { accuracy: 0.7, salt: 's' })).toBe(weak);
+  });
+
+  it('the reference program sends read prompts via llm_query_batched and has no fact regex of its own', () => {
+    const task = generateTask('browsecomp', { seed: 3, numDocs: 100, contextTokens: 20_000 });
+    const q = parseQuestion(task.question);
+    const code = program(q, 'solve', { subCallsLeft: 500, maxPromptChars: 400_000 });
+    expect(code).toContain('llm_query_batched(');
+    expect(code).toContain(READ_HEADER.slice(0, 40));
+    expect(code).not.toMatch(/studied at the|was educated at the|became chair of|Participants included/);
+    const pyCode = pythonProgram(q, 'solve', { subCallsLeft: 500, maxPromptChars: 400_000 });
+    expect(pyCode).toContain('llm_query_batched(');
+    expect(pyCode).not.toMatch(/studied at the|was educated at the|became chair of|Participants included/);
+  });
+
+  it('plays a default-size task: reads the entity documents and a few candidates, scores 1', async () => {
+    const r = await play({ task: 'browsecomp' }, 5);
+    expect(r.score).toBe(1);
+    expect(r.subCalls).toBeGreaterThan(10);
+    expect(r.subCalls).toBeLessThan(60);
+  }, 120_000);
 });

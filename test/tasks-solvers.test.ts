@@ -5,7 +5,7 @@
  * answer ever disagreed with what the text supports, these tests fail.
  */
 import { describe, expect, it } from 'vitest';
-import { generateTask, oolongBankLabel, scoreTask, type Doc, type Task } from '../tasks/index.ts';
+import { generateTask, oolongBankLabel, readBrowsecompDoc, scoreTask, type Doc, type Task } from '../tasks/index.ts';
 
 const SEEDS = Array.from({ length: 60 }, (_, i) => i + 1);
 
@@ -245,52 +245,38 @@ interface Facts {
 
 const KINDS = 'port city|river town|mountain town|market town|mining town';
 
+/**
+ * Reads every document with the generator's phrasing bank (what each sentence states; near misses state nothing) and
+ * joins the facts here: names to entities, relative years, event participants.
+ */
 function parseDocs(docs: Doc[]): Facts {
   const f: Facts = { people: new Map(), cities: new Map(), orgs: new Map(), awards: new Map(), events: new Map() };
-  const eventDocs: { name: string; text: string }[] = [];
+  const relative: { name: string; presenter: string; after: number }[] = [];
   for (const d of docs) {
-    const t = d.text;
-    let m: RegExpExecArray | null;
-    if ((m = /^(.+?) \(born (\d{4}) in (.+?)\) is an? (.+?)\./.exec(t)) || (m = /^(.+?) is an? (.+?) who was born in (.+?) in (\d{4})\./.exec(t))) {
-      const variantA = /\(born/.test(m[0]);
-      const p: PersonFacts = {
-        birthYear: Number(variantA ? m[2] : m[4]),
-        birthCity: m[3],
-        profession: variantA ? m[4] : m[2],
-        events: [],
-      };
-      const uni = /\b(?:She|He) (?:studied at|was educated at) the (.+?)\./.exec(t);
-      if (uni) p.university = uni[1];
-      const c1 = /\bIn (\d{4}), (?:she|he) became chair of the (.+?)\./.exec(t);
-      const c2 = /\b(?:She|He) became chair of the (.+?) in (\d{4})\./.exec(t);
-      if (c1) p.chair = { org: c1[2], year: Number(c1[1]) };
-      else if (c2) p.chair = { org: c2[1], year: Number(c2[2]) };
-      const a1 = /\bIn (\d{4}), (?:she|he) received the (.+?)\./.exec(t);
-      const a2 = /\b(?:She|He) received the (.+?) in (\d{4})\./.exec(t);
-      if (a1) p.award = { name: a1[2], year: Number(a1[1]) };
-      else if (a2) p.award = { name: a2[1], year: Number(a2[2]) };
-      f.people.set(d.title, p);
-    } else if ((m = new RegExp(`^(.+?) is an? (${KINDS}) in (\\w+)\\. It was founded in (\\d{4})\\.`).exec(t))) {
-      f.cities.set(m[1], { kind: m[2], country: m[3], founded: Number(m[4]) });
-    } else if ((m = new RegExp(`^(.+?), an? (${KINDS}) in (\\w+), was founded in (\\d{4})\\.`).exec(t))) {
-      f.cities.set(m[1], { kind: m[2], country: m[3], founded: Number(m[4]) });
-    } else if ((m = /^The (.+?) is an award presented by the (.+?)\. It was established in (\d{4})\./.exec(t))) {
-      f.awards.set(m[1], { org: m[2], established: Number(m[3]) });
-    } else if ((m = /^Established in (\d{4}), the (.+?) is an award presented by the (.+?)\./.exec(t))) {
-      f.awards.set(m[2], { org: m[3], established: Number(m[1]) });
-    } else if ((m = /^The (.+?) is an? (\w+) based in (.+?)\. It was founded in (\d{4})\./.exec(t))) {
-      f.orgs.set(m[1], { type: m[2], hq: m[3], founded: Number(m[4]) });
-    } else if ((m = /^Founded in (\d{4}), the (.+?) is an? (\w+) based in (.+?)\./.exec(t))) {
-      f.orgs.set(m[2], { type: m[3], hq: m[4], founded: Number(m[1]) });
-    } else if ((m = /^The (.+?), an? (\w+) organised by the (.+?), was held in (.+?) in (\d{4})\./.exec(t))) {
-      const list = /(?:Participants included|Among those taking part were) (.+?)\./.exec(t);
-      const participants = list ? list[1].split(/, | and /) : [];
-      f.events.set(m[1], { type: m[2], org: m[3], city: m[4], year: Number(m[5]), participants });
-      eventDocs.push({ name: m[1], text: t });
+    const r = readBrowsecompDoc(d.text);
+    if (r.kind === 'person') {
+      if (r.birthYear === undefined || r.birthCity === undefined || r.profession === undefined) throw new Error(`person ${d.id} "${d.title}" lacks birth facts`);
+      if (r.university === undefined) throw new Error(`person ${d.id} "${d.title}" states no university`);
+      f.people.set(d.title, {
+        birthYear: r.birthYear, birthCity: r.birthCity, profession: r.profession, university: r.university,
+        chair: r.chair, award: r.award, events: [],
+      });
+    } else if (r.kind === 'city') {
+      f.cities.set(r.name!, { kind: r.cityKind!, country: r.country!, founded: r.founded! });
+    } else if (r.kind === 'organisation') {
+      f.orgs.set(r.name!, { type: r.orgType!, hq: r.hq!, founded: r.founded! });
+    } else if (r.kind === 'award') {
+      if (r.established === undefined) relative.push({ name: r.name!, presenter: r.presenter!, after: r.establishedAfterFounding! });
+      f.awards.set(r.name!, { org: r.presenter!, established: r.established ?? Number.NaN });
+    } else if (r.kind === 'event') {
+      f.events.set(r.name!, { type: r.eventType!, org: r.organiser!, city: r.city!, year: r.year!, participants: r.participants ?? [] });
     } else {
-      throw new Error(`unrecognized document ${d.id} "${d.title}": ${t.slice(0, 120)}`);
+      throw new Error(`unrecognized document ${d.id} "${d.title}": ${d.text.slice(0, 120)}`);
     }
   }
+  for (const a of relative) f.awards.get(a.name)!.established = f.orgs.get(a.presenter)!.founded + a.after;
+  for (const [name, c] of f.cities) if (!Number.isInteger(c.founded) || !KINDS.split('|').includes(c.kind)) throw new Error(`city ${name}: ${JSON.stringify(c)}`);
+  for (const [name, o] of f.orgs) if (!Number.isInteger(o.founded)) throw new Error(`organisation ${name}: no founding year`);
   for (const [name, e] of f.events) {
     for (const who of e.participants) {
       const p = f.people.get(who);
@@ -404,6 +390,29 @@ describe('browsecomp: constraint search over the rendered documents', () => {
       totalNearMisses += nearMisses;
     }
     expect(totalNearMisses / SEEDS.length).toBeGreaterThanOrEqual(2);
+  });
+
+  it('the prose varies and has near misses: designed distractors look like they satisfy the constraint they break', () => {
+    const forms = new Set<string>();
+    let designed = 0;
+    let withMiss = 0;
+    for (const seed of SEEDS.slice(0, 20)) {
+      const task = generateTask('browsecomp', { seed, contextTokens: 40_000 });
+      const docs = task.context as Doc[];
+      const readings = new Map(docs.map((d) => [d.id, readBrowsecompDoc(d.text)]));
+      // Lead sentences of person documents: many shapes, not one template.
+      for (const d of docs) if (readings.get(d.id)!.kind === 'person') forms.add(d.text.split(/[.(]/)[0].replace(d.text.split(' (')[0].split(' is ')[0], 'NAME').replace(/ an? \w+$/, ' A'));
+      for (const dd of task.meta.designedDistractors as { name: string; docId: string }[]) {
+        designed++;
+        const own = readings.get(dd.docId)!.nearMisses.length > 0;
+        const inEvent = [...readings.values()].some((r) => r.kind === 'event' && r.nearMisses.some((m) => m.slot === 'participant' && m.value === dd.name));
+        if (own || inEvent) withMiss++;
+      }
+    }
+    expect(forms.size).toBeGreaterThanOrEqual(6);
+    expect(designed).toBeGreaterThan(100);
+    // Nearly every designed distractor carries a near miss (none when no other value of the slot satisfies the constraint).
+    expect(withMiss / designed).toBeGreaterThan(0.9);
   });
 
   it('solves default-size collections (1,000 documents)', () => {

@@ -5,6 +5,7 @@
 import ivm from 'isolated-vm';
 import { PRELUDE_SOURCE } from './prelude.ts';
 import { rewriteCell } from './rewrite.ts';
+import { hostContextApiSource, type HostCallBudget, type HostContext } from './host-context.ts';
 import { fmtInt, truncationMarker, type ResolvedLimits } from './limits.ts';
 import { deadResult, SANDBOX_CLOCK_START_MS, type IsolateCellResult, type StopReason } from './results.ts';
 
@@ -27,6 +28,8 @@ export interface IsolateSessionInit {
    * sentinel note in prelude.ts). The thread keeps spinning; the process holding it should be retired (killed) soon.
    */
   onStuck?: () => void;
+  /** A host-backed context: `context` in the isolate is a read API answered by this (then `context` above is ''). */
+  host?: HostContext | null;
 }
 
 /** Folds a numeric seed (any finite number) into 32 bits, mixing the high part in. */
@@ -72,6 +75,9 @@ export class IsolateSession {
   private stuckReported = false;
   private emitted = '';
   private running = false;
+  private host: HostContext | null = null;
+  /** The running cell's budgets, for host-context calls: wall end, CPU budget, isolate CPU at start, host ms used. */
+  private cell = { wallEnd: 0, cpuMs: 0, cpu0: 0, hostMs: 0 };
 
   private constructor(isolate: ivm.Isolate, limits: ResolvedLimits, onStuck: () => void) {
     this.isolate = isolate;
@@ -104,7 +110,19 @@ export class IsolateSession {
           return INTERNAL_FATAL;
         }
       });
+      if (init.host) {
+        const host = init.host;
+        s.host = host;
+        const ref = new ivm.Reference(async (payload: unknown): Promise<string> => {
+          if (typeof payload !== 'string') return JSON.stringify({ e: 'internal error (bad request)', n: 'Error' });
+          const r = await host.call(payload, s.hostBudget());
+          s.cell.hostMs += r.cpuMs;
+          return r.reply;
+        });
+        await context.evalClosure(hostContextApiSource(), [ref, host.config()], { timeout: 10_000 });
+      }
       const cfg = JSON.stringify({
+        hostContext: init.host ? true : false,
         seed: seed32(init.seed),
         clockStartMs: SANDBOX_CLOCK_START_MS,
         maxOutputChars: limits.maxOutputChars,
@@ -146,9 +164,16 @@ export class IsolateSession {
     if (room > 0) this.emitted += chunk.length > room ? chunk.slice(0, room) : chunk;
   }
 
+  /** Deadline of a host-context call: the cell's wall end, or what is left of its CPU budget (host time counts). */
+  private hostBudget(): HostCallBudget {
+    const cpuLeft = this.cell.cpuMs - (this.cpuTime() - this.cell.cpu0) - this.cell.hostMs;
+    return { deadline: this.cell.wallEnd, cpuMs: Math.max(0, cpuLeft), cellCpuMs: this.cell.cpuMs };
+  }
+
   /** Disposes the isolate; a running cell ends (at once) with dead + `reason`. */
   kill(reason: StopReason): void {
     if (this.killReason === null) this.killReason = reason;
+    this.host?.cancel();
     if (!this.isolate.isDisposed) {
       try {
         this.isolate.dispose();
@@ -205,6 +230,7 @@ export class IsolateSession {
     this.emitted = '';
     const cpuMs = Math.max(1, Math.min(this.limits.cellCpuTimeoutMs, over.cpuMs ?? Infinity));
     const wallMs = Math.max(1, Math.min(this.limits.cellWallTimeoutMs, over.wallMs ?? Infinity));
+    this.cell = { wallEnd: performance.now() + wallMs, cpuMs, cpu0: this.cpuTime(), hostMs: 0 };
     const wall = setTimeout(() => this.kill('wall_timeout'), wallMs);
     try {
       return done(await this.runPhases(rw.code, rw.isAsync, cpuMs));

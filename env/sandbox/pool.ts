@@ -8,8 +8,9 @@
 import { mkdtempSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { isChunkedContext } from '../../tasks/chunked.ts';
+import { isChunkedContext, type ChunkedContext } from '../../tasks/chunked.ts';
 import type { Doc } from '../../tasks/types.ts';
+import { HOST_CONTEXT_MEMORY_BYTES } from './host-context.ts';
 import type { CellResult, SessionOptions, SubCallHandler } from './types.ts';
 import type { CellLimits, ContextTransfer, WorkerConfig, WorkerToParent } from './protocol.ts';
 import type { StopReason } from './results.ts';
@@ -89,6 +90,8 @@ interface PreparedContext {
   bytes: number;
   ascii: boolean;
   layout: number[] | null;
+  /** A host-backed context: nothing is copied, the worker reads the chunk files. */
+  host?: ChunkedContext;
 }
 
 interface FileEntry {
@@ -207,8 +210,10 @@ export class SandboxPool implements SessionHost {
     if (options.repl !== undefined && options.repl !== 'js' && options.repl !== 'python') {
       throw new SandboxConfigError(`open(options): repl must be 'js' or 'python', got ${JSON.stringify(options.repl)}`);
     }
-    if (isChunkedContext(options.context)) {
-      throw new SandboxConfigError('open(options): host-backed (chunked) contexts are not supported by this sandbox build yet');
+    if (isChunkedContext(options.context) && options.repl === 'python') {
+      throw new SandboxConfigError(
+        "open(options): the Python REPL does not support host-backed contexts (chunk files on disk); use the JavaScript REPL (--repl js), or a context small enough for memory (--context-storage memory)",
+      );
     }
     if (options.repl === 'python') return this.python().open(options, onSubCall);
     if (typeof options.seed !== 'number' || !Number.isFinite(options.seed)) {
@@ -225,9 +230,10 @@ export class SandboxPool implements SessionHost {
     if (budget !== undefined && (typeof budget !== 'object' || budget === null || typeof budget.tryTake !== 'function')) {
       throw new SandboxConfigError('open(options): subCallBudget must be a SubCallBudget ({ max, used, tryTake(n) })');
     }
-    const key = options.contextKey ?? null;
+    // Host-backed contexts are never cached: only their description crosses to the worker.
+    const key = isChunkedContext(options.context) ? null : (options.contextKey ?? null);
     const cachedFile = key !== null ? this.files.get(key) : undefined;
-    const context = options.context as string | Doc[];
+    const context = options.context;
     const prepared = cachedFile && cachedFile.chars === contextChars(context) ? null : prepareContext(context);
     const bytes = prepared ? prepared.bytes : cachedFile!.bytes;
     const limits = resolveLimits(options, bytes);
@@ -574,6 +580,7 @@ export class SandboxPool implements SessionHost {
       };
     }
     const p = prepared!;
+    if (p.host) return { transfer: { key: null, chars: 0, layout: null, source: { kind: 'host', context: p.host } }, cleanup: () => {} };
     const text = p.text!;
     if (p.chars <= INLINE_MAX_CHARS) {
       return { transfer: { key: workerKey(p.chars), chars: p.chars, layout: p.layout, source: { kind: 'inline', text } }, cleanup: () => {} };
@@ -644,8 +651,9 @@ function isDocArray(c: unknown): c is Doc[] {
   return Array.isArray(c);
 }
 
-function contextChars(c: string | Doc[]): number {
+function contextChars(c: string | Doc[] | ChunkedContext): number {
   if (typeof c === 'string') return c.length;
+  if (isChunkedContext(c)) return 0;
   if (!isDocArray(c)) return -1;
   let n = 0;
   for (const d of c) n += (d?.id?.length ?? 0) + (d?.title?.length ?? 0) + (d?.text?.length ?? 0);
@@ -653,6 +661,7 @@ function contextChars(c: string | Doc[]): number {
 }
 
 function prepareContext(c: unknown): PreparedContext {
+  if (isChunkedContext(c)) return { text: '', chars: 0, bytes: HOST_CONTEXT_MEMORY_BYTES, ascii: true, layout: null, host: c };
   if (typeof c === 'string') {
     const ascii = Buffer.byteLength(c, 'utf8') === c.length;
     return { text: c, chars: c.length, bytes: ascii ? c.length : c.length * 2, ascii, layout: null };

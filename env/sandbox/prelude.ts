@@ -404,7 +404,8 @@ lock('FINAL_VAR', FINAL_VAR);
 lock('print', print);
 lock('console', OFreeze({ log: print, info: print, warn: print, error: print, debug: print }));
 lock('SHOW_VARS', SHOW_VARS);
-lock('context', ctxValue);
+// A host-backed context was installed (and locked) before this prelude, by host-context-api.ts.
+if (cfg.hostContext !== true) lock('context', ctxValue);
 lock('__rlm_track', OFreeze(track));
 ODP(G, 'answer', { value: freshAnswer(), writable: true, enumerable: false, configurable: false });
 {

@@ -10,7 +10,7 @@
  *   re-runs its cell alone on a fresh quarantine worker (one at a time): the one that kills it again is the culprit, the
  *   others get their result as if nothing happened. Sub-calls a retried cell already made are answered from its log.
  */
-import type { Doc } from '../../tasks/types.ts';
+import type { ChunkedContext, Doc } from '../../tasks/types.ts';
 import type { CellResult, SubCallHandler, SubCallBudget } from './types.ts';
 import type { CellLimits } from './protocol.ts';
 import { deadResult, type IsolateCellResult, type StopReason } from './results.ts';
@@ -45,7 +45,7 @@ export interface SessionHost {
 }
 
 export interface SessionSpec {
-  context: string | Doc[];
+  context: string | Doc[] | ChunkedContext;
   key: string | null;
   chars: number;
   seed: number;

@@ -6,6 +6,7 @@
 import ivm from 'isolated-vm';
 import { readFileSync } from 'node:fs';
 import { IsolateSession } from './isolate-session.ts';
+import { HostContext } from './host-context.ts';
 import type { ContextTransfer, ParentToWorker, WorkerConfig, WorkerToParent } from './protocol.ts';
 
 if (typeof process.send !== 'function') {
@@ -18,6 +19,8 @@ const config: WorkerConfig = { cacheEntries: 8, cacheMB: 1024, ...safeJson(proce
 interface Entry {
   session: IsolateSession | null;
   closed: boolean;
+  /** A host-backed context's reader (closed with the session). */
+  host?: HostContext | null;
 }
 const sessions = new Map<number, Entry>();
 const pendingSubs = new Map<number, { sid: number; resolve: (reply: string) => void }>();
@@ -59,6 +62,7 @@ function settleSubs(sid: number): void {
  * "Copy has been released".
  */
 function loadContext(ctx: ContextTransfer): { copy: ivm.ExternalCopy<string>; release: boolean; cached: boolean; unpin: () => void } {
+  if (ctx.source.kind === 'host') return { copy: new ivm.ExternalCopy(''), release: true, cached: false, unpin: () => undefined };
   if (ctx.key !== null) {
     const hit = cache.get(ctx.key);
     if (hit) {
@@ -68,12 +72,13 @@ function loadContext(ctx: ContextTransfer): { copy: ivm.ExternalCopy<string>; re
       return { copy: hit.copy, release: false, cached: true, unpin: () => unpin(ctx.key!, hit) };
     }
   }
-  if (ctx.source.kind === 'cached') throw new CacheMiss();
-  const text = ctx.source.kind === 'inline' ? ctx.source.text : readFileSync(ctx.source.path).toString(ctx.source.encoding);
+  const src = ctx.source;
+  if (src.kind === 'cached') throw new CacheMiss();
+  const text = src.kind === 'inline' ? src.text : readFileSync(src.path).toString(src.encoding);
   if (text.length !== ctx.chars) throw new Error(`context transfer is corrupt (${text.length} chars, expected ${ctx.chars})`);
   const copy = new ivm.ExternalCopy(text);
   if (ctx.key === null) return { copy, release: true, cached: false, unpin: () => undefined };
-  const bytes = ctx.source.kind === 'file' && ctx.source.encoding === 'utf16le' ? text.length * 2 : text.length;
+  const bytes = src.kind === 'file' && src.encoding === 'utf16le' ? text.length * 2 : text.length;
   const entry = { copy, bytes, pins: 1 };
   cache.set(ctx.key, entry);
   cacheBytes += bytes;
@@ -105,7 +110,9 @@ async function onOpen(m: Extract<ParentToWorker, { t: 'open' }>): Promise<void> 
   const entry: Entry = { session: null, closed: false };
   sessions.set(m.sid, entry);
   let cached = false;
+  let host: HostContext | null = null;
   try {
+    if (m.ctx.source.kind === 'host') host = new HostContext(m.ctx.source.context);
     const ctx = loadContext(m.ctx);
     cached = ctx.cached;
     try {
@@ -123,17 +130,21 @@ async function onOpen(m: Extract<ParentToWorker, { t: 'open' }>): Promise<void> 
             send({ t: 'sub', sid: m.sid, id, payload });
           }),
         onStuck: () => send({ t: 'tainted', sid: m.sid }),
+        host,
       });
+      entry.host = host;
     } finally {
       if (ctx.release) ctx.copy.release();
       ctx.unpin();
     }
     if (entry.closed) {
       entry.session.dispose();
+      host?.close();
       sessions.delete(m.sid);
     }
     send({ t: 'opened', sid: m.sid, error: null, cached, ms: performance.now() - t0 });
   } catch (e) {
+    host?.close();
     sessions.delete(m.sid);
     if (e instanceof CacheMiss) send({ t: 'opened', sid: m.sid, error: 'context not cached', cached: false, ms: performance.now() - t0, miss: true });
     else send({ t: 'opened', sid: m.sid, error: e instanceof Error ? e.message : String(e), cached, ms: performance.now() - t0 });
@@ -154,6 +165,7 @@ async function onRun(m: Extract<ParentToWorker, { t: 'run' }>): Promise<void> {
   const result = await entry.session.run(m.code, m.limits);
   if (result.dead) {
     settleSubs(m.sid);
+    entry.host?.close();
     sessions.delete(m.sid);
   }
   send({ t: 'result', sid: m.sid, cell: m.cell, result });
@@ -164,6 +176,7 @@ function onClose(sid: number): void {
   if (entry) {
     entry.closed = true;
     entry.session?.dispose();
+    entry.host?.close();
     sessions.delete(sid);
   }
   settleSubs(sid);

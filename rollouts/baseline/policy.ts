@@ -1,8 +1,8 @@
 /**
  * The code-only baseline policy (`--model baseline-code`): a scripted "model" like the reference policy, but it never
  * calls a sub-model. It is the measure of whether a family needs delegation (bench `sub_call_necessity`): the best
- * wording heuristic we could write from the category definitions for oolong / oolong-pairs (classifier.ts), regex
- * extraction for browsecomp and sniah, and "unknown" for questions it does not recognise.
+ * wording heuristic we could write from the category definitions for oolong / oolong-pairs (classifier.ts), keyword and
+ * regex extraction for browsecomp (browse.ts), the needle regex for sniah, and "unknown" for questions it does not recognise.
  *
  *   baselineRespond(messages) → the assistant message text (deterministic, never throws)
  *
@@ -11,7 +11,8 @@
  * running it as a sub-model) gets the reference's "I don't know." — it has no reading ability to offer.
  */
 import type { Message } from '../../env/types.ts';
-import { browseSolve, oolongSolve, pairsSolve, resort, type Budget } from '../reference/programs.ts';
+import { oolongSolve, pairsSolve, resort, type Budget } from '../reference/programs.ts';
+import { browseHeuristicProgram } from './browse.ts';
 import { isRootConversation, normalizeMessages, readConversation } from '../reference/policy.ts';
 import { parseQuestion, type ParsedQuestion } from '../reference/questions.ts';
 import { UNKNOWN_SUB_REPLY } from '../reference/subcalls.ts';
@@ -45,7 +46,7 @@ export function baselineProgram(q: ParsedQuestion): string {
     case 'oolong-pairs':
       return pairsSolve(q.condition, true, NO_CALLS, 'heuristic');
     case 'browsecomp':
-      return browseSolve(q.constraints, true);
+      return browseHeuristicProgram(q.constraints);
     default:
       return 'print(typeof context);\nFINAL("unknown");';
   }
@@ -80,7 +81,7 @@ function narrate(q: ParsedQuestion): string {
     case 'oolong-pairs':
       return 'I parse every record and label each instance with a wording heuristic built from the category definitions (no sub-calls), then aggregate in code.';
     case 'browsecomp':
-      return 'I extract the facts of every document with regexes, join them, and test every person against the conditions (no sub-calls).';
+      return 'I extract facts with keywords and names in sentences that have no negation or hedge word, join them, and pick the person who satisfies the most conditions (no sub-calls).';
     default:
       return 'I do not recognise this question and I do not use sub-models, so I submit "unknown".';
   }

@@ -21,7 +21,7 @@ import { type Budget, type Phase, defaultGuess, programCells } from './programs.
 import { hostContextShape } from './programs-host.ts';
 import { pythonProgram } from './programs-python.ts';
 import { type ParsedQuestion, parseQuestion } from './questions.ts';
-import { ANSWER_HEADER, CLASSIFY_HEADER, NEEDLE_HEADER_PREFIX, UNKNOWN_SUB_REPLY, answerSubPrompt } from './subcalls.ts';
+import { ANSWER_HEADER, CLASSIFY_HEADER, NEEDLE_HEADER_PREFIX, READ_HEADER, UNKNOWN_SUB_REPLY, answerSubPrompt } from './subcalls.ts';
 
 export { answerSubPrompt, classifyPrompt, CLASSIFY_HEADER, UNKNOWN_SUB_REPLY, type SubModelOptions } from './subcalls.ts';
 export { parseQuestion, type ParsedQuestion } from './questions.ts';
@@ -61,7 +61,7 @@ export function normalizeMessages(messages: unknown): Message[] {
   return out;
 }
 
-const SUB_HEADERS = [CLASSIFY_HEADER.slice(0, 30), NEEDLE_HEADER_PREFIX, ANSWER_HEADER.slice(0, 40)];
+const SUB_HEADERS = [CLASSIFY_HEADER.slice(0, 30), NEEDLE_HEADER_PREFIX, ANSWER_HEADER.slice(0, 40), READ_HEADER.slice(0, 40)];
 
 export function isRootConversation(msgs: Message[]): boolean {
   if (msgs.length === 1 && msgs[0].role === 'user') {
@@ -116,7 +116,7 @@ export function readConversation(msgs: Message[]): Conversation {
     question,
     turn,
     maxTurns,
-    budget: { subCallsLeft, maxPromptChars: maxPromptChars > 0 ? maxPromptChars : DEFAULT_PROMPT_CHARS },
+    budget: { subCallsLeft, maxPromptChars: maxPromptChars > 0 ? maxPromptChars : DEFAULT_PROMPT_CHARS, host: /`context` is a host-backed (?:text|corpus)/.test(firstUser) },
     observation,
     lastTurn,
     python: /\bin a Python REPL\b/.test(system),
@@ -174,7 +174,7 @@ function narrate(q: ParsedQuestion, phase: Phase, c: Conversation): string {
     case 'oolong-pairs':
       return 'Sub-models classify every record (chunked, batched); then I count labels per user, test every pair of users against the condition in code, and submit the pairs.';
     case 'browsecomp':
-      return 'The documents state their facts in fixed sentence forms, so I extract cities, organisations, awards, events and people with regexes, join them, test every person against each numbered condition and submit the one that satisfies all of them.';
+      return 'The documents state their facts in varied prose with near misses, so sub-models read them: first every document that is not about a person (cities, organisations, awards, events), then only the people that cheap text filters built from those readings cannot rule out. I join the readings, test every candidate against each numbered condition and submit the one that satisfies all of them.';
     default:
       return 'I do not recognise this kind of question, so I ask sub-models to look for the answer in chunks of the context and submit what they find.';
   }

@@ -7,7 +7,7 @@
  */
 import { OOLONG_LABELS } from '../../tasks/index.ts';
 import type { BrowseConstraint, OolongQuery, PairConditionSpec, ParsedQuestion } from './questions.ts';
-import { ANSWER_HEADER, CLASSIFY_DEFINITIONS, CLASSIFY_HEADER } from './subcalls.ts';
+import { ANSWER_HEADER, CLASSIFY_DEFINITIONS, CLASSIFY_HEADER, READ_FIELDS, READ_HEADER } from './subcalls.ts';
 import { type Budget, type Phase, callCap, defaultGuess, promptCap } from './programs.ts';
 
 /** A Python literal for a JSON value (a JSON string literal is a valid Python string literal). */
@@ -23,7 +23,7 @@ export function pythonProgram(q: ParsedQuestion, phase: Phase, b: Budget): strin
     case 'oolong-pairs':
       return phase === 'explore' ? recordsExplore() : pairsSolve(q.condition, phase === 'safe', b);
     case 'browsecomp':
-      return phase === 'explore' ? browseExplore() : browseSolve(q.constraints, phase === 'safe');
+      return phase === 'explore' ? browseExplore() : browseSolve(q.constraints, phase === 'safe', b);
     default:
       return phase === 'explore' ? genericExplore() : genericSolve(q.question, phase === 'safe', b);
   }
@@ -289,164 +289,196 @@ print("\n".join(pairs[:10]))`;
 // browsecomp
 
 function browseExplore(): string {
-  return String.raw`import re, json
+  return String.raw`import re
 print("list of " + str(len(context)) + " documents" if isinstance(context, list) else type(context).__name__)
 for d in context[:3]:
     print(d["id"], "|", d["title"], "|", d["text"][:200].replace("\n", " "))
-shapes = {"person": 0, "city": 0, "organisation": 0, "award": 0, "event": 0, "other": 0}
-for d in context:
-    t = d["text"]
-    if re.match(r"The .+?, an? \w+ organised by the ", t): shapes["event"] += 1
-    elif re.match(r"(The .+? is an award presented by|Established in \d{4}, the )", t): shapes["award"] += 1
-    elif re.match(r"(The .+? is an? \w+ based in |Founded in \d{4}, the )", t): shapes["organisation"] += 1
-    elif re.match(r"[^.(]+? (\(born \d{4} in |is an? [^.]+? who was born in )", t): shapes["person"] += 1
-    elif re.match(r"[^.]+?,? (is )?an? (port city|river town|mountain town|market town|mining town) in ", t): shapes["city"] += 1
-    else: shapes["other"] += 1
-print("document kinds by their first sentence:", json.dumps(shapes))`;
+pronoun_re = re.compile(r"\b(?:she|he|her|his|him)\b", re.I)
+about_people = sum(1 for d in context if pronoun_re.search(d["text"]))
+chars = sum(len(d["text"]) for d in context)
+print("documents that talk about a person (she/he):", about_people, "of", len(context), "| mean length", round(chars / max(1, len(context))), "chars")`;
 }
 
 function browseConstraintTest(c: BrowseConstraint): string {
   switch (c.kind) {
     case 'birthKind':
-      return `(city_of(p["birth_city"]) or {}).get("kind") == ${py(c.cityKind)}`;
+      return `(city_of(p.get("birth_city")) or {}).get("kind") == ${py(c.cityKind)}`;
     case 'birthFounded':
-      return `city_of(p["birth_city"]) is not None and city_of(p["birth_city"])["founded"] ${c.op === 'before' ? '<' : '>'} ${c.year}`;
+      return `city_of(p.get("birth_city")) is not None and city_of(p.get("birth_city"))["founded"] is not None and city_of(p.get("birth_city"))["founded"] ${c.op === 'before' ? '<' : '>'} ${c.year}`;
     case 'birthCountry':
-      return `(city_of(p["birth_city"]) or {}).get("country") == ${py(c.country)}`;
+      return `(city_of(p.get("birth_city")) or {}).get("country") == ${py(c.country)}`;
     case 'birthDecade':
-      return `(p["birth_year"] // 10) * 10 == ${c.decade}`;
+      return `p.get("birth_year") is not None and (p["birth_year"] // 10) * 10 == ${c.decade}`;
     case 'profession':
-      return `p["profession"] == ${py(c.profession)}`;
+      return `p.get("profession") == ${py(c.profession)}`;
     case 'eduCity':
-      return `orgs.get(p["university"], {}).get("hq") == ${py(c.city)}`;
+      return `orgs.get(p.get("university"), {}).get("hq") == ${py(c.city)}`;
     case 'eduFounded':
-      return `p["university"] in orgs and orgs[p["university"]]["founded"] < ${c.year}`;
+      return `p.get("university") in orgs and orgs[p["university"]]["founded"] is not None and orgs[p["university"]]["founded"] < ${c.year}`;
     case 'chairType':
-      return `p["chair_org"] is not None and orgs.get(p["chair_org"], {}).get("type") == ${py(c.orgType)}`;
+      return `p.get("chair_org") is not None and orgs.get(p["chair_org"], {}).get("type") == ${py(c.orgType)}`;
     case 'chairCity':
-      return `p["chair_org"] is not None and orgs.get(p["chair_org"], {}).get("hq") == ${py(c.city)}`;
+      return `p.get("chair_org") is not None and orgs.get(p["chair_org"], {}).get("hq") == ${py(c.city)}`;
     case 'chairYear':
-      return `p["chair_year"] is not None and p["chair_year"] ${c.op === 'from' ? '>=' : '<'} ${c.year}`;
+      return `p.get("chair_year") is not None and p["chair_year"] ${c.op === 'from' ? '>=' : '<'} ${c.year}`;
     case 'awardOrgType':
-      return `p["award"] is not None and p["award"] in awards and orgs.get(awards[p["award"]]["org"], {}).get("type") == ${py(c.orgType)}`;
+      return `p.get("award") is not None and p["award"] in awards and orgs.get(awards[p["award"]]["org"], {}).get("type") == ${py(c.orgType)}`;
     case 'awardEstablished':
-      return `p["award"] is not None and p["award"] in awards and awards[p["award"]]["established"] < ${c.year}`;
+      return `p.get("award") is not None and p["award"] in awards and awards[p["award"]]["established"] is not None and awards[p["award"]]["established"] < ${c.year}`;
     case 'eventType':
-      return `any(e["type"] == ${py(c.eventType)} for e in p["events"])`;
+      return `any(e["type"] == ${py(c.eventType)} for e in p.get("events", []))`;
     case 'eventCity':
-      return `any(e["city"] == ${py(c.city)} for e in p["events"])`;
+      return `any(e["city"] == ${py(c.city)} for e in p.get("events", []))`;
     case 'eventDecade':
-      return `any((e["year"] // 10) * 10 == ${c.decade} for e in p["events"])`;
+      return `any(e["year"] is not None and (e["year"] // 10) * 10 == ${c.decade} for e in p.get("events", []))`;
     case 'eventOrgType':
-      return `any(orgs.get(e["organiser"], {}).get("type") == ${py(c.orgType)} for e in p["events"])`;
+      return `any(orgs.get(e["organiser"], {}).get("type") == ${py(c.orgType)} for e in p.get("events", []))`;
     case 'unknown':
       return 'True';
   }
 }
 
-function browseSolve(constraints: BrowseConstraint[], safe: boolean): string {
+/** The cheap candidate filters of programs.ts, in Python (a necessary condition per constraint over the raw text). */
+function browseCandidateFilter(c: BrowseConstraint): string {
+  const t = (probe: string): string => `(lambda p: ${browseConstraintTest(c)})(${probe})`;
+  switch (c.kind) {
+    case 'birthKind':
+    case 'birthFounded':
+    case 'birthCountry':
+      return `names_filter([n for n in cities if ${t('{"birth_city": n}')}])`;
+    case 'profession':
+      return `(lambda rx: lambda d: rx.search(d["text"]) is not None)(re.compile(r"\\b" + re.escape(${py(c.profession)}) + r"\\b"))`;
+    case 'eduCity':
+    case 'eduFounded':
+      return `names_filter([n for n in orgs if orgs[n]["type"] == "university" and ${t('{"university": n}')}])`;
+    case 'chairType':
+    case 'chairCity':
+      return `names_filter([n for n in orgs if ${t('{"chair_org": n}')}])`;
+    case 'awardOrgType':
+    case 'awardEstablished':
+      return `names_filter([n for n in awards if ${t('{"award": n}')}])`;
+    case 'eventType':
+    case 'eventCity':
+    case 'eventDecade':
+    case 'eventOrgType':
+      return `(lambda texts: lambda d: any(d["title"] in x for x in texts))([e["text"] for e in event_list if ${t('{"events": [e]}')}])`;
+    default:
+      return '(lambda d: True)';
+  }
+}
+
+function browseSolve(constraints: BrowseConstraint[], safe: boolean, b: Budget): string {
   const tests = constraints.map((c, i) => `    lambda p: ${browseConstraintTest(c)},  # ${i + 1}. ${c.kind}`).join('\n');
+  const filters = constraints.map((c, i) => `    ${browseCandidateFilter(c)},  # ${i + 1}. ${c.kind}`).join('\n');
   const unknown = constraints.filter((c) => c.kind === 'unknown').length;
+  const calls = Math.max(1, b.subCallsLeft - 2);
+  const promptChars = Math.max(4_000, Math.min(promptCap(b), 120_000));
   const body = String.raw`import re, json
-# 1. Index the non-person documents by name (cities, organisations, awards) and the events.
-cities, orgs, awards, event_list, person_docs = {}, {}, {}, [], []
-CITY_KINDS = "port city|river town|mountain town|market town|mining town"
-for d in context:
-    t = d["text"]
-    m = re.match(r"The (.+?), an? (\w+) organised by the (.+?), was held in (.+?) in (\d{4})\.", t)
-    if m:
-        event_list.append({"doc": d, "name": m.group(1), "type": m.group(2), "organiser_text": m.group(3), "city": m.group(4), "year": int(m.group(5)), "org_at": t.find(" organised by the ") + 18})
+# The documents state facts in varied prose with near misses ("applied to ... but never enrolled"), so sub-models read
+# them: first every document that is not about a person, then only the people that cheap code cannot rule out.
+READ = ${py(`${READ_HEADER}\n${READ_FIELDS}\n\nDocuments:\n\n`)}
+PROMPT_CHARS, DOCS_PER_PROMPT = ${promptChars}, ${safe ? 10 : 20}
+read_calls = ${calls}
+def read_docs(docs):
+    global read_calls
+    out = {}
+    pending = list(docs)
+    for _round in range(2):
+        if not pending or read_calls <= 0:
+            break
+        groups, cur, chars = [], [], len(READ)
+        for d in pending:
+            block = "=== " + d["id"] + " | " + d["title"] + " ===\n" + d["text"][:PROMPT_CHARS - len(READ) - 200]
+            if cur and (len(cur) >= DOCS_PER_PROMPT or chars + len(block) + 2 > PROMPT_CHARS):
+                groups.append(cur)
+                cur, chars = [], len(READ)
+            cur.append(block)
+            chars += len(block) + 2
+        if cur:
+            groups.append(cur)
+        sent = groups[:read_calls]
+        replies = llm_query_batched([READ + "\n\n".join(g) for g in sent])
+        read_calls -= len(sent)
+        for reply in replies:
+            r = None
+            for line in str(reply).split("\n"):
+                h = re.match(r"\s*##\s*(\S+)", line)
+                if h:
+                    r = {}
+                    out[h.group(1)] = r
+                    continue
+                m = re.match(r"\s*([A-Za-z ]+?)\s*:\s*(.*?)\s*$", line)
+                if r is not None and m:
+                    r[m.group(1).lower()] = m.group(2)
+        pending = [d for d in pending if d["id"] not in out]
+    return out
+def year_of(s):
+    m = re.search(r"\b(\d{4})\b", str(s or ""))
+    return int(m.group(1)) if m else None
+def names_filter(names):
+    return lambda d: any(n in d["text"] for n in names)
+
+# 1. Everything that is not about a person (no she/he in it): cities, organisations, awards, events.
+pronoun_re = re.compile(r"\b(?:she|he|her|his|him)\b", re.I)
+person_docs = [d for d in context if pronoun_re.search(d["text"])]
+entity_docs = [d for d in context if not pronoun_re.search(d["text"])]
+entity_reads = read_docs(entity_docs)
+cities, orgs, awards, event_list, relative = {}, {}, {}, [], []
+for d in entity_docs:
+    r = entity_reads.get(d["id"])
+    if not r:
         continue
-    m = re.match(r"The (.+?) is an award presented by the (.+?)\. It was established in (\d{4})\.", t)
-    if m:
-        awards[d["title"]] = {"org_text": m.group(2), "established": int(m.group(3)), "text": t, "org_at": t.find(" presented by the ") + 18}
-        continue
-    m = re.match(r"Established in (\d{4}), the (.+?) is an award presented by the (.+?)\.(\s|$)", t)
-    if m:
-        awards[d["title"]] = {"org_text": m.group(3), "established": int(m.group(1)), "text": t, "org_at": t.find(" presented by the ") + 18}
-        continue
-    m = re.match(r"The (.+?) is an? (\w+) based in (.+?)\. It was founded in (\d{4})\.", t)
-    if m:
-        orgs[d["title"]] = {"type": m.group(2), "hq": m.group(3), "founded": int(m.group(4))}
-        continue
-    m = re.match(r"Founded in (\d{4}), the (.+?) is an? (\w+) based in (.+?)\.(\s|$)", t)
-    if m:
-        orgs[d["title"]] = {"type": m.group(3), "hq": m.group(4), "founded": int(m.group(1))}
-        continue
-    m = re.match(r"(.+?) is an? (" + CITY_KINDS + r") in (.+?)\. It was founded in (\d{4})\.", t) or re.match(r"(.+?), an? (" + CITY_KINDS + r") in (.+?), was founded in (\d{4})\.", t)
-    if m:
-        cities[d["title"]] = {"kind": m.group(2), "country": m.group(3), "founded": int(m.group(4))}
-        continue
-    person_docs.append(d)
-# Names may contain a period ("... No. 3"): resolve a name at a position by the longest known title there.
-by_length = lambda xs: sorted(xs, key=lambda n: -len(n))
-org_names, award_names, city_names = by_length(orgs), by_length(awards), by_length(cities)
-def name_at(text, pos, names):
-    for n in names:
-        if text.startswith(n, pos):
-            return n
-    return None
-for a in awards.values():
-    a["org"] = name_at(a["text"], a["org_at"], org_names) or a["org_text"]
-for e in event_list:
-    e["organiser"] = name_at(e["doc"]["text"], e["org_at"], org_names) or e["organiser_text"]
+    name = r.get("name") or d["title"]
+    kind = r.get("kind")
+    if kind == "city":
+        cities[name] = {"kind": r.get("type"), "country": r.get("country"), "founded": year_of(r.get("founded"))}
+    elif kind == "organisation":
+        orgs[name] = {"type": r.get("type"), "hq": r.get("based in"), "founded": year_of(r.get("founded"))}
+    elif kind == "award":
+        a = {"org": r.get("presented by"), "established": year_of(r.get("established"))}
+        rel = re.match(r"(\d+) years after", r.get("established") or "")
+        if a["established"] is None and rel:
+            relative.append((a, int(rel.group(1))))
+        awards[name] = a
+    elif kind == "event":
+        event_list.append({"doc": d["id"], "text": d["text"], "name": name, "type": r.get("type"), "organiser": r.get("organiser"), "city": r.get("held in"),
+                           "year": year_of(r.get("year")), "participants": [x.strip() for x in (r.get("participants") or "").split(";") if x.strip()]})
+# "established twelve years after the founding of its presenter": the presenter's year is in its own document.
+for a, n in relative:
+    o = orgs.get(a["org"])
+    if o and o["founded"] is not None:
+        a["established"] = o["founded"] + n
 def city_of(name):
     return cities.get(name)
+print("read", len(entity_reads), "of", len(entity_docs), "entity documents:", len(cities), "cities,", len(orgs), "organisations,", len(awards), "awards,", len(event_list), "events")
 
-# 2. People: lead sentence (birth, profession), then education, chair and award facts anywhere in the text.
+# 2. Narrow the people with cheap code, then read the candidates.
+FILTERS = [
+${filters}
+]
+candidates = [d for d in person_docs if all(f(d) for f in FILTERS)]
+print("person documents:", len(person_docs), "| candidates after the cheap filters:", len(candidates))
+if not candidates:
+    candidates = person_docs
+person_reads = read_docs(candidates)
+def split_year(s):
+    m = re.match(r"(.*?)\s*;\s*(\d{4})\s*$", str(s or ""))
+    return (m.group(1), int(m.group(2))) if m else (s or None, None)
 people = {}
-unparsed = 0
-for d in person_docs:
-    t = d["text"]
-    m = re.match(r"(.+?) \(born (\d{4}) in (.+?)\) is an? (.+?)\.", t)
-    if m:
-        birth_year, birth_city, profession = int(m.group(2)), m.group(3), m.group(4)
-    else:
-        m = re.match(r"(.+?) is an? (.+?) who was born in (.+?) in (\d{4})\.", t)
-        if not m:
-            unparsed += 1
-            continue
-        birth_year, birth_city, profession = int(m.group(4)), m.group(3), m.group(2)
-    p = {"name": d["title"], "doc": d["id"], "birth_year": birth_year, "birth_city": name_at(birth_city, 0, city_names) or birth_city, "profession": profession,
-         "university": None, "chair_org": None, "chair_year": None, "award": None, "award_year": None, "events": []}
-    edu = re.search(r"(?:studied at|was educated at) the ", t)
-    if edu:
-        p["university"] = name_at(t, edu.end(), org_names)
-    ch = re.search(r"(?:In (\d{4}), (?:she|he) became chair of the |(?:She|He) became chair of the )", t)
-    if ch:
-        at = ch.end()
-        p["chair_org"] = name_at(t, at, org_names)
-        if ch.group(1):
-            p["chair_year"] = int(ch.group(1))
-        elif p["chair_org"]:
-            y = re.match(r" in (\d{4})\.", t[at + len(p["chair_org"]):at + len(p["chair_org"]) + 12])
-            if y:
-                p["chair_year"] = int(y.group(1))
-    aw = re.search(r"(?:In (\d{4}), (?:she|he) received the |(?:She|He) received the )", t)
-    if aw:
-        at = aw.end()
-        p["award"] = name_at(t, at, award_names)
-        if aw.group(1):
-            p["award_year"] = int(aw.group(1))
-        elif p["award"]:
-            y = re.match(r" in (\d{4})\.", t[at + len(p["award"]):at + len(p["award"]) + 12])
-            if y:
-                p["award_year"] = int(y.group(1))
-    people[d["title"]] = p
-# 3. Event participation is only listed in the event documents.
-participant_links = 0
-for e in event_list:
-    m = re.search(r"(?:Participants included|Among those taking part were) (.+?)\.(?:\s|$)", e["doc"]["text"])
-    if not m:
+for d in candidates:
+    r = person_reads.get(d["id"])
+    if not r or r.get("kind") != "person":
         continue
-    for name in re.split(r",\s*|\s+and\s+", m.group(1)):
-        p = people.get(name.strip())
-        if p:
-            p["events"].append(e)
-            participant_links += 1
-print("cities", len(cities), "| organisations", len(orgs), "| awards", len(awards), "| events", len(event_list), "| people", len(people), "| unparsed person docs", unparsed, "| participations", participant_links)
+    chair_org, chair_year = split_year(r.get("chaired"))
+    award, award_year = split_year(r.get("award"))
+    people[d["title"]] = {"name": d["title"], "doc": d["id"], "birth_year": year_of(r.get("born")), "birth_city": r.get("birthplace"), "profession": r.get("profession"),
+                          "university": r.get("studied at"), "chair_org": chair_org, "chair_year": chair_year, "award": award, "award_year": award_year, "events": []}
+for e in event_list:
+    for n in e["participants"]:
+        if n in people:
+            people[n]["events"].append(e)
 
-# 4. The constraints of the question, one test each; keep the people that pass all of them.
+# 3. The constraints of the question, one test each; keep the people that pass all of them.
 TESTS = [
 ${tests}
 ]
@@ -456,7 +488,7 @@ for p in people.values():
     scored.append({"name": p["name"], "ok": len(TESTS) - len(failed), "failed": failed})
 scored.sort(key=lambda s: (-s["ok"], s["name"]))
 matches = [s for s in scored if s["ok"] == len(TESTS)]
-print("people satisfying all", len(TESTS), "conditions:", [s["name"] for s in matches])
+print("read", len(person_reads), "person documents; people satisfying all", len(TESTS), "conditions:", [s["name"] for s in matches])
 print("closest others:", json.dumps([s for s in scored if s["ok"] < len(TESTS)][:4]))
 if scored:
     ref_guess = scored[0]["name"]`;

@@ -13,7 +13,7 @@
 import { OOLONG_LABELS } from '../../tasks/index.ts';
 import type { BrowseConstraint, OolongQuery, PairConditionSpec, ParsedQuestion } from './questions.ts';
 import { heuristicLabelSource } from '../baseline/classifier.ts';
-import { ANSWER_HEADER, CLASSIFY_DEFINITIONS, CLASSIFY_HEADER } from './subcalls.ts';
+import { ANSWER_HEADER, CLASSIFY_DEFINITIONS, CLASSIFY_HEADER, READ_FIELDS, READ_HEADER } from './subcalls.ts';
 import { type HostContextShape, hostOolongCells, hostPairsCells, hostRecordsExplore } from './programs-host.ts';
 
 export type Phase = 'explore' | 'solve' | 'safe' | 'resort';
@@ -25,6 +25,8 @@ export interface Budget {
   subCallsLeft: number;
   /** Largest sub-call prompt, in characters. */
   maxPromptChars: number;
+  /** The context is host-backed (an object with slice/search/…; the task message says so): programs use its API. */
+  host?: boolean;
 }
 
 const js = (v: unknown): string => JSON.stringify(v);
@@ -57,13 +59,14 @@ export function program(q: ParsedQuestion, phase: Phase, b: Budget): string {
   if (phase === 'resort') return resort(q);
   switch (q.family) {
     case 'sniah':
+      if (b.host) return phase === 'explore' ? sniahHostExplore() : sniahHostSolve(q.noun, q.key, phase === 'safe', b);
       return phase === 'explore' ? sniahExplore(q.key) : sniahSolve(q.noun, q.key, phase === 'safe', b);
     case 'oolong':
       return phase === 'explore' ? recordsExplore() : oolongSolve(q.query, phase === 'safe', b);
     case 'oolong-pairs':
       return phase === 'explore' ? recordsExplore() : pairsSolve(q.condition, phase === 'safe', b);
     case 'browsecomp':
-      return phase === 'explore' ? browseExplore() : browseSolve(q.constraints, phase === 'safe');
+      return phase === 'explore' ? browseExplore() : browseSolve(q.constraints, phase === 'safe', b);
     default:
       return phase === 'explore' ? genericExplore() : genericSolve(q.question, phase === 'safe', b);
   }
@@ -127,6 +130,49 @@ ${safe ? String.raw`if (value === null) {
   for (let mm; (mm = loose.exec(context)) !== null; ) {
     const s = words.filter((w) => mm[1].toLowerCase().includes(w.toLowerCase())).length;
     if (s > bestScore) { best = mm[2]; bestScore = s; }
+  }
+  value = best;
+}
+` : ''}if (value !== null) globalThis.refGuess = value;
+print('answer:', value);`;
+  if (!safe) return `${body}\nif (value !== null) FINAL(value);`;
+  return wrapSafe(body, '"unknown"');
+}
+
+/** sniah over a host-backed context: the same plan through context.search / slice / chunks (no full string exists). */
+function sniahHostExplore(): string {
+  return String.raw`print(context.kind, context.length, 'chars in', context.lineCount, 'lines');
+print(context.slice(0, 400));
+// A first look at the needle's form in the first 100M chars (a full scan is the next step's job).
+const firstMagic = context.search(/The special magic \w+ for \S+ is/, { limit: 3, window: 0, to: 100000000 });
+print('"special magic" sentences in the first 100M chars, at offsets:', firstMagic.map((h) => h.index));`;
+}
+
+export function sniahHostSolve(noun: string, key: string, safe: boolean, b: Budget): string {
+  const chunkChars = Math.max(1_000, promptCap(b) - 400);
+  const body = String.raw`const NOUN = ${js(noun)}, KEY = ${js(key)};
+const escRe = (s) => s.replace(/[.*+?^$(){}|[\]\\]/g, '\\$&');
+const needleRe = new RegExp('The special magic ' + escRe(NOUN) + ' for ' + escRe(KEY) + ' is (\\S+?)\\.(?=\\s|$)');
+const hit = context.search(needleRe, { limit: 1 })[0];
+print('search hit:', hit ? hit.match + ' at ' + hit.index + ' (line ' + hit.line + ')' : null);
+let value = hit ? hit.groups[0] : null;
+if (value === null) {
+  // Not in the expected form: let sub-models read the text in overlapping chunks (as many as the budget allows).
+  const CHUNK = ${chunkChars}, MAX_CALLS = ${Math.max(0, Math.min(200, b.subCallsLeft - 2))};
+  const ranges = context.chunks(CHUNK, { overlap: 400 }).slice(0, MAX_CALLS);
+  const prompts = ranges.map((r) => 'Find the sentence "The special magic ' + NOUN + ' for ' + KEY + ' is <value>." in the text below. Reply with the value only, or NONE if the text has no such sentence.\n\nText:\n' + context.slice(r.start, r.end));
+  const replies = prompts.length ? llm_query_batched(prompts) : [];
+  const vals = replies.map((r) => String(r).trim()).filter((r) => r && !/^none\b/i.test(r) && !/^error/i.test(r));
+  print('sub-model answers:', vals.slice(0, 5), 'from', prompts.length, 'chunks of', ranges.length === 0 ? 0 : context.chunks(CHUNK, { overlap: 400 }).length);
+  if (vals.length > 0) value = vals[0].replace(/^["']|["'.]$/g, '');
+}
+${safe ? String.raw`if (value === null) {
+  // Last chance: any "special magic" sentence that mentions a word of the key.
+  const words = KEY.split(/[-\s]+/).filter(Boolean);
+  let best = null, bestScore = -1;
+  for (const mm of context.search(/special magic \w+ for (\S+) is (\S+?)\.(?=\s|$)/i, { limit: 1000, window: 0 })) {
+    const s = words.filter((w) => mm.groups[0].toLowerCase().includes(w.toLowerCase())).length;
+    if (s > bestScore) { best = mm.groups[1]; bestScore = s; }
   }
   value = best;
 }
@@ -332,19 +378,18 @@ print(pairs.slice(0, 10).join('\n'));`;
 function browseExplore(): string {
   return String.raw`print(Array.isArray(context) ? 'array of ' + context.length + ' documents' : typeof context);
 for (const d of context.slice(0, 3)) print(d.id, '|', d.title, '|', d.text.slice(0, 200).replace(/\n/g, ' '));
-const shapes = { person: 0, city: 0, organisation: 0, award: 0, event: 0, other: 0 };
-for (const d of context) {
-  const t = d.text;
-  if (/^The .+?, an? \w+ organised by the /.test(t)) shapes.event++;
-  else if (/^(The .+? is an award presented by|Established in \d{4}, the )/.test(t)) shapes.award++;
-  else if (/^(The .+? is an? \w+ based in |Founded in \d{4}, the )/.test(t)) shapes.organisation++;
-  else if (/^[^.(]+? (\(born \d{4} in |is an? [^.]+? who was born in )/.test(t)) shapes.person++;
-  else if (/^[^.]+?,? (is )?an? (port city|river town|mountain town|market town|mining town) in /.test(t)) shapes.city++;
-  else shapes.other++;
-}
-print('document kinds by their first sentence:', JSON.stringify(shapes));`;
+const pronounRe = /\b(?:she|he|her|his|him)\b/i;
+let aboutPeople = 0, chars = 0;
+for (const d of context) { if (pronounRe.test(d.text)) aboutPeople++; chars += d.text.length; }
+print('documents that talk about a person (she/he):', aboutPeople, 'of', context.length, '| mean length', Math.round(chars / Math.max(1, context.length)), 'chars');`;
 }
 
+/** Sub-calls a browsecomp read pass may use (the rest of the budget stays in reserve for the person documents). */
+function readCaps(b: Budget): { calls: number; promptChars: number } {
+  return { calls: Math.max(1, b.subCallsLeft - 2), promptChars: Math.max(4_000, Math.min(promptCap(b), 120_000)) };
+}
+
+/** The test of one constraint over a person record `p` built from the sub-models' readings. */
 function browseConstraintTest(c: BrowseConstraint): string {
   switch (c.kind) {
     case 'birthKind':
@@ -354,7 +399,7 @@ function browseConstraintTest(c: BrowseConstraint): string {
     case 'birthCountry':
       return `(cityOf(p.birthCity) || {}).country === ${js(c.country)}`;
     case 'birthDecade':
-      return `Math.floor(p.birthYear / 10) * 10 === ${c.decade}`;
+      return `p.birthYear !== null && Math.floor(p.birthYear / 10) * 10 === ${c.decade}`;
     case 'profession':
       return `p.profession === ${js(c.profession)}`;
     case 'eduCity':
@@ -384,81 +429,130 @@ function browseConstraintTest(c: BrowseConstraint): string {
   }
 }
 
-export function browseSolve(constraints: BrowseConstraint[], safe: boolean): string {
+/**
+ * Cheap code that narrows the person documents before they are read: a necessary condition per constraint, over the
+ * raw text — the document names a city / university / organisation / award that satisfies the constraint (from the
+ * readings of the entity documents), or the person's name appears in a qualifying event's document. Recall only:
+ * near misses pass too; the sub-models' readings decide.
+ */
+function browseCandidateFilter(c: BrowseConstraint): string {
+  const names = (set: string): string => `(d) => mentionsAny(d.text, ${set})`;
+  switch (c.kind) {
+    case 'birthKind':
+    case 'birthFounded':
+    case 'birthCountry':
+      return names(`[...cities.keys()].filter((n) => { const p = { birthCity: n }; return ${browseConstraintTest(c)}; })`);
+    case 'profession':
+      return `(d) => new RegExp('\\\\b' + ${js(c.profession)} + '\\\\b').test(d.text)`;
+    case 'eduCity':
+    case 'eduFounded':
+      return names(`[...orgs.keys()].filter((n) => orgs.get(n).type === 'university' && (() => { const p = { university: n }; return ${browseConstraintTest(c)}; })())`);
+    case 'chairType':
+    case 'chairCity':
+      return names(`[...orgs.keys()].filter((n) => { const p = { chairOrg: n }; return ${browseConstraintTest(c)}; })`);
+    case 'awardOrgType':
+    case 'awardEstablished':
+      return names(`[...awards.keys()].filter((n) => { const p = { award: n }; return ${browseConstraintTest(c)}; })`);
+    case 'eventType':
+    case 'eventCity':
+    case 'eventDecade':
+    case 'eventOrgType':
+      return `(() => { const docs = eventList.filter((e) => { const p = { events: [e] }; return ${browseConstraintTest(c)}; }).map((e) => e.text); return (d) => docs.some((t) => t.includes(d.title)); })()`;
+    default:
+      return '(d) => true';
+  }
+}
+
+export function browseSolve(constraints: BrowseConstraint[], safe: boolean, b: Budget = { subCallsLeft: 500, maxPromptChars: 400_000 }): string {
   const tests = constraints.map((c, i) => `  /* ${i + 1}. ${c.kind} */ (p) => ${browseConstraintTest(c)},`).join('\n');
+  const filters = constraints.map((c, i) => `  /* ${i + 1}. ${c.kind} */ ${browseCandidateFilter(c)},`).join('\n');
   const unknown = constraints.filter((c) => c.kind === 'unknown').length;
-  const body = String.raw`// 1. Index the non-person documents by name (cities, organisations, awards) and the events.
+  const caps = readCaps(b);
+  const body = String.raw`// The documents state facts in varied prose with near misses ("applied to … but never enrolled"), so sub-models read
+// them: first every document that is not about a person, then only the people that cheap code cannot rule out.
+const READ = ${js(`${READ_HEADER}\n${READ_FIELDS}\n\nDocuments:\n\n`)};
+const PROMPT_CHARS = ${caps.promptChars}, DOCS_PER_PROMPT = ${safe ? 10 : 20};
+let readCalls = ${caps.calls};
+function readDocs(docs) {
+  const out = new Map();
+  let pending = docs;
+  for (let round = 0; round < 2 && pending.length > 0 && readCalls > 0; round++) {
+    const groups = [];
+    let cur = [], chars = READ.length;
+    for (const d of pending) {
+      const block = '=== ' + d.id + ' | ' + d.title + ' ===\n' + d.text.slice(0, PROMPT_CHARS - READ.length - 200);
+      if (cur.length > 0 && (cur.length >= DOCS_PER_PROMPT || chars + block.length + 2 > PROMPT_CHARS)) { groups.push(cur); cur = []; chars = READ.length; }
+      cur.push(block); chars += block.length + 2;
+    }
+    if (cur.length > 0) groups.push(cur);
+    const sent = groups.slice(0, readCalls);
+    const replies = llm_query_batched(sent.map((g) => READ + g.join('\n\n')));
+    readCalls -= sent.length;
+    for (const reply of replies) {
+      let r = null;
+      for (const line of String(reply).split('\n')) {
+        const h = /^\s*##\s*(\S+)/.exec(line);
+        if (h) { r = {}; out.set(h[1], r); continue; }
+        const m = /^\s*([a-z ]+?)\s*:\s*(.*?)\s*$/i.exec(line);
+        if (r && m) r[m[1].toLowerCase()] = m[2];
+      }
+    }
+    pending = pending.filter((d) => !out.has(d.id));
+  }
+  return out;
+}
+const yearOf = (s) => { const m = /\b(\d{4})\b/.exec(String(s || '')); return m ? Number(m[1]) : null; };
+const mentionsAny = (text, names) => names.some((n) => text.includes(n));
+
+// 1. Everything that is not about a person (no she/he in it): cities, organisations, awards, events.
+const pronounRe = /\b(?:she|he|her|his|him)\b/i;
+const personDocs = context.filter((d) => pronounRe.test(d.text));
+const entityDocs = context.filter((d) => !pronounRe.test(d.text));
+const entityReads = readDocs(entityDocs);
 const cities = new Map(), orgs = new Map(), awards = new Map(), eventList = [];
-const personDocs = [];
-for (const d of context) {
-  const t = d.text;
-  let m;
-  if ((m = /^The (.+?), an? (\w+) organised by the (.+?), was held in (.+?) in (\d{4})\./.exec(t))) {
-    eventList.push({ doc: d, name: m[1], type: m[2], organiserText: m[3], city: m[4], year: Number(m[5]), orgAt: t.indexOf(' organised by the ') + 18 });
-  } else if ((m = /^The (.+?) is an award presented by the (.+?)\. It was established in (\d{4})\./.exec(t))) {
-    awards.set(d.title, { orgText: m[2], established: Number(m[3]), text: t, orgAt: t.indexOf(' presented by the ') + 18 });
-  } else if ((m = /^Established in (\d{4}), the (.+?) is an award presented by the (.+?)\.(\s|$)/.exec(t))) {
-    awards.set(d.title, { orgText: m[3], established: Number(m[1]), text: t, orgAt: t.indexOf(' presented by the ') + 18 });
-  } else if ((m = /^The (.+?) is an? (\w+) based in (.+?)\. It was founded in (\d{4})\./.exec(t))) {
-    orgs.set(d.title, { type: m[2], hq: m[3], founded: Number(m[4]) });
-  } else if ((m = /^Founded in (\d{4}), the (.+?) is an? (\w+) based in (.+?)\.(\s|$)/.exec(t))) {
-    orgs.set(d.title, { type: m[3], hq: m[4], founded: Number(m[1]) });
-  } else if ((m = /^(.+?) is an? (port city|river town|mountain town|market town|mining town) in (.+?)\. It was founded in (\d{4})\./.exec(t))
-          || (m = /^(.+?), an? (port city|river town|mountain town|market town|mining town) in (.+?), was founded in (\d{4})\./.exec(t))) {
-    cities.set(d.title, { kind: m[2], country: m[3], founded: Number(m[4]) });
-  } else {
-    personDocs.push(d);
+const relative = [];
+for (const d of entityDocs) {
+  const r = entityReads.get(d.id);
+  if (!r) continue;
+  const name = r.name || d.title;
+  if (r.kind === 'city') cities.set(name, { kind: r.type, country: r.country, founded: yearOf(r.founded) });
+  else if (r.kind === 'organisation') orgs.set(name, { type: r.type, hq: r['based in'], founded: yearOf(r.founded) });
+  else if (r.kind === 'award') {
+    const a = { org: r['presented by'], established: yearOf(r.established) };
+    const rel = /^(\d+) years after/.exec(r.established || '');
+    if (a.established === null && rel) relative.push([a, Number(rel[1])]);
+    awards.set(name, a);
+  } else if (r.kind === 'event') {
+    eventList.push({ doc: d.id, text: d.text, name, type: r.type, organiser: r.organiser, city: r['held in'], year: yearOf(r.year),
+      participants: (r.participants || '').split(';').map((s) => s.trim()).filter(Boolean) });
   }
 }
-// Names may contain a period ("... No. 3"): resolve a name at a position by the longest known title there.
-const byLength = (xs) => [...xs].sort((p, q) => q.length - p.length);
-const orgNames = byLength(orgs.keys()), awardNames = byLength(awards.keys()), cityNames = byLength(cities.keys());
-const nameAt = (text, pos, names) => { for (const n of names) if (text.startsWith(n, pos)) return n; return null; };
-for (const a of awards.values()) a.org = nameAt(a.text, a.orgAt, orgNames) || a.orgText;
-for (const e of eventList) e.organiser = nameAt(e.doc.text, e.orgAt, orgNames) || e.organiserText;
+// "established twelve years after the founding of its presenter": the presenter's year is in its own document.
+for (const [a, n] of relative) { const o = orgs.get(a.org); if (o && o.founded !== null) a.established = o.founded + n; }
 const cityOf = (name) => cities.get(name) || null;
+print('read', entityReads.size, 'of', entityDocs.length, 'entity documents:', cities.size, 'cities,', orgs.size, 'organisations,', awards.size, 'awards,', eventList.length, 'events');
 
-// 2. People: lead sentence (birth, profession), then education, chair and award facts anywhere in the text.
+// 2. Narrow the people with cheap code, then read the candidates.
+const FILTERS = [
+${filters}
+];
+let candidates = personDocs.filter((d) => FILTERS.every((f) => f(d)));
+print('person documents:', personDocs.length, '| candidates after the cheap filters:', candidates.length);
+if (candidates.length === 0) candidates = personDocs;
+const personReads = readDocs(candidates);
 const people = new Map();
-let unparsed = 0;
-for (const d of personDocs) {
-  const t = d.text;
-  let m, birthYear = null, birthCity = null, profession = null;
-  if ((m = /^(.+?) \(born (\d{4}) in (.+?)\) is an? (.+?)\./.exec(t))) { birthYear = Number(m[2]); birthCity = m[3]; profession = m[4]; }
-  else if ((m = /^(.+?) is an? (.+?) who was born in (.+?) in (\d{4})\./.exec(t))) { birthYear = Number(m[4]); birthCity = m[3]; profession = m[2]; }
-  else { unparsed++; continue; }
-  const p = { name: d.title, doc: d.id, birthYear, birthCity: nameAt(birthCity, 0, cityNames) || birthCity, profession, university: null, chairOrg: null, chairYear: null, award: null, awardYear: null, events: [] };
-  const edu = /(?:studied at|was educated at) the /.exec(t);
-  if (edu) p.university = nameAt(t, edu.index + edu[0].length, orgNames);
-  const ch = /(?:In (\d{4}), (?:she|he) became chair of the |(?:She|He) became chair of the )/.exec(t);
-  if (ch) {
-    const at = ch.index + ch[0].length;
-    p.chairOrg = nameAt(t, at, orgNames);
-    if (ch[1]) p.chairYear = Number(ch[1]);
-    else if (p.chairOrg) { const y = /^ in (\d{4})\./.exec(t.slice(at + p.chairOrg.length, at + p.chairOrg.length + 12)); if (y) p.chairYear = Number(y[1]); }
-  }
-  const aw = /(?:In (\d{4}), (?:she|he) received the |(?:She|He) received the )/.exec(t);
-  if (aw) {
-    const at = aw.index + aw[0].length;
-    p.award = nameAt(t, at, awardNames);
-    if (aw[1]) p.awardYear = Number(aw[1]);
-    else if (p.award) { const y = /^ in (\d{4})\./.exec(t.slice(at + p.award.length, at + p.award.length + 12)); if (y) p.awardYear = Number(y[1]); }
-  }
-  people.set(d.title, p);
+for (const d of candidates) {
+  const r = personReads.get(d.id);
+  if (!r || r.kind !== 'person') continue;
+  const split = (s) => { const m = /^(.*?)\s*;\s*(\d{4})\s*$/.exec(String(s || '')); return m ? [m[1], Number(m[2])] : [s || null, null]; };
+  const [chairOrg, chairYear] = split(r.chaired);
+  const [award, awardYear] = split(r.award);
+  people.set(d.title, { name: d.title, doc: d.id, birthYear: yearOf(r.born), birthCity: r.birthplace || null, profession: r.profession || null,
+    university: r['studied at'] || null, chairOrg, chairYear, award, awardYear, events: [] });
 }
-// 3. Event participation is only listed in the event documents.
-let participantLinks = 0;
-for (const e of eventList) {
-  const m = /(?:Participants included|Among those taking part were) (.+?)\.(?:\s|$)/.exec(e.doc.text);
-  if (!m) continue;
-  for (const name of m[1].split(/,\s*|\s+and\s+/)) {
-    const p = people.get(name.trim());
-    if (p) { p.events.push(e); participantLinks++; }
-  }
-}
-print('cities', cities.size, '| organisations', orgs.size, '| awards', awards.size, '| events', eventList.length, '| people', people.size, '| unparsed person docs', unparsed, '| participations', participantLinks);
+for (const e of eventList) for (const n of e.participants) { const p = people.get(n); if (p) p.events.push(e); }
 
-// 4. The constraints of the question, one test each; keep the people that pass all of them.
+// 3. The constraints of the question, one test each; keep the people that pass all of them.
 const TESTS = [
 ${tests}
 ];
@@ -471,7 +565,7 @@ for (const p of people.values()) {
 }
 scored.sort((p, q) => q.ok - p.ok || (p.name < q.name ? -1 : p.name > q.name ? 1 : 0));
 const matches = scored.filter((s) => s.ok === TESTS.length);
-print('people satisfying all', TESTS.length, 'conditions:', matches.map((s) => s.name));
+print('read', personReads.size, 'person documents; people satisfying all', TESTS.length, 'conditions:', matches.map((s) => s.name));
 print('closest others:', JSON.stringify(scored.filter((s) => s.ok < TESTS.length).slice(0, 4)));
 if (scored.length > 0) globalThis.refGuess = scored[0].name;`;
   const determined = unknown === 0 ? 'matches.length === 1' : 'false';
