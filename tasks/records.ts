@@ -31,17 +31,18 @@ export const OOLONG_LABEL_DEFINITIONS: Record<OolongLabel, string> = {
 export { OOLONG_TEMPLATES } from './oolong-bank.ts';
 
 /**
- * Record text is assembled as bytes, not strings. A record line is at most four pieces — date, user, optional lead-in
- * and the instance sentence (template literals + slot values + "\n") — and each distinct piece is UTF-8-encoded once
- * (sentences lazily, the first time a draw produces them) with its o200k token count (the sum of its pretoken-aligned
- * parts' cached counts, tokens.ts). Writing a line is then four native copies into one output buffer: no per-line
- * string, rope or join, and the same loop streams blocks of lines to disk for contexts too large to hold.
+ * Record text is assembled as bytes, not strings. A record line is a handful of pretoken-aligned pieces — date, user,
+ * optional lead-in, then the template's literals and slot values, the last literal with the "\n" — and every piece is
+ * UTF-8-encoded once, with its o200k token count (tokens.ts), into one small store (~40 KB, plus one piece per user
+ * id seen) that stays in the CPU cache. Writing a line is a few word copies into one output buffer: no per-line string,
+ * rope or join, and the same loop streams blocks of lines to disk for contexts too large to hold. (Interning whole
+ * sentences instead — 4 copies a line — measured no faster: the ~100K sentences miss the cache on every look-up.)
  */
 class PieceStore {
   /**
    * Pieces as little-endian 32-bit words: a header word (bytes in bits 0–11, o200k tokens in bits 12–23, bit 24 set
    * when the piece is not ASCII), then the piece's UTF-8 bytes padded to whole words. A piece's id is the offset of
-   * its header, so a look-up touches one place in memory (sentences are drawn at random from ~100K).
+   * its header, so a look-up touches one place in memory.
    */
   words = new Uint32Array(1 << 12);
   used = 0;
@@ -82,17 +83,16 @@ class PieceStore {
   }
 }
 
-/** A compiled template: literal pieces and slot tables, each with precomputed token counts. */
+/** A compiled template: literal pieces and slot tables, as strings (renderInstance) and as store pieces (the writer). */
 interface CompiledTemplate {
   /** literals[i] precedes slots[i]; literals has one more entry than slots. literals[0] starts with " ". */
   literals: string[];
-  literalTokens: number[];
-  /** The last literal with the line's "\n" attached (the tokenizer glues it to the final "?" / "."). */
-  lastWithNewline: string;
-  lastWithNewlineTokens: number;
-  slots: { values: string[]; tokens: number[] }[];
-  /** Sentence store id per slot combination (mixed radix over the slots, first slot most significant); -1: not yet built. */
-  sentences: Int32Array;
+  /** values: the slot's values with their leading space; ids: their pieces. */
+  slots: { values: string[]; ids: Int32Array }[];
+  /** Piece ids of literals[0 … slots-1]. */
+  literalIds: Int32Array;
+  /** Piece id of the last literal with the line's "\n" attached (the tokenizer glues it to the final "?" / "."). */
+  lastId: number;
 }
 
 interface RecordTables {
@@ -107,26 +107,26 @@ interface RecordTables {
   userIds: Map<number, number>;
   /** Tokens of " || User: <any 5-digit id>". */
   fiveDigitUserTokens: number;
-  /** Most bytes a date, a lead-in and an instance sentence can take (to keep one line of room in a block). */
+  /** Most bytes a date, a lead-in and an instance (literals + slot values + "\n") can take: one line of room. */
   maxDateBytes: number;
   maxLeadBytes: number;
-  maxSentenceBytes: number;
+  maxInstanceBytes: number;
 }
 
 let recordTables: RecordTables | null = null;
-const slotTableCache = new Map<string, { values: string[]; tokens: number[] }>();
+const slotTableCache = new Map<string, CompiledTemplate['slots'][number]>();
 
-function slotTable(name: string): { values: string[]; tokens: number[] } {
+function slotTable(store: PieceStore, name: string): CompiledTemplate['slots'][number] {
   let t = slotTableCache.get(name);
   if (!t) {
     const values = slotValues(name).map((v) => ` ${v}`);
-    t = { values, tokens: values.map(pieceTokens) };
+    t = { values, ids: Int32Array.from(values, (v) => store.add(v, pieceTokens(v))) };
     slotTableCache.set(name, t);
   }
   return t;
 }
 
-function compile(template: string): CompiledTemplate {
+function compile(store: PieceStore, template: string): CompiledTemplate {
   const parts = template.split(/\{(\w+)\}/);
   const literals: string[] = [];
   const slots: CompiledTemplate['slots'] = [];
@@ -138,19 +138,15 @@ function compile(template: string): CompiledTemplate {
       if (i < parts.length - 1) lit = lit.replace(/ $/, '');
       literals.push(lit);
     } else {
-      slots.push(slotTable(parts[i]));
+      slots.push(slotTable(store, parts[i]));
     }
   }
-  const last = literals[literals.length - 1];
-  let combinations = 1;
-  for (const slot of slots) combinations *= slot.values.length;
+  const last = `${literals[literals.length - 1]}\n`;
   return {
     literals,
-    literalTokens: literals.map(pieceTokens),
-    lastWithNewline: `${last}\n`,
-    lastWithNewlineTokens: pieceTokens(`${last}\n`),
     slots,
-    sentences: new Int32Array(combinations).fill(-1),
+    literalIds: Int32Array.from(literals.slice(0, -1), (l) => store.add(l, pieceTokens(l))),
+    lastId: store.add(last, pieceTokens(last)),
   };
 }
 
@@ -166,21 +162,6 @@ function userPiece(t: RecordTables, id: number): number {
     t.userIds.set(id, p);
   }
   return p;
-}
-
-/** Builds (once) the sentence piece of one slot combination: same text and token count as its parts written apart. */
-function sentenceId(store: PieceStore, tpl: CompiledTemplate, key: number, picks: readonly number[]): number {
-  let id = tpl.sentences[key];
-  if (id >= 0) return id;
-  let text = '';
-  let tokens = tpl.lastWithNewlineTokens;
-  for (let i = 0; i < tpl.slots.length; i++) {
-    text += tpl.literals[i] + tpl.slots[i].values[picks[i]];
-    tokens += tpl.literalTokens[i] + tpl.slots[i].tokens[picks[i]];
-  }
-  id = store.add(text + tpl.lastWithNewline, tokens);
-  tpl.sentences[key] = id;
-  return id;
 }
 
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
@@ -207,15 +188,15 @@ function getRecordTables(): RecordTables {
     // "Date: Jan" | " 03," | " 2021" are pretoken-aligned: 12 + 31 + 4 tokenizations instead of 1,461.
     dateIds.push(store.add(month + dom + year, pieceTokens(month) + pieceTokens(dom) + pieceTokens(year)));
   }
-  const templates = OOLONG_LABELS.map((label) => OOLONG_TEMPLATES[label].map(compile));
-  let maxSentenceBytes = 0;
+  const templates = OOLONG_LABELS.map((label) => OOLONG_TEMPLATES[label].map((tpl) => compile(store, tpl)));
+  let maxInstanceBytes = 0;
   for (const list of templates) {
     for (const t of list) {
-      let n = Buffer.byteLength(t.lastWithNewline);
+      let n = store.bytes(t.lastId);
       t.slots.forEach((slot, i) => {
-        n += Buffer.byteLength(t.literals[i]) + Math.max(...slot.values.map((v) => Buffer.byteLength(v)));
+        n += store.bytes(t.literalIds[i]) + Math.max(...Array.from(slot.ids, (id) => store.bytes(id)));
       });
-      maxSentenceBytes = Math.max(maxSentenceBytes, n);
+      maxInstanceBytes = Math.max(maxInstanceBytes, n);
     }
   }
   const leadIds = OOLONG_LEADS.map((l) => store.add(` ${l}`, pieceTokens(` ${l}`)));
@@ -231,7 +212,7 @@ function getRecordTables(): RecordTables {
     fiveDigitUserTokens: pieceTokens(' || User: 10000'),
     maxDateBytes: maxBytes(dateIds),
     maxLeadBytes: maxBytes(leadIds),
-    maxSentenceBytes,
+    maxInstanceBytes,
   };
   return recordTables;
 }
@@ -336,7 +317,7 @@ function writeRecords(rng: Rng, plan: RecordPlan, sink: ByteSink | null): Record
   let maxUserBytes = 0;
   for (const id of userIds) maxUserBytes = Math.max(maxUserBytes, store.bytes(id));
   // + 4: the last piece's word padding.
-  const maxLine = t.maxDateBytes + maxUserBytes + t.maxLeadBytes + t.maxSentenceBytes + 4;
+  const maxLine = t.maxDateBytes + maxUserBytes + t.maxLeadBytes + t.maxInstanceBytes + 4;
   // Upper estimate of records, to size the typed arrays once (lines are ≥ 20 tokens).
   const capacity = Math.max(16, Math.ceil(plan.budgetTokens / 18) + 16);
   let day: Int32Array<ArrayBuffer> = new Int32Array(capacity);
@@ -363,23 +344,26 @@ function writeRecords(rng: Rng, plan: RecordPlan, sink: ByteSink | null): Record
     const tpl = templates[rng.int(templates.length)];
     const lead = rng.next() < OOLONG_LEAD_SHARE ? rng.int(t.leadIds.length) : -1;
     const slots = tpl.slots;
-    let key = 0;
-    for (let i = 0; i < slots.length; i++) {
-      const n = slots[i].values.length;
-      const k = rng.int(n);
-      slotPick[i] = k;
-      key = key * n + k;
-    }
-    const sentence = sentenceId(store, tpl, key, slotPick);
+    const words = store.words;
     const dateId = t.dateIds[d];
     const userId = userIds[u];
     const leadId = lead >= 0 ? t.leadIds[lead] : -1;
-    const words = store.words;
-    const sh = words[sentence];
     const dh = words[dateId];
     const uh = words[userId];
     const lh = leadId >= 0 ? words[leadId] : 0;
-    const cost = ((dh >>> 12) & 0xfff) + ((uh >>> 12) & 0xfff) + ((lh >>> 12) & 0xfff) + ((sh >>> 12) & 0xfff);
+    const lastH = words[tpl.lastId];
+    let cost = ((dh >>> 12) & 0xfff) + ((uh >>> 12) & 0xfff) + ((lh >>> 12) & 0xfff) + ((lastH >>> 12) & 0xfff);
+    let wide = (dh | uh | lh | lastH) & (1 << 24);
+    const lits = tpl.literalIds;
+    for (let i = 0; i < slots.length; i++) {
+      const ids = slots[i].ids;
+      const v = ids[rng.int(ids.length)];
+      slotPick[i] = v;
+      const vh = words[v];
+      const lh2 = words[lits[i]];
+      cost += ((vh >>> 12) & 0xfff) + ((lh2 >>> 12) & 0xfff);
+      wide |= (vh | lh2) & (1 << 24);
+    }
     if (tokens + cost > plan.budgetTokens) {
       misses++;
       continue;
@@ -415,15 +399,28 @@ function writeRecords(rng: Rng, plan: RecordPlan, sink: ByteSink | null): Record
       for (; pos < end; pos += 4) dv.setUint32(pos, words[w++], true);
       pos = end;
     }
-    w = sentence + 1;
-    end = pos + (sh & 0xfff);
+    for (let i = 0; i < slots.length; i++) {
+      const lit = lits[i];
+      w = lit + 1;
+      end = pos + (words[lit] & 0xfff);
+      for (; pos < end; pos += 4) dv.setUint32(pos, words[w++], true);
+      pos = end;
+      const v = slotPick[i];
+      w = v + 1;
+      end = pos + (words[v] & 0xfff);
+      for (; pos < end; pos += 4) dv.setUint32(pos, words[w++], true);
+      pos = end;
+    }
+    w = tpl.lastId + 1;
+    end = pos + (lastH & 0xfff);
     for (; pos < end; pos += 4) dv.setUint32(pos, words[w++], true);
     pos = end;
     // ASCII pieces: chars = bytes.
-    if (((dh | uh | lh | sh) & (1 << 24)) === 0) chars += pos - lineStart;
+    if (wide === 0) chars += pos - lineStart;
     else {
       blockWide = true;
-      chars += store.chars(dateId) + store.chars(userId) + (leadId >= 0 ? store.chars(leadId) : 0) + store.chars(sentence);
+      chars += store.chars(dateId) + store.chars(userId) + (leadId >= 0 ? store.chars(leadId) : 0) + store.chars(tpl.lastId);
+      for (let i = 0; i < slots.length; i++) chars += store.chars(lits[i]) + store.chars(slotPick[i]);
     }
     if (count === day.length) {
       const grow = (a: Int32Array<ArrayBuffer>): Int32Array<ArrayBuffer> => {
