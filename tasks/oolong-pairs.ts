@@ -60,6 +60,38 @@ const schema = z
 
 const AVG_LINE_TOKENS = 24;
 
+/** A compiled pair test over label bitmasks (hx, hy) and the users' label counts (six entries from ox / oy). */
+export type PairTest = (hx: number, hy: number, counts: ArrayLike<number>, ox: number, oy: number) => boolean;
+
+/**
+ * The condition as a test (label indexes and bits resolved once: the generator runs every candidate condition over
+ * every pair of users). Bit l of a mask is set when the user has ≥1 instance of label l.
+ */
+export function compilePairTest(c: PairCondition): PairTest {
+  const a = 1 << OOLONG_LABELS.indexOf(c.a);
+  const b = c.b === null ? 0 : 1 << OOLONG_LABELS.indexOf(c.b);
+  const ab = a | b;
+  switch (c.kind) {
+    case 'both':
+      return (hx, hy) => (hx & a) !== 0 && (hy & a) !== 0;
+    case 'bothAll':
+      return (hx, hy) => (hx & ab) === ab && (hy & ab) === ab;
+    case 'bothOneHas':
+      return (hx, hy) => (hx & a) !== 0 && (hy & a) !== 0 && ((hx | hy) & b) !== 0;
+    case 'cross':
+      return (hx, hy) => ((hx & a) !== 0 && (hy & b) !== 0) || ((hx & b) !== 0 && (hy & a) !== 0);
+    case 'bothNot':
+      return (hx, hy) => (hx & a) !== 0 && (hy & a) !== 0 && ((hx | hy) & b) === 0;
+    case 'atLeast': {
+      const li = OOLONG_LABELS.indexOf(c.a);
+      const m = c.m ?? 1;
+      return (_hx, _hy, counts, ox, oy) => counts[ox + li] >= m && counts[oy + li] >= m;
+    }
+    case 'exactlyOne':
+      return (hx, hy) => (hx & b) !== 0 && (hy & b) !== 0 && ((hx & a) !== 0) !== ((hy & a) !== 0);
+  }
+}
+
 /**
  * Does the pair satisfy the condition? `hx`/`hy` are label bitmasks (bit l set when the user has ≥1 instance of label
  * l) and `cx`/`cy` the users' label counts (six entries from offset `ox`/`oy`).
@@ -72,27 +104,7 @@ export function pairSatisfies(
   ox: number,
   oy: number,
 ): boolean {
-  const a = 1 << OOLONG_LABELS.indexOf(c.a);
-  const b = c.b === null ? 0 : 1 << OOLONG_LABELS.indexOf(c.b);
-  switch (c.kind) {
-    case 'both':
-      return (hx & a) !== 0 && (hy & a) !== 0;
-    case 'bothAll':
-      return (hx & (a | b)) === (a | b) && (hy & (a | b)) === (a | b);
-    case 'bothOneHas':
-      return (hx & a) !== 0 && (hy & a) !== 0 && ((hx | hy) & b) !== 0;
-    case 'cross':
-      return ((hx & a) !== 0 && (hy & b) !== 0) || ((hx & b) !== 0 && (hy & a) !== 0);
-    case 'bothNot':
-      return (hx & a) !== 0 && (hy & a) !== 0 && ((hx | hy) & b) === 0;
-    case 'atLeast': {
-      const li = OOLONG_LABELS.indexOf(c.a);
-      const m = c.m ?? 1;
-      return counts[ox + li] >= m && counts[oy + li] >= m;
-    }
-    case 'exactlyOne':
-      return (hx & b) !== 0 && (hy & b) !== 0 && ((hx & a) !== 0) !== ((hy & a) !== 0);
-  }
+  return compilePairTest(c)(hx, hy, counts, ox, oy);
 }
 
 export function describeCondition(c: PairCondition): string {
@@ -170,15 +182,26 @@ export function userProfiles(records: RecordColumns): UserProfiles {
 export function qualifyingPairs(profiles: UserProfiles, condition: PairCondition): [number, number][] {
   const L = OOLONG_LABELS.length;
   const { ids, counts, masks } = profiles;
+  const test = compilePairTest(condition);
   const pairs: [number, number][] = [];
   for (let i = 0; i < ids.length; i++) {
     for (let j = i + 1; j < ids.length; j++) {
-      if (pairSatisfies(condition, masks[i], masks[j], counts, i * L, j * L)) {
+      if (test(masks[i], masks[j], counts, i * L, j * L)) {
         pairs.push(ids[i] < ids[j] ? [ids[i], ids[j]] : [ids[j], ids[i]]);
       }
     }
   }
   return pairs.sort((p, q) => p[0] - q[0] || p[1] - q[1]);
+}
+
+/** How many pairs of present users satisfy the condition (qualifyingPairs(...).length, without building the list). */
+export function countPairs(profiles: UserProfiles, condition: PairCondition): number {
+  const L = OOLONG_LABELS.length;
+  const { ids, counts, masks } = profiles;
+  const test = compilePairTest(condition);
+  let n = 0;
+  for (let i = 0; i < ids.length; i++) for (let j = i + 1; j < ids.length; j++) if (test(masks[i], masks[j], counts, i * L, j * L)) n++;
+  return n;
 }
 
 export function formatPairs(pairs: readonly (readonly [number, number])[]): string {
@@ -236,14 +259,16 @@ export function generateOolongPairs(raw: GenerateOptions): Task {
       placement.host ? (placement.dir as string) : null,
     );
     const profiles = userProfiles(records);
-    const scored = candidates.map((c) => ({ c, pairs: qualifyingPairs(profiles, c) }));
-    const preferred = scored.filter((s) => s.pairs.length >= Math.min(3, opts.maxPairs) && s.pairs.length <= opts.maxPairs);
-    const acceptable = preferred.length > 0 ? preferred : scored.filter((s) => s.pairs.length >= 1 && s.pairs.length <= opts.maxPairs);
+    // Count first (no pair lists): only the chosen condition's pairs are listed and sorted.
+    const scored = candidates.map((c) => ({ c, n: countPairs(profiles, c) }));
+    const preferred = scored.filter((s) => s.n >= Math.min(3, opts.maxPairs) && s.n <= opts.maxPairs);
+    const acceptable = preferred.length > 0 ? preferred : scored.filter((s) => s.n >= 1 && s.n <= opts.maxPairs);
     if (acceptable.length === 0) {
       if (typeof context !== 'string') discardChunkedContext(context);
       continue;
     }
-    const choice = root.fork(`query#${attempt}`).pick(acceptable);
+    const picked = root.fork(`query#${attempt}`).pick(acceptable);
+    const choice = { c: picked.c, pairs: qualifyingPairs(profiles, picked.c) };
     const condition = choice.c;
     const answer = formatPairs(choice.pairs);
     const question =
