@@ -301,7 +301,7 @@ export const EDUCATION = [
   T('e7', '{Poss} student years were spent at the {org}.'),
   T('e8', 'Although {pron} never cared for lectures, {pron} completed {poss} studies at the {org}.'),
   T('e9', '{Pron} had not planned on an academic life, but graduated from the {org} in {year}.'),
-  T('e10', '{Pron} left the {org2} after one term and took {poss} degree at the {org}.'),
+  T('e10', '{Pron} chose the {org} over the {org2} and took {poss} degree there.'),
 ];
 export const CHAIR = [
   T('c1', 'In {year}, {pron} became chair of the {org}.'),
@@ -360,7 +360,7 @@ export const MISS_UNI = [
   T('mu5', '{Pron} gave a public lecture at the {org2} in {year2}.'),
   T('mu6', '{Pron} sat the entrance examination of the {org2} and failed it.'),
   T('mu7', 'The {org2} awarded {obj} an honorary degree in {year2}.'),
-  T('mu8', '{Pron} spent months studying the manuscripts of the {org2}.'),
+  T('mu8', '{Pron} donated {poss} papers to the {org2}.'),
 ];
 export const MISS_CHAIR = [
   T('mh1', '{Pron} was offered the chair of the {org2} in {year2} but declined.'),
@@ -369,7 +369,7 @@ export const MISS_CHAIR = [
   T('mh4', 'A report in {year2} that {pron} would become chair of the {org2} proved false.'),
   T('mh5', '{Poss} mentor became chair of the {org2} in {year2}.'),
   T('mh6', '{Pron} became vice-chair of the {org2} in {year2}.'),
-  T('mh7', '{Pron} chaired a committee of inquiry into the {org2} in {year2}.'),
+  T('mh7', '{Pron} chaired the jubilee celebrations of the {org2} in {year2}.'),
 ];
 export const MISS_AWARD = [
   T('ma1', '{Pron} was shortlisted for the {award2} in {year2}, but it went to another candidate.'),

@@ -1,27 +1,21 @@
 /**
  * browsecomp — multi-hop search over a seeded fictional world rendered into N documents (BrowseComp-Plus style).
  *
- * Context: Doc[] ({ id: "doc-0001"…, title, text }), one document per entity, in random order:
- *   person (title = "First Last"):  "<Full Name> (born <year> in <City>) is a <profession>."  or
- *                                   "<Full Name> is a <profession> who was born in <City> in <year>."
- *                                   "She|He studied at|was educated at the <University>."
- *                                   "In <year>, she|he became chair of the <Org>." / "She|He became chair of the <Org> in <year>."
- *                                   "In <year>, she|he received the <Award>." / "She|He received the <Award> in <year>."
- *   city (title = name):            "<City> is a <kind> in <Country>. It was founded in <year>."  or
- *                                   "<City>, a <kind> in <Country>, was founded in <year>."
- *   organisation (title = name):    "The <Org> is a <type> based in <City>. It was founded in <year>."  or
- *                                   "Founded in <year>, the <Org> is a <type> based in <City>."
- *   award (title = name):           "The <Award> is an award presented by the <Org>. It was established in <year>."  or
- *                                   "Established in <year>, the <Award> is an award presented by the <Org>."
- *   event (news; title = headline): "The <Event>, a <type> organised by the <Org>, was held in <City> in <year>."
- *                                   "Participants included A, B and C." / "Among those taking part were A, B and C."
- * The lead facts open the document; the other facts are spread through paragraphs of filler prose that bring the
- * collection to `contextTokens` (sum over documents of title + text tokens, o200k, exact — see tokens.ts).
+ * Context: Doc[] ({ id: "doc-0001"…, title, text }), one document per entity (person, city, organisation, award,
+ * event), in random order. Every sentence that states something comes from the phrasing bank (browsecomp-bank.ts):
+ * several phrasings per fact type, relative years ("turned forty in 1978", "at the age of fifty-one", "took its present
+ * name in 1887, forty-five years after it was founded", an award "established twelve years after the founding of the
+ * organisation that presents it" — the year is in the presenter's document), two-sentence facts joined by a pronoun,
+ * true facts next to negation words, and near misses that state no fact ("applied to the X but never enrolled", "had
+ * been invited but did not attend"). The lead sentence opens the document; the other sentences are spread through
+ * paragraphs of filler prose that bring the collection to `contextTokens` (sum over documents of title + text tokens,
+ * o200k, exact — see tokens.ts).
  *
  * Question: "Among the people described in the documents, exactly one satisfies all of the following conditions:"
  * then 3–4 numbered constraints (browsecomp-question.ts lists the phrasings), then "Who is this person? Answer with
- * the person's full name only, as written in the title of their document." Distractor people satisfy all but one
- * constraint; the generator proves the answer unique by solving the question against the world graph.
+ * the person's full name only, as written in the title of their document." Distractor people (two per constraint in
+ * worlds of 60+ people) satisfy all but one constraint, and each carries a near miss on the constraint it breaks; the
+ * generator proves the answer unique by solving the question against the world graph (near misses are not in it).
  * Answer: the canonical name (document title); meta.aliases lists accepted variants. Score: normalized exact match.
  */
 import { z } from 'zod';
@@ -195,7 +189,8 @@ function planDocs(w: World, rng: Rng, misses: Map<number, Miss[]>): DocPlan[] {
       facts.push(o.founded + n <= YEAR_MAX && rng.chance(0.4) ? R(ORG_FOUNDED[2], { year2: o.founded + n, n: numberWord(n) }) : R(pick(ORG_FOUNDED.slice(0, 2)), v));
     }
     if (rng.chance(0.4)) {
-      const t = pick(ORG_MISS);
+      // A branch office elsewhere would blur where a university is "located": not for universities.
+      const t = pick(o.type === 'university' ? ORG_MISS.slice(1) : ORG_MISS);
       const city2 = w.cities[rng.int(w.cities.length)];
       const org2 = w.orgs[rng.int(w.orgs.length)];
       if (city2.name !== v.city && org2 !== o) facts.push(R(t, { city2: city2.name, org2: org2.name, year2: Math.min(YEAR_MAX, o.founded + rng.range(1, 200)) }));
@@ -489,7 +484,7 @@ export const browsecompFamily: TaskFamilyDef = {
 
 browsecompFamily.optionDocs = {
   seed: 'integer ≥ 0; same seed + options ⇒ identical task',
-  contextTokens: `total o200k tokens of all titles + texts (default ${BROWSECOMP_DEFAULTS.contextTokens}); must exceed the facts' own size (~45 tokens per document)`,
+  contextTokens: `total o200k tokens of all titles + texts (default ${BROWSECOMP_DEFAULTS.contextTokens}); must exceed the facts' own size (~55 tokens per document)`,
   numDocs: `number of documents, ${MIN_DOCS} … ${MAX_DOCS} (default: contextTokens / ${TOKENS_PER_DERIVED_DOC}, ${MIN_DOCS} … ${MAX_DERIVED_DOCS}; 1,000 at the default size)`,
   constraints: 'number of constraints in the question, 3 or 4; default: drawn from the seed',
 };

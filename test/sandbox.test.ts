@@ -443,7 +443,7 @@ describe('pool and misuse', () => {
   it('a closed session rejects run(); close() is idempotent; a closed pool refuses open()', async () => {
     const p = new SandboxPool({ workers: 1 });
     const s = await p.open({ context: 'x', seed: 1 }, fakeModel().handler);
-    expect(p.stats).toEqual({ workers: 1, respawns: 0, sessions: 1, restores: 0 });
+    expect(p.stats).toEqual({ workers: 1, respawns: 0, sessions: 1, restores: 0, spareOpens: 0, recycledOpens: 0 });
     await s.close();
     await s.close();
     expect(p.stats.sessions).toBe(0);
@@ -608,5 +608,74 @@ describe('a GRPO group shares one copy of its context', () => {
     } finally {
       await one.close();
     }
+  });
+});
+
+describe('spare isolates', () => {
+  it('an idle worker makes spares; a session opened on one behaves exactly like one on a fresh isolate', async () => {
+    const noSub: SubCallHandler = async () => ({ text: '', model: '', promptTokens: 0, completionTokens: 0 });
+    const cells = ['const r = [Math.random(), Math.random()]; print(r.join(","), new Date().toISOString())', 'var g = 1; print(typeof globalThis.g, Object.keys(globalThis).length, SHOW_VARS === undefined)'];
+    const withSpares = new SandboxPool({ workers: 1, spareIsolates: 2 });
+    const without = new SandboxPool({ workers: 1, spareIsolates: 0 });
+    try {
+      const outputs = async (p: SandboxPool) => {
+        const s = await p.open({ context: 'ctx', seed: 11, ...BASE }, noSub);
+        const r = (await runAll(s, cells)).map((c) => c.output + (c.error ?? ''));
+        await s.close();
+        return r;
+      };
+      const first = await outputs(withSpares); // the worker learns the memory limit sessions use, then idles
+      for (let i = 0; i < 100 && withSpares.stats.spareOpens === 0; i++) {
+        await new Promise((r) => setTimeout(r, 20));
+        expect(await outputs(withSpares)).toEqual(first);
+      }
+      expect(withSpares.stats.spareOpens).toBeGreaterThan(0);
+      expect(await outputs(without)).toEqual(first);
+      expect(without.stats.spareOpens).toBe(0);
+      // A session with another memory limit does not take a spare of the wrong size.
+      const big = await withSpares.open({ context: 'ctx', seed: 11, ...BASE, memoryMB: 96 }, noSub);
+      expect((await big.run('print(1)')).output).toBe('1\n');
+      expect(big.limits.memoryMB).toBe(96);
+      await big.close();
+    } finally {
+      await Promise.all([withSpares.close(), without.close()]);
+    }
+  });
+
+  it('a closed session\'s isolate is reused with a fresh context: nothing of the previous episode is visible', async () => {
+    const noSub: SubCallHandler = async () => ({ text: '', model: '', promptTokens: 0, completionTokens: 0 });
+    const p = new SandboxPool({ workers: 1, spareIsolates: 1 });
+    const fresh = new SandboxPool({ workers: 1, spareIsolates: 0 });
+    const probe = [
+      'print(typeof leak, typeof poisoned, [].x, "abc".slice(1), JSON.stringify({ a: 1 }), Object.keys(globalThis).join(","))',
+      'SHOW_VARS(); print(Math.random(), new Date().toISOString(), answer.ready, context.length)',
+    ];
+    try {
+      const expected = await (async () => {
+        const s = await fresh.open({ context: 'the context', seed: 5, ...BASE }, noSub);
+        const r = (await runAll(s, probe)).map((c) => c.output + (c.error ?? ''));
+        await s.close();
+        return r;
+      })();
+      for (let round = 0; round < 30 && p.stats.recycledOpens < 2; round++) {
+        const s = await p.open({ context: 'the context', seed: 5, ...BASE }, noSub);
+        expect((await runAll(s, probe)).map((c) => c.output + (c.error ?? ''))).toEqual(expected);
+        // The episode leaves as much behind as it can.
+        await runAll(s, [
+          'var leak = "secret"; globalThis.poisoned = 1; Array.prototype.x = 7; String.prototype.slice = () => "hacked"; JSON.stringify = () => "{}"',
+          'answer.ready = false; answer.content = "left over"; Object.prototype.polluted = true',
+        ]);
+        await s.close();
+        await new Promise((r) => setTimeout(r, 30)); // idle: the worker makes the reused isolate's fresh context
+      }
+      expect(p.stats.recycledOpens).toBeGreaterThanOrEqual(2);
+    } finally {
+      await Promise.all([p.close(), fresh.close()]);
+    }
+  });
+
+  it('rejects a bad spareIsolates option', () => {
+    expect(() => new SandboxPool({ spareIsolates: -1 })).toThrow(SandboxConfigError);
+    expect(() => new SandboxPool({ spareIsolates: 1.5 })).toThrow(SandboxConfigError);
   });
 });

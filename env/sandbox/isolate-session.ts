@@ -28,8 +28,57 @@ export interface IsolateSessionInit {
    * sentinel note in prelude.ts). The thread keeps spinning; the process holding it should be retired (killed) soon.
    */
   onStuck?: () => void;
+  /** A spare to build on (used if its memory limit matches, else disposed). */
+  spare?: SpareIsolate;
   /** A host-backed context: `context` in the isolate is a read API answered by this (then `context` above is ''). */
   host?: HostContext | null;
+}
+
+/**
+ * An isolate and an empty context made ahead of time (while the worker is idle), so opening a session skips the
+ * costliest part of its setup. Nothing of a session is in it: the prelude runs at open, with the session's seed,
+ * limits and context, exactly as in a fresh isolate.
+ */
+export interface SpareIsolate {
+  memoryMB: number;
+  isolate: ivm.Isolate;
+  /** null for a recycled isolate whose fresh context is not made yet. */
+  context: ivm.Context | null;
+  /** Sessions this isolate has served before (0 for a new one). */
+  uses: number;
+  dispose(): void;
+}
+
+function spareOf(isolate: ivm.Isolate, memoryMB: number, context: ivm.Context | null, uses: number): SpareIsolate {
+  return {
+    memoryMB,
+    isolate,
+    context,
+    uses,
+    dispose: () => {
+      if (!isolate.isDisposed) isolate.dispose();
+    },
+  };
+}
+
+function newIsolate(memoryMB: number, onCatastrophicError?: (message: string) => void): ivm.Isolate {
+  return new ivm.Isolate({
+    memoryLimit: memoryMB,
+    onCatastrophicError: onCatastrophicError ?? ((message: string) => {
+      process.stderr.write(`isolated-vm catastrophic error: ${message}\n`);
+      process.abort();
+    }),
+  });
+}
+
+export async function createSpare(memoryMB: number): Promise<SpareIsolate> {
+  const isolate = newIsolate(memoryMB);
+  try {
+    return spareOf(isolate, memoryMB, await isolate.createContext(), 0);
+  } catch (e) {
+    if (!isolate.isDisposed) isolate.dispose();
+    throw e;
+  }
 }
 
 /** Folds a numeric seed (any finite number) into 32 bits, mixing the high part in. */
@@ -65,6 +114,11 @@ const INTERNAL_FATAL = JSON.stringify({ remaining: 0, budget: null, fatal: 'inte
 export class IsolateSession {
   readonly limits: ResolvedLimits;
   private readonly isolate: ivm.Isolate;
+  private context: ivm.Context | null = null;
+  /** Sessions the isolate served before this one. */
+  private uses = 0;
+  /** The isolate was handed on (recycle()): it is no longer this session's to dispose. */
+  private recycled = false;
   private runRef!: ivm.Reference<(src: string, isAsync: boolean) => string>;
   private quickRef!: ivm.Reference<() => string | null>;
   private finishRef!: ivm.Reference<() => string>;
@@ -88,16 +142,14 @@ export class IsolateSession {
 
   static async create(init: IsolateSessionInit): Promise<IsolateSession> {
     const limits = init.limits;
-    const isolate = new ivm.Isolate({
-      memoryLimit: limits.memoryMB,
-      onCatastrophicError: init.onCatastrophicError ?? ((message: string) => {
-        process.stderr.write(`isolated-vm catastrophic error: ${message}\n`);
-        process.abort();
-      }),
-    });
+    const spare = init.spare && init.spare.memoryMB === limits.memoryMB && !init.spare.isolate.isDisposed ? init.spare : null;
+    if (init.spare && !spare) init.spare.dispose();
+    const isolate = spare?.isolate ?? newIsolate(limits.memoryMB, init.onCatastrophicError);
     const s = new IsolateSession(isolate, limits, init.onStuck ?? (() => {}));
+    s.uses = spare?.uses ?? 0;
     try {
-      const context = await isolate.createContext();
+      const context = spare?.context ?? (await isolate.createContext());
+      s.context = context;
       const emit = new ivm.Callback((chunk: unknown) => {
         if (typeof chunk === 'string') s.onEmit(chunk);
       });
@@ -174,7 +226,7 @@ export class IsolateSession {
   kill(reason: StopReason): void {
     if (this.killReason === null) this.killReason = reason;
     this.host?.cancel();
-    if (!this.isolate.isDisposed) {
+    if (!this.recycled && !this.isolate.isDisposed) {
       try {
         this.isolate.dispose();
       } catch {
@@ -186,6 +238,46 @@ export class IsolateSession {
 
   dispose(): void {
     this.kill('worker_crash');
+  }
+
+  /**
+   * Ends this session and hands its isolate on for another session, with this session's context released (a new
+   * session gets a fresh context: its own globals and built-ins, nothing of this one reachable). Only an isolate that
+   * ended cleanly is reused — never after a kill, a timeout or a stuck task, while a cell runs, past `maxUses`
+   * sessions or with a big heap (that memory is given back instead); otherwise it is disposed and null returned.
+   */
+  recycle(maxUses: number, maxHeapBytes: number): SpareIsolate | null {
+    if (this.killReason !== null || this.running || this.stuckReported || this.isolate.isDisposed || this.uses + 1 >= maxUses || this.context === null) {
+      this.dispose();
+      return null;
+    }
+    let heap = Infinity;
+    try {
+      heap = this.isolate.getHeapStatisticsSync().total_heap_size;
+    } catch {
+      /* unknown: do not reuse */
+    }
+    if (heap > maxHeapBytes) {
+      this.dispose();
+      return null;
+    }
+    for (const r of [this.runRef, this.quickRef, this.finishRef]) {
+      try {
+        r.release();
+      } catch {
+        /* already released */
+      }
+    }
+    try {
+      this.context.release();
+    } catch {
+      /* gone */
+    }
+    this.context = null;
+    this.recycled = true;
+    this.killReason = 'worker_crash'; // this session is over: a later run() finds it dead
+    this.onKilled();
+    return spareOf(this.isolate, this.limits.memoryMB, null, this.uses + 1);
   }
 
   private reportStuck(): void {

@@ -30,6 +30,13 @@ export interface SandboxPoolOptions {
   contextCacheMB?: number;
   /** Extra time after a cell's wall deadline before the parent kills a worker that did not answer. Default 2000 ms. */
   watchdogGraceMs?: number;
+  /**
+   * Isolates each worker makes ahead of time, while it is idle, for the memory limit of its latest open: an open then
+   * skips creating the isolate and its context (~60% of its setup). The isolate of a session closed cleanly is reused
+   * the same way (a fresh context each time, at most 32 sessions per isolate, never after a kill or timeout). Default 2;
+   * 0 = none (every session gets a new isolate, disposed at close).
+   */
+  spareIsolates?: number;
   /** The Python backend (sessions opened with `repl: 'python'`): process cap and warm spares. */
   python?: PythonPoolOptions;
 }
@@ -43,6 +50,10 @@ export interface SandboxPoolStats {
   sessions: number;
   /** Sessions restored on another worker after theirs died under them (not their fault). */
   restores: number;
+  /** Sandboxes opened on a spare isolate (made ahead while the worker was idle, or reused: see recycledOpens). */
+  spareOpens: number;
+  /** Of those, sandboxes opened on the isolate of a closed session (a fresh context in it). */
+  recycledOpens: number;
 }
 
 /**
@@ -121,6 +132,8 @@ export class SandboxPool implements SessionHost {
   private readonly preparedHints = new WeakMap<SessionImpl, PreparedContext | null>();
   private quarantineChain: Promise<unknown> = Promise.resolve();
   private restores = 0;
+  private spareOpens = 0;
+  private recycledOpens = 0;
   private readonly slotWaiters: (() => void)[] = [];
   private nextSid = 1;
   private respawns = 0;
@@ -147,6 +160,7 @@ export class SandboxPool implements SessionHost {
     this.workerConfig = {
       cacheEntries: int(options.contextCacheEntries, 'contextCacheEntries', 1, 10_000, 8),
       cacheMB: int(options.contextCacheMB, 'contextCacheMB', 1, 1_000_000, 1024),
+      spares: int(options.spareIsolates, 'spareIsolates', 0, 64, 2),
     };
     this.graceMs = int(options.watchdogGraceMs, 'watchdogGraceMs', 0, 600_000, 2_000);
     this.slots = new Array<WorkerHandle | null>(this.size).fill(null);
@@ -176,7 +190,7 @@ export class SandboxPool implements SessionHost {
     for (const w of this.slots) if (w?.alive) workers++;
     let sessions = 0;
     for (const s of this.live) if (!s.dead && !s.closed) sessions++;
-    return { workers, respawns: this.respawns, sessions, restores: this.restores };
+    return { workers, respawns: this.respawns, sessions, restores: this.restores, spareOpens: this.spareOpens, recycledOpens: this.recycledOpens };
   }
 
   /** PIDs of the live worker processes (diagnostics, tests). */
@@ -344,6 +358,8 @@ export class SandboxPool implements SessionHost {
     cleanup();
     if (opened && opened.error === null) {
       if (key !== null) worker.noteKey(key);
+      if (opened.spare) this.spareOpens++;
+      if (opened.reused) this.recycledOpens++;
       return { ok: true };
     }
     worker.sessions.delete(s);

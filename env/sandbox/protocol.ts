@@ -39,7 +39,7 @@ export type ParentToWorker =
 
 export type WorkerToParent =
   | { t: 'ready'; pid: number }
-  | { t: 'opened'; sid: number; error: string | null; cached: boolean; ms: number; miss?: boolean }
+  | { t: 'opened'; sid: number; error: string | null; cached: boolean; ms: number; miss?: boolean; spare?: boolean; reused?: boolean }
   | { t: 'sub'; sid: number; id: number; payload: string }
   | { t: 'result'; sid: number; cell: number; result: IsolateCellResult }
   | { t: 'closed'; sid: number }
@@ -52,4 +52,6 @@ export interface WorkerConfig {
   cacheEntries: number;
   /** Max total size of the cached contexts (MB of string data, chars × 1 or 2). */
   cacheMB: number;
+  /** Isolates (+ empty context) kept ready, made while the worker is idle. 0 = none. */
+  spares: number;
 }

@@ -5,7 +5,7 @@
  */
 import ivm from 'isolated-vm';
 import { readFileSync } from 'node:fs';
-import { IsolateSession } from './isolate-session.ts';
+import { createSpare, IsolateSession, type SpareIsolate } from './isolate-session.ts';
 import { HostContext } from './host-context.ts';
 import type { ContextTransfer, ParentToWorker, WorkerConfig, WorkerToParent } from './protocol.ts';
 
@@ -14,7 +14,7 @@ if (typeof process.send !== 'function') {
   process.exit(2);
 }
 
-const config: WorkerConfig = { cacheEntries: 8, cacheMB: 1024, ...safeJson(process.argv[2]) };
+const config: WorkerConfig = { cacheEntries: 8, cacheMB: 1024, spares: 2, ...safeJson(process.argv[2]) };
 
 interface Entry {
   session: IsolateSession | null;
@@ -28,6 +28,87 @@ let nextSubId = 0;
 /** LRU: Map iteration order = least recently used first. */
 const cache = new Map<string, { copy: ivm.ExternalCopy<string>; bytes: number; pins: number }>();
 let cacheBytes = 0;
+
+// ---- spare isolates: made while nothing runs here, for the memory limit of the latest open ----
+const spares: SpareIsolate[] = [];
+let spareMB: number | null = null;
+/** Opens and cells in progress; spares are only made when this is 0. */
+let busy = 0;
+let filling = false;
+
+/**
+ * A reused isolate serves at most this many sessions, and only while its heap stays small: the previous session's
+ * garbage is collected in the next one's time, and near the memory limit it would make that session's GC slower.
+ */
+const MAX_ISOLATE_USES = 32;
+const recycleHeapCap = (memoryMB: number) => Math.min(16, memoryMB / 8) * 1024 * 1024;
+
+function takeSpare(memoryMB: number): SpareIsolate | undefined {
+  if (spareMB !== memoryMB) {
+    // The sessions asked for another size: the old spares would never fit.
+    spareMB = memoryMB;
+    for (const sp of spares.splice(0)) sp.dispose();
+    return undefined;
+  }
+  // Ready ones (with their context made) first, reused ones before new ones (those keep the stock).
+  let i = spares.findIndex((sp) => sp.context !== null && sp.uses > 0);
+  if (i < 0) i = spares.findIndex((sp) => sp.context !== null);
+  return i >= 0 ? spares.splice(i, 1)[0] : spares.pop();
+}
+
+/**
+ * A closed session's isolate joins the spares (its fresh context is made when idle), or is disposed. Reused isolates
+ * may fill the stock up to twice its size: new ones are only made below `config.spares`, so a steady open/close
+ * stream runs on reused isolates.
+ */
+function recycle(session: IsolateSession): void {
+  const sp = config.spares > 0 ? session.recycle(MAX_ISOLATE_USES, recycleHeapCap(session.limits.memoryMB)) : (session.dispose(), null);
+  if (!sp) return;
+  if (sp.memoryMB === spareMB && spares.length < 2 * config.spares) spares.push(sp);
+  else sp.dispose();
+}
+
+function idle(): void {
+  if (--busy > 0) return;
+  scheduleFill();
+}
+
+function scheduleFill(): void {
+  if (busy > 0 || filling || spareMB === null) return;
+  if (spares.length >= config.spares && spares.every((sp) => sp.context !== null)) return;
+  filling = true;
+  setImmediate(() => void fill());
+}
+
+async function fill(): Promise<void> {
+  try {
+    while (busy === 0 && spareMB !== null) {
+      const bare = spares.findIndex((sp) => sp.context === null);
+      if (bare >= 0) {
+        // Out of the list while its context is made, so an open cannot take it half-ready.
+        const sp = spares.splice(bare, 1)[0]!;
+        try {
+          sp.context = await sp.isolate.createContext();
+        } catch {
+          sp.dispose();
+          continue;
+        }
+        if (sp.memoryMB === spareMB && spares.length < 2 * config.spares) spares.push(sp);
+        else sp.dispose();
+        continue;
+      }
+      if (spares.length >= config.spares) break;
+      const mb = spareMB;
+      const sp = await createSpare(mb);
+      if (mb === spareMB && spares.length < config.spares) spares.push(sp);
+      else sp.dispose();
+    }
+  } catch {
+    /* an isolate could not be made now: opens make their own */
+  } finally {
+    filling = false;
+  }
+}
 
 const SHUTDOWN_REPLY = JSON.stringify({ remaining: 0, budget: null, fatal: 'the sandbox is shutting down', results: [], texts: [] });
 
@@ -106,17 +187,32 @@ function evict(): void {
 }
 
 async function onOpen(m: Extract<ParentToWorker, { t: 'open' }>): Promise<void> {
+  busy++;
+  try {
+    await open(m);
+  } finally {
+    idle();
+  }
+}
+
+async function open(m: Extract<ParentToWorker, { t: 'open' }>): Promise<void> {
   const t0 = performance.now();
   const entry: Entry = { session: null, closed: false };
   sessions.set(m.sid, entry);
   let cached = false;
+  let spareUsed = false;
+  let reused = false;
   let host: HostContext | null = null;
   try {
     if (m.ctx.source.kind === 'host') host = new HostContext(m.ctx.source.context);
     const ctx = loadContext(m.ctx);
     cached = ctx.cached;
     try {
+      const spare = config.spares > 0 ? takeSpare(m.limits.memoryMB) : undefined;
+      spareUsed = spare !== undefined;
+      reused = (spare?.uses ?? 0) > 0;
       entry.session = await IsolateSession.create({
+        spare,
         context: ctx.copy,
         docLayout: m.ctx.layout,
         seed: m.seed,
@@ -142,7 +238,7 @@ async function onOpen(m: Extract<ParentToWorker, { t: 'open' }>): Promise<void> 
       host?.close();
       sessions.delete(m.sid);
     }
-    send({ t: 'opened', sid: m.sid, error: null, cached, ms: performance.now() - t0 });
+    send({ t: 'opened', sid: m.sid, error: null, cached, ms: performance.now() - t0, spare: spareUsed, reused });
   } catch (e) {
     host?.close();
     sessions.delete(m.sid);
@@ -152,6 +248,15 @@ async function onOpen(m: Extract<ParentToWorker, { t: 'open' }>): Promise<void> 
 }
 
 async function onRun(m: Extract<ParentToWorker, { t: 'run' }>): Promise<void> {
+  busy++;
+  try {
+    await run(m);
+  } finally {
+    idle();
+  }
+}
+
+async function run(m: Extract<ParentToWorker, { t: 'run' }>): Promise<void> {
   const entry = sessions.get(m.sid);
   if (!entry || !entry.session) {
     send({
@@ -175,9 +280,10 @@ function onClose(sid: number): void {
   const entry = sessions.get(sid);
   if (entry) {
     entry.closed = true;
-    entry.session?.dispose();
+    if (entry.session) recycle(entry.session);
     entry.host?.close();
     sessions.delete(sid);
+    scheduleFill();
   }
   settleSubs(sid);
   send({ t: 'closed', sid });

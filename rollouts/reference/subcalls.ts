@@ -174,12 +174,14 @@ function answerRead(p: string, o: SubModelOptions): string {
     const start = (h.index ?? 0) + h[0].length + 1;
     const end = i + 1 < heads.length ? (heads[i + 1].index ?? body.length) : body.length;
     const text = body.slice(start, end).replace(/\s+$/, '');
-    blocks.push(readingBlock(h[1], readBrowsecompDoc(text), o));
+    // Mistakes depend on the document and on the prompt it came in (as oolong's depend on the chunk): the same document
+    // read again in another batch can come back right.
+    blocks.push(readingBlock(`${h[1]}@${p.length}`, h[1], readBrowsecompDoc(text), o));
   });
   return blocks.join('\n\n');
 }
 
-/** A field is read right with probability `accuracy` (deterministic per salt, document and field). */
+/** A field is read right with probability `accuracy` (deterministic per salt, document, prompt and field). */
 function readsRight(o: SubModelOptions, id: string, field: string): boolean {
   const accuracy = o.accuracy ?? 1;
   if (accuracy >= 1) return true;
@@ -187,8 +189,9 @@ function readsRight(o: SubModelOptions, id: string, field: string): boolean {
 }
 
 /** One document's block. A weaker reader's mistake on a field: it takes a near miss for the fact, else drops the fact. */
-function readingBlock(id: string, r: BrowsecompDocReading, o: SubModelOptions): string {
-  const lines = [`## ${id}`, `kind: ${r.kind === 'unknown' ? 'unknown' : r.kind}`];
+function readingBlock(where: string, docId: string, r: BrowsecompDocReading, o: SubModelOptions): string {
+  const id = where;
+  const lines = [`## ${docId}`, `kind: ${r.kind === 'unknown' ? 'unknown' : r.kind}`];
   const missOf = (slot: string): string | null => r.nearMisses.find((m) => m.slot === slot)?.value ?? null;
   const field = (name: string, value: string | number | undefined, slot?: string): void => {
     if (value === undefined) return;
