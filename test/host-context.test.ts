@@ -88,6 +88,10 @@ print(JSON.stringify({ a, bLen: b.length, b0: b[0].index, c: c.map((m) => m.line
     expect(j.a[0].after).toBe(text.slice(j.a[0].end, j.a[0].end + 10));
     expect(j.bLen).toBe(1);
     expect(j.b0).toBe(text.indexOf('k12345 is'));
+    // The text a search returns is bounded (4 Mi chars): 10,000 matches with 2,000-char windows stop early.
+    const many = await out(s, 'print(context.search(/row/, { limit: 10000, window: 2000 }).length)');
+    expect(Number(many.text)).toBeGreaterThan(500);
+    expect(Number(many.text)).toBeLessThan(1100);
     expect(j.c).toEqual([49_990, 49_991, 49_992, 49_993, 49_994, 49_995, 49_996, 49_997, 49_998, 49_999].filter((l) => text.indexOf(`row ${l}`) >= text.split('\n')[49_995].length));
   });
 
