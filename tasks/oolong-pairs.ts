@@ -17,7 +17,7 @@
  */
 import { z } from 'zod';
 import { TaskOptionError } from './errors.ts';
-import { taskHash, taskHashOfBytes } from './hash.ts';
+import { taskHash } from './hash.ts';
 import { parsePairs, predictionText, setF1 } from './normalize.ts';
 import { MAX_CONTEXT_TOKENS, parseOptions, seedSchema } from './options.ts';
 import { OOLONG_LABELS, type OolongLabel, type RecordColumns, drawUserIds, labelCounts, oolongPreamble, userLabelCounts } from './records.ts';
@@ -248,7 +248,7 @@ export function generateOolongPairs(raw: GenerateOptions): Task {
     const activity = cumulative(userIds.map(() => 0.5 + 1.5 * draw.next()));
     const mixes = userMix.map(cumulative);
     // The answer needs only the records' columns: streamed to disk, the context is never held in memory.
-    const { records, context, utf8 } = recordsContext(
+    const { records, context } = recordsContext(
       draw.fork('lines'),
       {
         budgetTokens: opts.contextTokens,
@@ -292,7 +292,7 @@ export function generateOolongPairs(raw: GenerateOptions): Task {
     };
     if (placement.host) meta.contextStorage = { mode: 'host', dir: placement.dir, temporary: placement.temporary };
     const head = { family: 'oolong-pairs', seed: opts.seed, options, question, answer };
-    const id = utf8 ? taskHashOfBytes(head, records.chars, utf8) : taskHash({ ...head, context });
+    const id = taskHash({ ...head, context });
     const task: Task = { id, family: 'oolong-pairs', seed: opts.seed, options, question, context, answer, answerType: 'pairs', meta };
     if (placement.host) saveHostTask(task);
     return task;

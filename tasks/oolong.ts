@@ -14,7 +14,7 @@
  */
 import { z } from 'zod';
 import { TaskOptionError } from './errors.ts';
-import { taskHash, taskHashOfBytes } from './hash.ts';
+import { taskHash } from './hash.ts';
 import { matchesAny, normalizeAnswer, numericScore, parseFirstNumber, predictionText } from './normalize.ts';
 import { MAX_CONTEXT_TOKENS, parseOptions, seedSchema } from './options.ts';
 import { DATE_DAYS, OOLONG_LABELS, type OolongLabel, type RecordColumns, drawUserIds, formatDay, labelCounts, lineOf, oolongPreamble } from './records.ts';
@@ -230,7 +230,7 @@ export function generateOolong(raw: GenerateOptions): Task {
     const weights = cumulative(raw);
     // The gold answer needs only the records' columns (day, user, label), never the text: streamed to disk, the
     // context is not held in memory at any point.
-    const { records, context, utf8 } = recordsContext(
+    const { records, context } = recordsContext(
       draw.fork('lines'),
       {
         budgetTokens: opts.contextTokens,
@@ -269,7 +269,7 @@ export function generateOolong(raw: GenerateOptions): Task {
     };
     if (placement.host) meta.contextStorage = { mode: 'host', dir: placement.dir, temporary: placement.temporary };
     const head = { family: 'oolong', seed: opts.seed, options, question, answer: query.answer };
-    const id = utf8 ? taskHashOfBytes(head, records.chars, utf8) : taskHash({ ...head, context });
+    const id = taskHash({ ...head, context });
     const task: Task = {
       id,
       family: 'oolong',
