@@ -35,6 +35,7 @@ const REGISTRY: { id: string; file: string; exportName: string; subs?: readonly 
   { id: 'env_server', file: './env-server.ts', exportName: 'envServer', aliases: ['env_server_http', 'env_server_ws'], describe: 'N concurrent sessions (256; quick 32) over `npm run serve` HTTP and WebSocket vs RLMEnv in-process: step p50/p99, throughput, RSS per session' },
   { id: 'scale_1b', file: './scale-1b.ts', exportName: 'scale1b', describe: '1B-token sniah, host-backed: generation MB/s to disk (vs a plain disk write), one reference episode (score, wall), peak RSS harness + workers, disk bytes; goal ≥ 100 MB/s, score 1, < 2 GB' },
   { id: 'scale_10m', file: './scale-10m.ts', exportName: 'scale10m', subs: ['sniah', 'oolong'], childPerSub: true, describe: 'full reference-policy episode on 10M-token sniah and oolong (real HTTP path): wall time, peak RSS, success' },
+  { id: 'scale_100m_oolong', file: './scale-100m-oolong.ts', exportName: 'scale100mOolong', describe: 'reference episode on a 100M-token oolong stored on disk (host-backed context): wall, generation MB/s to disk (goal ≥ 100), peak RSS (goal < 2 GB), score' },
 ];
 
 const USAGE = `Usage: npm run bench -- [--json] [--quick] [--only name[,name…]] [--cpu-prof] | --readme

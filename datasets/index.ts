@@ -40,7 +40,7 @@ export {
 } from './schema.ts';
 export type { ColumnDef, EpisodeRow, StepRow } from './schema.ts';
 
-export { DatasetError, encodeParquet, encodeRows, decodeParquet, readParquetRows, writeFileAtomic } from './parquet.ts';
+export { DatasetError, encodeParquet, encodeRows, encodeRowsFast, parquetEngine, decodeParquet, readParquetRows, writeFileAtomic } from './parquet.ts';
 
 export { MANIFEST_FILE, EPISODES_DIR, STEPS_DIR, partName, listRunParts } from './layout.ts';
 export type { PartListing, PartPaths } from './layout.ts';

@@ -5,8 +5,10 @@
  *     for await (const ep of episodes) await w.add(ep);   // flushes every 16 episodes
  *     await w.close();                                     // or close({ status: 'interrupted' }) on SIGINT
  *
- * Each flush writes `steps/part-NNNNN.parquet` then `episodes/part-NNNNN.parquet` (each: temp file, fsync, rename,
- * fsync dir), then rewrites manifest.json atomically. Reopening a directory resumes it: numbering continues after the
+ * Each flush writes `steps/part-NNNNN.parquet` then `episodes/part-NNNNN.parquet` and rewrites manifest.json (all three
+ * to temp names fsynced in parallel; steps renamed and its directory fsynced before the episodes rename, the commit
+ * point). Parts are pipelined: add() returns before its part is committed (at most one part in flight), flush() and
+ * close() wait for everything. Reopening a directory resumes it: numbering continues after the
  * existing parts, previous parts stay in the manifest, parts written but not yet in the manifest (crash after rename) are
  * adopted, orphan steps parts and temp files are removed.
  */
@@ -60,6 +62,19 @@ export interface CloseOptions {
   summary?: Record<string, unknown>;
   /** Any other key is merged into manifest.extra (scrubbed), e.g. `interrupted_episodes: [...]`. */
   [extra: string]: unknown;
+}
+
+/** A part encoded and waiting for its commit. */
+interface Encoded {
+  batch: Buffered[];
+  index: number;
+  counts: PartCounts;
+  epRows: number;
+  stRows: number;
+  epBytes: Uint8Array;
+  stBytes: Uint8Array;
+  epSha: string;
+  stSha: string;
 }
 
 /** One added episode: its row first, then the rows of its rlm_query children (so a part never splits a tree). */
@@ -154,7 +169,9 @@ export class RunWriter {
   private buffer: Buffered[] = [];
   private ids = new Set<string>();
   private nextIndex: number;
-  private queue: Promise<unknown> = Promise.resolve();
+  /** Flushes encode one after another, and commit one after another, but part N+1 encodes while part N commits. */
+  private encodeQueue: Promise<unknown> = Promise.resolve();
+  private commitQueue: Promise<unknown> = Promise.resolve();
   /** The last flush that add() started, settled (its error, if any, is parked in `failure`). */
   private inflight: Promise<void> = Promise.resolve();
   /** An error of a flush that add() started, not yet reported to a caller. */
@@ -301,7 +318,8 @@ export class RunWriter {
   /**
    * Buffer one finished episode (validated against the schema now, so a bad record fails here, naming the field).
    * Every `flushEvery` episodes it starts a flush and resolves once the flush before that one is written: parts are
-   * pipelined (one part encodes, compresses and commits while the caller produces the next), at most one is in flight,
+   * pipelined (a part encodes while the one before it commits, and commits while the caller produces the next), at most
+   * one is in flight,
    * and {@link flush} / {@link close} wait for all of them. A failed flush keeps its episodes buffered (the next flush
    * retries them) and rejects the next add() that starts a flush, or flush()/close().
    * Throws DatasetError 'duplicate_episode' for an id already in the run.
@@ -365,9 +383,12 @@ export class RunWriter {
   }
 
   private enqueueFlush(): Promise<PartInfo | null> {
-    const p = this.queue.then(() => this.doFlush());
-    this.queue = p.catch(() => undefined);
-    return p;
+    const encoded = this.encodeQueue.then(() => this.encodeStage());
+    this.encodeQueue = encoded.catch(() => undefined);
+    const previousCommit = this.commitQueue; // captured now: commits keep the order of the flush calls
+    const committed = encoded.then((e) => previousCommit.then(() => (e ? this.commitStage(e) : null)));
+    this.commitQueue = committed.catch(() => undefined);
+    return committed;
   }
 
   private throwFailure(): void {
@@ -377,34 +398,39 @@ export class RunWriter {
     throw f.error;
   }
 
-  private async doFlush(): Promise<PartInfo | null> {
+  /** Takes the buffered episodes and encodes them as one part (both tables, sha256s); null when nothing is buffered. */
+  private async encodeStage(): Promise<Encoded | null> {
     if (this.buffer.length === 0) return null;
     const batch = this.buffer.splice(0);
     const index = this.nextIndex++;
-    const name = partName(index);
-    const epFile = `${EPISODES_DIR}/${name}.parquet`;
-    const stFile = `${STEPS_DIR}/${name}.parquet`;
     const episodes = batch.flatMap((b) => b.episodes);
     const steps = batch.flatMap((b) => b.steps);
-    // Encode both tables at once: the first one's pages compress on the thread pool while the second is shredded.
-    let stBytes: Uint8Array;
-    let epBytes: Uint8Array;
     try {
-      [stBytes, epBytes] = await Promise.all([
+      // Both tables at once: the first one's pages compress on the thread pool while the second is shredded.
+      const [stBytes, epBytes] = await Promise.all([
         encodeRowsFast(STEPS_SCHEMA, steps as unknown as Record<string, unknown>[]),
         encodeRowsFast(EPISODES_SCHEMA, episodes as unknown as Record<string, unknown>[]),
       ]);
+      const [epSha, stSha] = await Promise.all([sha256Async(epBytes), sha256Async(stBytes)]);
+      return { batch, index, counts: countEpisodes(episodes, steps.length), epRows: episodes.length, stRows: steps.length, epBytes, stBytes, epSha, stSha };
     } catch (e) {
       this.buffer.unshift(...batch); // keep them for the next attempt
       throw e;
     }
-    const [epSha, stSha] = await Promise.all([sha256Async(epBytes), sha256Async(stBytes)]);
+  }
+
+  /** Commits an encoded part (after the part before it): temp files, renames, fsyncs, manifest. */
+  private async commitStage(e: Encoded): Promise<PartInfo> {
+    const { batch, index, epBytes, stBytes } = e;
+    const name = partName(index);
+    const epFile = `${EPISODES_DIR}/${name}.parquet`;
+    const stFile = `${STEPS_DIR}/${name}.parquet`;
     const part: PartInfo = {
       index,
       name,
-      episodes: { file: epFile, rows: episodes.length, bytes: epBytes.length, sha256: epSha },
-      steps: { file: stFile, rows: steps.length, bytes: stBytes.length, sha256: stSha },
-      counts: countEpisodes(episodes, steps.length),
+      episodes: { file: epFile, rows: e.epRows, bytes: epBytes.length, sha256: e.epSha },
+      steps: { file: stFile, rows: e.stRows, bytes: stBytes.length, sha256: e.stSha },
+      counts: e.counts,
       written_at: nowIso(),
     };
     const parts = [...this.m.parts, part];

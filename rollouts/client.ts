@@ -10,6 +10,7 @@ import type { SamplingParams } from './types.ts';
 import { EndpointUnreachableError } from './errors.ts';
 import { MalformedResponseError, classifyError, withRetries, type RetryOptions } from './retry.ts';
 import { rethrowOverflow, tokenizeChat } from './context-window.ts';
+import { keepAliveFetch } from './http-fetch.ts';
 
 export interface ChatResult {
   text: string;
@@ -256,7 +257,7 @@ export class HFPolicyClient extends ClientBase implements PolicyClient {
  * would report "400 status code (no body)". Such bodies are nested here so the message (e.g. the length error) survives.
  */
 const nestFlatErrors: typeof fetch = async (input, init) => {
-  const res = await fetch(input, init);
+  const res = await keepAliveFetch(input, init);
   if (res.ok || !(res.headers.get('content-type') ?? '').includes('json')) return res;
   const text = await res.text();
   let body = text;

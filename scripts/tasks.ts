@@ -12,6 +12,8 @@ import {
   UnknownTaskError,
   formatTaskSummary,
   generateTask,
+  isTemporaryContext,
+  removeTaskContext,
 } from '../tasks/index.ts';
 
 // `npm run tasks -- convert …` converts published dataset files to a task file (scripts/tasks-convert.ts).
@@ -119,4 +121,9 @@ for (let i = 0; i < n; i++) {
   }
   if (o.json) process.stdout.write(`${JSON.stringify(task)}\n`);
   else process.stdout.write(`${formatTaskSummary(task)}\n\n`);
+  // A host-backed context in a temp dir is only for this printout (keep one with --opt contextDir=DIR).
+  if (isTemporaryContext(task)) {
+    removeTaskContext(task);
+    if (!o.json) process.stdout.write('(host-backed context: its temp chunk files were deleted; pass --opt contextDir=DIR to keep them)\n\n');
+  }
 }

@@ -43,18 +43,10 @@ export function taskHash(input: TaskHashInput): string {
   return hashWith(input, input.context);
 }
 
-/**
- * taskHash of a task whose string context is given as its UTF-8 bytes (and its length in chars): the same id as
- * `taskHash({ ...input, context: bytes.toString('utf8') })`, without materializing or re-encoding the string.
- */
-export function taskHashOfBytes(input: Omit<TaskHashInput, 'context'>, chars: number, bytes: Uint8Array): string {
-  return hashWith(input, { chars, bytes });
-}
-
 /** Options that say where a context is stored, not what it is: never part of an id. */
 export const PLACEMENT_OPTIONS = ['contextDir', 'hostContextThreshold'] as const;
 
-function hashWith(input: Omit<TaskHashInput, 'context'>, context: TaskHashInput['context'] | { chars: number; bytes: Uint8Array }): string {
+function hashWith(input: Omit<TaskHashInput, 'context'>, context: TaskHashInput['context']): string {
   const h = createHash('sha256');
   const field = (s: string): void => {
     h.update(`${s.length}:`);
@@ -75,10 +67,6 @@ function hashWith(input: Omit<TaskHashInput, 'context'>, context: TaskHashInput[
   if (typeof context === 'string') {
     field('string');
     field(context);
-  } else if (!Array.isArray(context) && 'chars' in context) {
-    field('string');
-    h.update(`${context.chars}:`);
-    h.update(context.bytes);
   } else if (!Array.isArray(context)) {
     // Host-backed: the chunk files' hashes stand for their bytes (the files are verified against them on replay), so
     // an id never needs the context as one string. Chunk boundaries are part of the id (same generator ⇒ same cut).

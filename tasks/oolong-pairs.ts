@@ -16,20 +16,14 @@
  * A program answers by labelling every line, building per-user label counts, and testing all pairs.
  */
 import { z } from 'zod';
+import { TaskOptionError } from './errors.ts';
 import { taskHash } from './hash.ts';
 import { parsePairs, predictionText, setF1 } from './normalize.ts';
-import { contextTokensSchema, parseOptions, seedSchema } from './options.ts';
-import {
-  OOLONG_LABELS,
-  type OolongLabel,
-  type RecordSet,
-  drawUserIds,
-  generateRecords,
-  labelCounts,
-  oolongPreamble,
-  userLabelCounts,
-} from './records.ts';
+import { MAX_CONTEXT_TOKENS, parseOptions, seedSchema } from './options.ts';
+import { OOLONG_LABELS, type OolongLabel, type RecordColumns, drawUserIds, labelCounts, oolongPreamble, userLabelCounts } from './records.ts';
+import { RECORD_CHARS_PER_TOKEN, discardChunkedContext, recordsContext } from './records-context.ts';
 import { Rng, cumulative } from './rng.ts';
+import { MAX_HOST_CONTEXT_TOKENS, placementFields, resolvePlacement, reuseHostTask, saveHostTask } from './storage.ts';
 import type { GenerateOptions, ScoreResult, Task, TaskFamilyDef } from './types.ts';
 
 export const PAIR_CONDITION_KINDS = ['both', 'bothAll', 'bothOneHas', 'cross', 'bothNot', 'atLeast', 'exactlyOne'] as const;
@@ -56,13 +50,47 @@ export const OOLONG_PAIRS_DEFAULTS = {
 const schema = z
   .object({
     seed: seedSchema,
-    contextTokens: contextTokensSchema(1_000, OOLONG_PAIRS_DEFAULTS.contextTokens),
+    // Above MAX_CONTEXT_TOKENS only host storage (chunk files) is accepted; checked after placement is resolved.
+    contextTokens: z.number().int().min(1_000).max(MAX_HOST_CONTEXT_TOKENS).default(OOLONG_PAIRS_DEFAULTS.contextTokens),
     users: z.number().int().min(4).max(150).nullable().default(OOLONG_PAIRS_DEFAULTS.users),
     maxPairs: z.number().int().min(1).max(5_000).default(OOLONG_PAIRS_DEFAULTS.maxPairs),
+    ...placementFields,
   })
   .strict();
 
 const AVG_LINE_TOKENS = 24;
+
+/** A compiled pair test over label bitmasks (hx, hy) and the users' label counts (six entries from ox / oy). */
+export type PairTest = (hx: number, hy: number, counts: ArrayLike<number>, ox: number, oy: number) => boolean;
+
+/**
+ * The condition as a test (label indexes and bits resolved once: the generator runs every candidate condition over
+ * every pair of users). Bit l of a mask is set when the user has ≥1 instance of label l.
+ */
+export function compilePairTest(c: PairCondition): PairTest {
+  const a = 1 << OOLONG_LABELS.indexOf(c.a);
+  const b = c.b === null ? 0 : 1 << OOLONG_LABELS.indexOf(c.b);
+  const ab = a | b;
+  switch (c.kind) {
+    case 'both':
+      return (hx, hy) => (hx & a) !== 0 && (hy & a) !== 0;
+    case 'bothAll':
+      return (hx, hy) => (hx & ab) === ab && (hy & ab) === ab;
+    case 'bothOneHas':
+      return (hx, hy) => (hx & a) !== 0 && (hy & a) !== 0 && ((hx | hy) & b) !== 0;
+    case 'cross':
+      return (hx, hy) => ((hx & a) !== 0 && (hy & b) !== 0) || ((hx & b) !== 0 && (hy & a) !== 0);
+    case 'bothNot':
+      return (hx, hy) => (hx & a) !== 0 && (hy & a) !== 0 && ((hx | hy) & b) === 0;
+    case 'atLeast': {
+      const li = OOLONG_LABELS.indexOf(c.a);
+      const m = c.m ?? 1;
+      return (_hx, _hy, counts, ox, oy) => counts[ox + li] >= m && counts[oy + li] >= m;
+    }
+    case 'exactlyOne':
+      return (hx, hy) => (hx & b) !== 0 && (hy & b) !== 0 && ((hx & a) !== 0) !== ((hy & a) !== 0);
+  }
+}
 
 /**
  * Does the pair satisfy the condition? `hx`/`hy` are label bitmasks (bit l set when the user has ≥1 instance of label
@@ -76,27 +104,7 @@ export function pairSatisfies(
   ox: number,
   oy: number,
 ): boolean {
-  const a = 1 << OOLONG_LABELS.indexOf(c.a);
-  const b = c.b === null ? 0 : 1 << OOLONG_LABELS.indexOf(c.b);
-  switch (c.kind) {
-    case 'both':
-      return (hx & a) !== 0 && (hy & a) !== 0;
-    case 'bothAll':
-      return (hx & (a | b)) === (a | b) && (hy & (a | b)) === (a | b);
-    case 'bothOneHas':
-      return (hx & a) !== 0 && (hy & a) !== 0 && ((hx | hy) & b) !== 0;
-    case 'cross':
-      return ((hx & a) !== 0 && (hy & b) !== 0) || ((hx & b) !== 0 && (hy & a) !== 0);
-    case 'bothNot':
-      return (hx & a) !== 0 && (hy & a) !== 0 && ((hx | hy) & b) === 0;
-    case 'atLeast': {
-      const li = OOLONG_LABELS.indexOf(c.a);
-      const m = c.m ?? 1;
-      return counts[ox + li] >= m && counts[oy + li] >= m;
-    }
-    case 'exactlyOne':
-      return (hx & b) !== 0 && (hy & b) !== 0 && ((hx & a) !== 0) !== ((hy & a) !== 0);
-  }
+  return compilePairTest(c)(hx, hy, counts, ox, oy);
 }
 
 export function describeCondition(c: PairCondition): string {
@@ -148,7 +156,7 @@ export interface UserProfiles {
   masks: number[];
 }
 
-export function userProfiles(records: RecordSet): UserProfiles {
+export function userProfiles(records: RecordColumns): UserProfiles {
   const all = userLabelCounts(records);
   const L = OOLONG_LABELS.length;
   const ids: number[] = [];
@@ -174,10 +182,11 @@ export function userProfiles(records: RecordSet): UserProfiles {
 export function qualifyingPairs(profiles: UserProfiles, condition: PairCondition): [number, number][] {
   const L = OOLONG_LABELS.length;
   const { ids, counts, masks } = profiles;
+  const test = compilePairTest(condition);
   const pairs: [number, number][] = [];
   for (let i = 0; i < ids.length; i++) {
     for (let j = i + 1; j < ids.length; j++) {
-      if (pairSatisfies(condition, masks[i], masks[j], counts, i * L, j * L)) {
+      if (test(masks[i], masks[j], counts, i * L, j * L)) {
         pairs.push(ids[i] < ids[j] ? [ids[i], ids[j]] : [ids[j], ids[i]]);
       }
     }
@@ -185,12 +194,41 @@ export function qualifyingPairs(profiles: UserProfiles, condition: PairCondition
   return pairs.sort((p, q) => p[0] - q[0] || p[1] - q[1]);
 }
 
+/** How many pairs of present users satisfy the condition (qualifyingPairs(...).length, without building the list). */
+export function countPairs(profiles: UserProfiles, condition: PairCondition): number {
+  const L = OOLONG_LABELS.length;
+  const { ids, counts, masks } = profiles;
+  const test = compilePairTest(condition);
+  let n = 0;
+  for (let i = 0; i < ids.length; i++) for (let j = i + 1; j < ids.length; j++) if (test(masks[i], masks[j], counts, i * L, j * L)) n++;
+  return n;
+}
+
 export function formatPairs(pairs: readonly (readonly [number, number])[]): string {
   return pairs.map(([a, b]) => `(${a}, ${b})`).join('\n');
 }
 
 export function generateOolongPairs(raw: GenerateOptions): Task {
-  const opts = parseOptions('oolong-pairs', schema, raw);
+  const { contextStorage, hostContextThreshold, contextDir, ...opts } = parseOptions('oolong-pairs', schema, raw);
+  const placement = resolvePlacement(
+    'oolong-pairs',
+    opts.seed,
+    opts,
+    { contextStorage, hostContextThreshold, contextDir },
+    opts.contextTokens * RECORD_CHARS_PER_TOKEN,
+  );
+  if (!placement.host && opts.contextTokens > MAX_CONTEXT_TOKENS) {
+    throw new TaskOptionError(
+      'oolong-pairs',
+      'contextTokens',
+      `option 'contextTokens' ${opts.contextTokens} is above ${MAX_CONTEXT_TOKENS} for an in-memory context; use contextStorage 'host' or 'auto' (--context-storage) to store it on disk`,
+    );
+  }
+  const options: Record<string, unknown> = { ...opts, ...placement.recorded };
+  if (placement.host && !placement.temporary) {
+    const again = reuseHostTask(placement.dir as string, options);
+    if (again) return again;
+  }
   const root = Rng.forTask('oolong-pairs', opts.seed);
   const setup = root.fork('setup');
   const estimatedRecords = Math.max(1, Math.round(opts.contextTokens / AVG_LINE_TOKENS));
@@ -209,21 +247,30 @@ export function generateOolongPairs(raw: GenerateOptions): Task {
     });
     const activity = cumulative(userIds.map(() => 0.5 + 1.5 * draw.next()));
     const mixes = userMix.map(cumulative);
-    const records = generateRecords(draw.fork('lines'), {
-      budgetTokens: opts.contextTokens,
-      userIds,
-      drawUser: (r) => r.weightedCumulative(activity),
-      drawLabel: (r, u) => r.weightedCumulative(mixes[u]),
-    });
+    // The answer needs only the records' columns: streamed to disk, the context is never held in memory.
+    const { records, context } = recordsContext(
+      draw.fork('lines'),
+      {
+        budgetTokens: opts.contextTokens,
+        userIds,
+        drawUser: (r) => r.weightedCumulative(activity),
+        drawLabel: (r, u) => r.weightedCumulative(mixes[u]),
+      },
+      placement.host ? (placement.dir as string) : null,
+    );
     const profiles = userProfiles(records);
-    const scored = candidates.map((c) => ({ c, pairs: qualifyingPairs(profiles, c) }));
-    const preferred = scored.filter((s) => s.pairs.length >= Math.min(3, opts.maxPairs) && s.pairs.length <= opts.maxPairs);
-    const acceptable = preferred.length > 0 ? preferred : scored.filter((s) => s.pairs.length >= 1 && s.pairs.length <= opts.maxPairs);
-    if (acceptable.length === 0) continue;
-    const choice = root.fork(`query#${attempt}`).pick(acceptable);
+    // Count first (no pair lists): only the chosen condition's pairs are listed and sorted.
+    const scored = candidates.map((c) => ({ c, n: countPairs(profiles, c) }));
+    const preferred = scored.filter((s) => s.n >= Math.min(3, opts.maxPairs) && s.n <= opts.maxPairs);
+    const acceptable = preferred.length > 0 ? preferred : scored.filter((s) => s.n >= 1 && s.n <= opts.maxPairs);
+    if (acceptable.length === 0) {
+      if (typeof context !== 'string') discardChunkedContext(context);
+      continue;
+    }
+    const picked = root.fork(`query#${attempt}`).pick(acceptable);
+    const choice = { c: picked.c, pairs: qualifyingPairs(profiles, picked.c) };
     const condition = choice.c;
     const answer = formatPairs(choice.pairs);
-    const context = records.context;
     const question =
       `${oolongPreamble()}\n` +
       `List every pair of distinct user IDs such that ${describeCondition(condition)}. ` +
@@ -233,7 +280,7 @@ export function generateOolongPairs(raw: GenerateOptions): Task {
     const present = profiles.ids.length;
     const meta: Record<string, unknown> = {
       contextTokens: records.tokens,
-      contextChars: context.length,
+      contextChars: records.chars,
       targetTokens: opts.contextTokens,
       records: records.count,
       users: present,
@@ -243,9 +290,12 @@ export function generateOolongPairs(raw: GenerateOptions): Task {
       pairCount: choice.pairs.length,
       attempt,
     };
-    const options: Record<string, unknown> = { ...opts };
-    const id = taskHash({ family: 'oolong-pairs', seed: opts.seed, options, question, answer, context });
-    return { id, family: 'oolong-pairs', seed: opts.seed, options, question, context, answer, answerType: 'pairs', meta };
+    if (placement.host) meta.contextStorage = { mode: 'host', dir: placement.dir, temporary: placement.temporary };
+    const head = { family: 'oolong-pairs', seed: opts.seed, options, question, answer };
+    const id = taskHash({ ...head, context });
+    const task: Task = { id, family: 'oolong-pairs', seed: opts.seed, options, question, context, answer, answerType: 'pairs', meta };
+    if (placement.host) saveHostTask(task);
+    return task;
   }
   throw new Error(
     `oolong-pairs: no condition gives 1…${opts.maxPairs} pairs for seed ${opts.seed} (contextTokens ${opts.contextTokens}, users ${userCount}); try more users or a larger maxPairs`,
@@ -276,11 +326,16 @@ export const oolongPairsFamily: TaskFamilyDef = {
   defaults: { ...OOLONG_PAIRS_DEFAULTS },
   generate: generateOolongPairs,
   score: scoreOolongPairs,
+  // Placement options (contextStorage, hostContextThreshold, contextDir): contexts of any size, on disk when large.
+  hostContext: true,
 };
 
 oolongPairsFamily.optionDocs = {
   seed: 'integer ≥ 0; same seed + options ⇒ identical task',
-  contextTokens: `context size in o200k tokens, 1,000 … 20,000,000 (default ${OOLONG_PAIRS_DEFAULTS.contextTokens})`,
+  contextTokens: `context size in o200k tokens, 1,000 … 20,000,000 in memory, up to 2,000,000,000 stored on disk (default ${OOLONG_PAIRS_DEFAULTS.contextTokens})`,
   users: 'number of distinct user ids, 4 … 150; default: about one per 9 records (6 … 40)',
   maxPairs: `largest number of pairs an answer may have (default ${OOLONG_PAIRS_DEFAULTS.maxPairs})`,
+  contextStorage: "'auto' (default: on disk above hostContextThreshold) | 'memory' | 'host' — where the context lives (see README, Giant contexts)",
+  hostContextThreshold: 'chars above which auto stores the context on disk (default 67,108,864 ≈ 20M tokens of records)',
+  contextDir: 'directory for host-backed chunk files (default: a temp dir per task, deleted by its owner)',
 };

@@ -13,22 +13,14 @@
  * comparisons score by normalized exact match (meta.aliases lists accepted variants such as "more common").
  */
 import { z } from 'zod';
+import { TaskOptionError } from './errors.ts';
 import { taskHash } from './hash.ts';
 import { matchesAny, normalizeAnswer, numericScore, parseFirstNumber, predictionText } from './normalize.ts';
-import { contextTokensSchema, parseOptions, seedSchema } from './options.ts';
-import {
-  DATE_DAYS,
-  OOLONG_LABELS,
-  type OolongLabel,
-  type RecordSet,
-  drawUserIds,
-  formatDay,
-  generateRecords,
-  labelCounts,
-  lineOf,
-  oolongPreamble,
-} from './records.ts';
+import { MAX_CONTEXT_TOKENS, parseOptions, seedSchema } from './options.ts';
+import { DATE_DAYS, OOLONG_LABELS, type OolongLabel, type RecordColumns, drawUserIds, formatDay, labelCounts, lineOf, oolongPreamble } from './records.ts';
+import { RECORD_CHARS_PER_TOKEN, discardChunkedContext, recordsContext } from './records-context.ts';
 import { Rng, cumulative } from './rng.ts';
+import { MAX_HOST_CONTEXT_TOKENS, placementFields, resolvePlacement, reuseHostTask, saveHostTask } from './storage.ts';
 import type { GenerateOptions, ScoreResult, Task, TaskFamilyDef } from './types.ts';
 
 export const OOLONG_QUERY_KINDS = ['count', 'most_frequent', 'least_frequent', 'compare', 'count_users', 'count_dates'] as const;
@@ -46,9 +38,11 @@ export const OOLONG_DEFAULTS = {
 const schema = z
   .object({
     seed: seedSchema,
-    contextTokens: contextTokensSchema(512, OOLONG_DEFAULTS.contextTokens),
+    // Above MAX_CONTEXT_TOKENS only host storage (chunk files) is accepted; checked after placement is resolved.
+    contextTokens: z.number().int().min(512).max(MAX_HOST_CONTEXT_TOKENS).default(OOLONG_DEFAULTS.contextTokens),
     query: z.enum(OOLONG_QUERY_KINDS).nullable().default(OOLONG_DEFAULTS.query),
     users: z.number().int().min(2).max(20_000).nullable().default(OOLONG_DEFAULTS.users),
+    ...placementFields,
   })
   .strict();
 
@@ -56,6 +50,7 @@ const schema = z
 const AVG_LINE_TOKENS = 24;
 /** Evidence line lists are capped so meta stays small at 10M tokens; meta.evidenceLineCount has the full count. */
 const MAX_EVIDENCE_LINES = 200;
+
 
 const COMPARE_ALIASES: Record<string, string[]> = {
   more: ['more common', 'more frequent', 'more often', 'greater', 'more common than'],
@@ -83,7 +78,7 @@ function joinList(items: readonly string[]): string {
 }
 
 /** Indexes (into records.userIds) of the users that have at least one record, ascending. */
-function presentUsers(records: RecordSet): number[] {
+function presentUsers(records: RecordColumns): number[] {
   const seen = new Uint8Array(records.userIds.length);
   for (let i = 0; i < records.count; i++) seen[records.user[i]] = 1;
   const out: number[] = [];
@@ -94,7 +89,7 @@ function presentUsers(records: RecordSet): number[] {
 }
 
 /** Builds the query of `kind` over the records, or null when this draw cannot give an unambiguous answer. */
-function buildQuery(kind: OolongQueryKind, rng: Rng, records: RecordSet, counts: Record<OolongLabel, number>): Query | null {
+function buildQuery(kind: OolongQueryKind, rng: Rng, records: RecordColumns, counts: Record<OolongLabel, number>): Query | null {
   const integerFormat = 'Answer with a single integer only.';
   if (kind === 'count') {
     const label = rng.pick(OOLONG_LABELS);
@@ -193,7 +188,26 @@ function buildQuery(kind: OolongQueryKind, rng: Rng, records: RecordSet, counts:
 }
 
 export function generateOolong(raw: GenerateOptions): Task {
-  const opts = parseOptions('oolong', schema, raw);
+  const { contextStorage, hostContextThreshold, contextDir, ...opts } = parseOptions('oolong', schema, raw);
+  const placement = resolvePlacement(
+    'oolong',
+    opts.seed,
+    opts,
+    { contextStorage, hostContextThreshold, contextDir },
+    opts.contextTokens * RECORD_CHARS_PER_TOKEN,
+  );
+  if (!placement.host && opts.contextTokens > MAX_CONTEXT_TOKENS) {
+    throw new TaskOptionError(
+      'oolong',
+      'contextTokens',
+      `option 'contextTokens' ${opts.contextTokens} is above ${MAX_CONTEXT_TOKENS} for an in-memory context; use contextStorage 'host' or 'auto' (--context-storage) to store it on disk`,
+    );
+  }
+  const options: Record<string, unknown> = { ...opts, ...placement.recorded };
+  if (placement.host && !placement.temporary) {
+    const again = reuseHostTask(placement.dir as string, options);
+    if (again) return again;
+  }
   const root = Rng.forTask('oolong', opts.seed);
   const setup = root.fork('setup');
   const kind: OolongQueryKind = opts.query ?? setup.pick(OOLONG_QUERY_KINDS);
@@ -214,22 +228,29 @@ export function generateOolong(raw: GenerateOptions): Task {
     if (kind === 'most_frequent') raw[order[0]] = Math.max(raw[order[0]], raw[order[1]] * 1.08);
     if (kind === 'least_frequent') raw[order[5]] = Math.min(raw[order[5]], raw[order[4]] / 1.08);
     const weights = cumulative(raw);
-    const records = generateRecords(draw.fork('lines'), {
-      budgetTokens: opts.contextTokens,
-      userIds,
-      drawUser: (r) => r.int(userIds.length),
-      drawLabel: (r) => r.weightedCumulative(weights),
-    });
+    // The gold answer needs only the records' columns (day, user, label), never the text: streamed to disk, the
+    // context is not held in memory at any point.
+    const { records, context } = recordsContext(
+      draw.fork('lines'),
+      {
+        budgetTokens: opts.contextTokens,
+        userIds,
+        drawUser: (r) => r.int(userIds.length),
+        drawLabel: (r) => r.weightedCumulative(weights),
+      },
+      placement.host ? (placement.dir as string) : null,
+    );
     const counts = labelCounts(records);
     const query = buildQuery(kind, root.fork(`query#${attempt}`), records, counts);
-    if (!query) continue;
+    if (!query) {
+      if (typeof context !== 'string') discardChunkedContext(context);
+      continue;
+    }
     const question = `${oolongPreamble()}\n${query.text}`;
-    const options: Record<string, unknown> = { ...opts };
-    const context = records.context;
     const evidence = query.evidence;
     const meta: Record<string, unknown> = {
       contextTokens: records.tokens,
-      contextChars: context.length,
+      contextChars: records.chars,
       targetTokens: opts.contextTokens,
       records: records.count,
       users: presentUsers(records).length,
@@ -246,8 +267,10 @@ export function generateOolong(raw: GenerateOptions): Task {
           }
         : {}),
     };
-    const id = taskHash({ family: 'oolong', seed: opts.seed, options, question, answer: query.answer, context });
-    return {
+    if (placement.host) meta.contextStorage = { mode: 'host', dir: placement.dir, temporary: placement.temporary };
+    const head = { family: 'oolong', seed: opts.seed, options, question, answer: query.answer };
+    const id = taskHash({ ...head, context });
+    const task: Task = {
       id,
       family: 'oolong',
       seed: opts.seed,
@@ -258,6 +281,8 @@ export function generateOolong(raw: GenerateOptions): Task {
       answerType: query.answerType,
       meta,
     };
+    if (placement.host) saveHostTask(task);
+    return task;
   }
   throw new Error(`oolong: could not draw an unambiguous '${kind}' query for seed ${opts.seed} (contextTokens ${opts.contextTokens})`);
 }
@@ -285,11 +310,16 @@ export const oolongFamily: TaskFamilyDef = {
   defaults: { ...OOLONG_DEFAULTS },
   generate: generateOolong,
   score: scoreOolong,
+  // Placement options (contextStorage, hostContextThreshold, contextDir): contexts of any size, on disk when large.
+  hostContext: true,
 };
 
 oolongFamily.optionDocs = {
   seed: 'integer ≥ 0; same seed + options ⇒ identical task',
-  contextTokens: `context size in o200k tokens, 512 … 20,000,000 (default ${OOLONG_DEFAULTS.contextTokens})`,
+  contextTokens: `context size in o200k tokens, 512 … 20,000,000 in memory, up to 2,000,000,000 stored on disk (default ${OOLONG_DEFAULTS.contextTokens})`,
   query: `query kind: ${OOLONG_QUERY_KINDS.join(' | ')}; default: drawn from the seed`,
   users: 'number of distinct user ids; default: about one per 12 records (5 … 1000)',
+  contextStorage: "'auto' (default: on disk above hostContextThreshold) | 'memory' | 'host' — where the context lives (see README, Giant contexts)",
+  hostContextThreshold: 'chars above which auto stores the context on disk (default 67,108,864 ≈ 20M tokens of records)',
+  contextDir: 'directory for host-backed chunk files (default: a temp dir per task, deleted by its owner)',
 };

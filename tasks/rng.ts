@@ -1,5 +1,5 @@
 /**
- * Seeded randomness for every generator. One PRNG algorithm (seedrandom's Alea: fast — ~8 ns per draw — and
+ * Seeded randomness for every generator. One PRNG algorithm (seedrandom's Alea: fast — a few ns per draw — and
  * identical on every platform), never Math.random.
  *
  * Streams: a generator forks named sub-streams (`rng.fork('filler')`) for independent concerns, so that changing how
@@ -21,11 +21,27 @@ export function cumulative(weights: readonly number[]): Float64Array {
 
 export class Rng {
   readonly seedString: string;
-  private readonly prng: seedrandom.PRNG;
+  /**
+   * Alea's state [s0, s1, s2, c], seeded by seedrandom and stepped here with the same arithmetic: seedrandom keeps the
+   * state in object fields, which V8 boxes as heap numbers; a Float64Array holds them unboxed, so a draw is a few
+   * multiplies instead of a few allocations. Same doubles in, same doubles out (test/tasks.test.ts checks the streams).
+   */
+  private readonly s: Float64Array;
 
   constructor(seedString: string) {
     this.seedString = seedString;
-    this.prng = seedrandom.alea(seedString);
+    const st = seedrandom.alea(seedString, { state: true }).state();
+    this.s = Float64Array.of(st.s0, st.s1, st.s2, st.c);
+  }
+
+  private prng(): number {
+    const s = this.s;
+    const t = 2091639 * s[0] + s[3] * 2.3283064365386963e-10; // 2^-32
+    s[0] = s[1];
+    s[1] = s[2];
+    const c = t | 0;
+    s[3] = c;
+    return (s[2] = t - c);
   }
 
   /** The root stream of one task: distinct families never share a stream for the same numeric seed. */

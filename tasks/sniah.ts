@@ -11,12 +11,12 @@ import { z } from 'zod';
 import { createChunkWriter, type ChunkedContext } from './chunked.ts';
 import { TaskOptionError } from './errors.ts';
 import { FillerWriter } from './filler.ts';
-import { taskHash, taskHashOfBytes } from './hash.ts';
+import { taskHash } from './hash.ts';
 import { matchesAny, normalizeAnswer, predictionText } from './normalize.ts';
 import { MAX_CONTEXT_TOKENS, parseOptions, seedSchema } from './options.ts';
 import { Rng } from './rng.ts';
 import { MAX_HOST_CONTEXT_TOKENS, placementFields, resolvePlacement, reuseHostTask, saveHostTask } from './storage.ts';
-import { ByteTextBuilder } from './text.ts';
+import { ByteTextBuilder, TextBuilder } from './text.ts';
 import { pieceTokens } from './tokens.ts';
 import type { GenerateOptions, ScoreResult, Task, TaskFamilyDef } from './types.ts';
 
@@ -159,9 +159,11 @@ export function generateSniah(raw: GenerateOptions): Task {
   insertions.sort((a, b) => a.at - b.at || Number(b.isNeedle) - Number(a.isNeedle) || (a.key < b.key ? -1 : 1));
 
   const chunks = placement.host ? createChunkWriter(placement.dir!) : null;
+  // In memory: pieces joined into the string (measured fastest: V8 joins one-byte strings with memcpy). Host-backed:
+  // bytes straight into the chunk files' blocks (no string, no re-encoding; ~20% less CPU per MB than joining + encoding).
   const out = chunks
     ? new ByteTextBuilder({ initialBytes: STREAM_BYTES, onFlush: (b, ascii) => (ascii ? chunks.writeAscii(b) : chunks.write(b.toString('utf8'))) })
-    : new ByteTextBuilder({ initialBytes: opts.contextTokens * CHARS_PER_TOKEN * 1.02 + 4096 });
+    : new TextBuilder();
   const writer = new FillerWriter(root.fork('filler'));
   let tokens = 0;
   let fillerWritten = 0;
@@ -195,9 +197,9 @@ export function generateSniah(raw: GenerateOptions): Task {
     );
   }
   let context: string | ChunkedContext;
-  if (chunks) {
+  if (out instanceof ByteTextBuilder) {
     out.flush();
-    context = chunks.close();
+    context = (chunks as NonNullable<typeof chunks>).close();
   } else {
     context = out.toString();
   }
@@ -226,7 +228,7 @@ export function generateSniah(raw: GenerateOptions): Task {
   if (placement.host) meta.contextStorage = { mode: 'host', dir: placement.dir, temporary: placement.temporary };
   const id =
     typeof context === 'string'
-      ? taskHashOfBytes({ family: 'sniah', seed: opts.seed, options, question, answer }, context.length, out.bytes())
+      ? taskHash({ family: 'sniah', seed: opts.seed, options, question, answer, context })
       : taskHash({ family: 'sniah', seed: opts.seed, options, question, answer, context });
   const task: Task = { id, family: 'sniah', seed: opts.seed, options, question, context, answer, answerType: 'exact', meta };
   if (placement.host) saveHostTask(task);

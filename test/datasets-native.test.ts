@@ -119,7 +119,8 @@ describe('native Parquet encoder', () => {
       episode_id: 'e', group_id: 'g', env_name: 'sniah', token_ids: [5, 6, 7], loss_mask: [0, 1, 1], logprobs: [0, -0.1, -0.2],
       reward: 1, advantage: 0.5, num_turns: 1, prompt_len: 1, token_prefix_ok: true, row_kind: 'episode', turn: null, completion_truncated: false,
     };
-    await sameBothWays(TOKENS_SCHEMA, [tok, { ...tok, turn: 3, loss_mask: [-128, 127, 0] }], 'tokens');
+    // Non-integers round and out-of-range values wrap exactly as the Arrow path stores them.
+    await sameBothWays(TOKENS_SCHEMA, [tok, { ...tok, turn: 3, loss_mask: [-128, 127, 0] }, { ...tok, token_ids: [1.4, 2.6, 2 ** 31 + 5], loss_mask: [300, -129, 1.5] }], 'tokens');
     const empty = await encodeRowsNative(SFT_SCHEMA, []);
     expect(decodeParquet(empty, 'empty').numRows).toBe(0);
     const dir = tmp();

@@ -1,7 +1,8 @@
 // Host-backed giant contexts: the REPL's `context` object over chunk files (env/sandbox/host-context*.ts), its bounds
 // and errors, a catastrophic regex cut off, cancellation by the cell's deadlines, a 200M-char sniah episode through
 // RLMEnv, and replay refusing a tampered chunk file.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, readdirSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, readdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -88,6 +89,10 @@ print(JSON.stringify({ a, bLen: b.length, b0: b[0].index, c: c.map((m) => m.line
     expect(j.a[0].after).toBe(text.slice(j.a[0].end, j.a[0].end + 10));
     expect(j.bLen).toBe(1);
     expect(j.b0).toBe(text.indexOf('k12345 is'));
+    // The text a search returns is bounded (4 Mi chars): 10,000 matches with 2,000-char windows stop early.
+    const many = await out(s, 'print(context.search(/row/, { limit: 10000, window: 2000 }).length)');
+    expect(Number(many.text)).toBeGreaterThan(500);
+    expect(Number(many.text)).toBeLessThan(1100);
     expect(j.c).toEqual([49_990, 49_991, 49_992, 49_993, 49_994, 49_995, 49_996, 49_997, 49_998, 49_999].filter((l) => text.indexOf(`row ${l}`) >= text.split('\n')[49_995].length));
   });
 
@@ -178,6 +183,18 @@ describe('bounds, a catastrophic regex, deadlines', () => {
       await s.close();
     }
   });
+
+  it('rollout --repl python with a host-sized context fails at once, before generating anything', async () => {
+    const out = path.join(root, 'py-run');
+    const r = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+      execFile(process.execPath, ['--no-node-snapshot', '--import', 'tsx', 'scripts/rollout.ts', '--task', 'sniah', '--context-tokens', '1000000000', '--repl', 'python', '--out', out], { timeout: 60_000 }, (err, _stdout, stderr) =>
+        resolve({ code: err ? ((err as { code?: number }).code ?? null) : 0, stderr }),
+      );
+    });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/--repl python does not support host-backed contexts .*use --repl js/);
+    expect(existsSync(out)).toBe(false);
+  }, 90_000);
 
   it('the Python REPL refuses a host-backed context with a clear error', async () => {
     await expect(pool.open({ context: big, seed: 1, repl: 'python' }, noSub)).rejects.toThrow(/Python REPL does not support host-backed contexts/);

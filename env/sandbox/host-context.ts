@@ -24,6 +24,8 @@ export const HOST_MAX_CHUNKS = 100_000;
 export const HOST_MAX_SEARCH_LIMIT = 10_000;
 export const HOST_MAX_SEARCH_WINDOW = 2_000;
 const MAX_MATCH_CHARS = 1_000;
+/** All text one search returns (what crosses into the isolate): 4 Mi chars, like a slice. */
+const MAX_SEARCH_REPLY_CHARS = HOST_MAX_SLICE_CHARS;
 /** Memory the isolate needs for a host-backed context (slices it holds), fed to the default memory limit. */
 export const HOST_CONTEXT_MEMORY_BYTES = 32 * 1024 * 1024;
 
@@ -109,6 +111,7 @@ function threadCpuMs(tid: number): number | null {
 
 async function runSearch(ctx: ChunkedContext, req: SearchRequest, budget: HostCallBudget, onCancel: (cancel: () => void) => () => void): Promise<{ result: SearchResult; cpuMs: number }> {
   const w = idle.pop() ?? newSearchThread();
+  w.ref();
   const tid = await (tids.get(w) ?? Promise.resolve(-1));
   const id = ++nextSearchId;
   const t0 = performance.now();
@@ -127,8 +130,10 @@ async function runSearch(ctx: ChunkedContext, req: SearchRequest, budget: HostCa
       w.off('error', onError);
       w.off('exit', onExit);
       unregister();
-      if (keep && idle.length < MAX_IDLE) idle.push(w);
-      else void w.terminate();
+      if (keep && idle.length < MAX_IDLE) {
+        w.unref(); // an idle search thread never keeps a process alive
+        idle.push(w);
+      } else void w.terminate();
     };
     const onMessage = (m: { id: number; ok: boolean; result?: SearchResult; name?: string; message?: string }) => {
       if (m.id !== id || done) return;
@@ -261,7 +266,7 @@ export class HostContext {
         new RegExp(source, flags.replace(/[gy]/g, ''));
         const limit = Math.min(num(4), HOST_MAX_SEARCH_LIMIT);
         const window = Math.min(num(5), HOST_MAX_SEARCH_WINDOW);
-        const req: SearchRequest = { source, flags, from: num(2), to: num(3), limit, window, maxMatchChars: MAX_MATCH_CHARS };
+        const req: SearchRequest = { source, flags, from: num(2), to: num(3), limit, window, maxMatchChars: MAX_MATCH_CHARS, maxReplyChars: MAX_SEARCH_REPLY_CHARS };
         const r = await runSearch(this.ctx, req, budget, (cancel) => {
           this.cancels.add(cancel);
           return () => this.cancels.delete(cancel);

@@ -27,6 +27,8 @@ export interface SearchRequest {
   window: number;
   /** Longest match text / capture returned (longer ones are cut, `truncated: true`). */
   maxMatchChars: number;
+  /** Chars of all returned text together (matches, groups, before/after); the search stops there, `limited`. */
+  maxReplyChars?: number;
 }
 
 export interface SearchMatch {
@@ -58,6 +60,8 @@ const cap = (s: string, n: number): string => (s.length > n ? s.slice(0, n) : s)
 export function searchChunked(reader: ChunkedReader, req: SearchRequest): SearchResult {
   const re = compileSearch(req.source, req.flags);
   const matches: SearchMatch[] = [];
+  const maxReply = req.maxReplyChars ?? Number.POSITIVE_INFINITY;
+  let replyChars = 0;
   const to = Math.min(req.to, reader.length);
   let scanned = 0;
   for (let s = Math.max(0, req.from); s < to; s += SEARCH_BLOCK) {
@@ -98,7 +102,9 @@ export function searchChunked(reader: ChunkedReader, req: SearchRequest): Search
       };
       if (m[0].length > req.maxMatchChars || m.slice(1).some((g) => g !== undefined && g.length > req.maxMatchChars)) hit.truncated = true;
       matches.push(hit);
-      if (matches.length >= req.limit) return { matches, limited: true, scannedChars: scanned + (at - s) };
+      replyChars += hit.match.length + hit.before.length + hit.after.length + 64;
+      for (const g of groups) replyChars += g === null ? 4 : g.length + 4;
+      if (matches.length >= req.limit || replyChars >= maxReply) return { matches, limited: true, scannedChars: scanned + (at - s) };
     }
     scanned += e - s;
   }

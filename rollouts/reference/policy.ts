@@ -17,7 +17,8 @@
  * - sub-calls: a single user message whose content is a prompt built by a reference program (see subcalls.ts).
  */
 import type { Message } from '../../env/types.ts';
-import { type Budget, type Phase, defaultGuess, program } from './programs.ts';
+import { type Budget, type Phase, defaultGuess, programCells } from './programs.ts';
+import { hostContextShape } from './programs-host.ts';
 import { pythonProgram } from './programs-python.ts';
 import { type ParsedQuestion, parseQuestion } from './questions.ts';
 import { ANSWER_HEADER, CLASSIFY_HEADER, NEEDLE_HEADER_PREFIX, READ_HEADER, UNKNOWN_SUB_REPLY, answerSubPrompt } from './subcalls.ts';
@@ -134,8 +135,9 @@ function rootReply(msgs: Message[]): string {
   const c = readConversation(msgs);
   const q = parseQuestion(c.question);
   const phase = choosePhase(c);
-  const code = c.python ? pythonProgram(q, phase, c.budget) : program(q, phase, c.budget);
-  return `${narrate(q, phase, c)}\n\n\`\`\`repl\n${code}\n\`\`\``;
+  const firstUser = msgs.find((m) => m.role === 'user')?.content ?? '';
+  const cells = c.python ? [pythonProgram(q, phase, c.budget)] : programCells(q, phase, c.budget, hostContextShape(firstUser));
+  return `${narrate(q, phase, c)}\n\n${cells.map((code) => `\`\`\`repl\n${code}\n\`\`\``).join('\n\n')}`;
 }
 
 /** The prose before the code block: what a model would say it is about to do. */

@@ -14,6 +14,7 @@ import { OOLONG_LABELS } from '../../tasks/index.ts';
 import type { BrowseConstraint, OolongQuery, PairConditionSpec, ParsedQuestion } from './questions.ts';
 import { heuristicLabelSource } from '../baseline/classifier.ts';
 import { ANSWER_HEADER, CLASSIFY_DEFINITIONS, CLASSIFY_HEADER, READ_FIELDS, READ_HEADER } from './subcalls.ts';
+import { type HostContextShape, hostOolongCells, hostPairsCells, hostRecordsExplore } from './programs-host.ts';
 
 export type Phase = 'explore' | 'solve' | 'safe' | 'resort';
 /** Who labels oolong instances: sub-models (the reference policy) or the code-only wording heuristic (the baseline). */
@@ -38,6 +39,20 @@ export function callCap(b: Budget): number {
 /** Prompt characters one chunk may fill (header and numbering included), with a safety margin. */
 export function promptCap(b: Budget): number {
   return Math.max(2_000, Math.floor(b.maxPromptChars * 0.9));
+}
+
+/**
+ * The code blocks of one reply: one program, or — for oolong / oolong-pairs over a host-backed context — the multi-cell
+ * scan of programs-host.ts.
+ */
+export function programCells(q: ParsedQuestion, phase: Phase, b: Budget, host: HostContextShape | null): string[] {
+  if (host && phase !== 'resort' && (q.family === 'oolong' || q.family === 'oolong-pairs')) {
+    if (phase === 'explore') return [hostRecordsExplore()];
+    const safe = phase === 'safe';
+    if (q.family === 'oolong') return hostOolongCells(q.query, host, safe, b, js(defaultGuess(q)));
+    return hostPairsCells(pairCondition(q.condition), host, safe, b);
+  }
+  return [program(q, phase, b)];
 }
 
 export function program(q: ParsedQuestion, phase: Phase, b: Budget): string {
@@ -310,7 +325,7 @@ print('answer:', result);`;
   return wrapSafe(body, js(defaultGuess({ family: 'oolong', query })));
 }
 
-function pairCondition(c: PairConditionSpec): string {
+export function pairCondition(c: PairConditionSpec): string {
   const i = (l: string): number => OOLONG_LABELS.indexOf(l as (typeof OOLONG_LABELS)[number]);
   const A = i(c.a);
   switch (c.kind) {
