@@ -127,7 +127,7 @@ function planDocs(w: World, rng: Rng, misses: Map<number, Miss[]>): DocPlan[] {
     const years = rng.range(3, 5);
     const edu = pick(EDUCATION);
     // e5 gives the year of admission ("admitted her as a student in 1950, and she graduated four years later").
-    // Another university for the forms that name two ("left the X after one term and took her degree at the Y").
+    // Another university for the forms that name two ("chose the X over the Y and took her degree there").
     const own = universities.indexOf(p.university);
     const k = universities.length > 1 ? rng.int(universities.length - 1) : -1;
     const org2 = k < 0 ? uni : w.orgs[universities[k >= own ? k + 1 : k]].name;
