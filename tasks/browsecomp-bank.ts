@@ -171,6 +171,25 @@ interface Word {
   parts: string[];
   keys: (string | null)[];
   tokens: number | null;
+  /**
+   * " {key}" or " {key}" + closing punctuation (".", ",", ";", …): then its tokens are those of " " + value plus those of
+   * the punctuation, because a letter or digit followed by punctuation is always a pretoken boundary in o200k.
+   */
+  simple: { key: string; suffix: string; suffixTokens: number } | null;
+}
+
+/** Tokens of " " + value, by value (world names and years recur in every sentence that mentions them). */
+const spacedTokens = new Map<string | number, number>();
+const SPACED_LIMIT = 200_000;
+
+function spaced(x: string | number): number {
+  let n = spacedTokens.get(x);
+  if (n === undefined) {
+    if (spacedTokens.size >= SPACED_LIMIT) spacedTokens.clear();
+    n = pieceTokens(` ${x}`);
+    spacedTokens.set(x, n);
+  }
+  return n;
 }
 
 const wordCache = new WeakMap<Template, Word[]>();
@@ -179,12 +198,12 @@ function templateWords(t: Template): Word[] {
   let words = wordCache.get(t);
   if (words) return words;
   words = [];
-  let cur: Word = { parts: [], keys: [], tokens: null };
+  let cur: Word = { parts: [], keys: [], tokens: null, simple: null };
   const re = /\{(\w+)\}| |[^{ ]+/g;
   for (const m of t.text.matchAll(re)) {
     if (m[0] === ' ') {
       words.push(cur);
-      cur = { parts: [' '], keys: [null], tokens: null };
+      cur = { parts: [' '], keys: [null], tokens: null, simple: null };
     } else if (m[1] !== undefined) {
       cur.parts.push('');
       cur.keys.push(m[1]);
@@ -195,7 +214,14 @@ function templateWords(t: Template): Word[] {
   }
   words.push(cur);
   words.forEach((w, i) => {
-    if (i > 0 && w.keys.every((k) => k === null)) w.tokens = pieceTokens(w.parts.join(''));
+    if (i === 0) return;
+    if (w.keys.every((k) => k === null)) w.tokens = pieceTokens(w.parts.join(''));
+    else if (w.keys.length <= 3 && w.keys[1] !== null && w.keys[0] === null && w.parts[0] === ' ' && (w.keys.length === 2 || (w.keys[2] === null && /^[.,;:!?)]+$/.test(w.parts[2])))) {
+      const suffix = w.keys.length === 3 ? w.parts[2] : '';
+      // Values that take an article ({aprof} → "an engineer") are rendered first; the rest are names and numbers.
+      const key = w.keys[1] as string;
+      if (!/^a(?:prof2?|kind|type|etype)$/.test(key)) w.simple = { key, suffix, suffixTokens: suffix === '' ? 0 : pieceTokens(suffix) };
+    }
   });
   wordCache.set(t, words);
   return words;
@@ -218,6 +244,10 @@ export function renderCounted(t: Template, v: Values): CountedSentence {
     if (w.tokens !== null) {
       rest += w.parts.join('');
       restTokens += w.tokens;
+    } else if (w.simple !== null && v[w.simple.key] !== undefined) {
+      const x = v[w.simple.key];
+      rest += ` ${x}${w.simple.suffix}`;
+      restTokens += spaced(x) + w.simple.suffixTokens;
     } else {
       const s = renderWord(t, w, v);
       rest += s;

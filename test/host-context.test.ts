@@ -1,7 +1,8 @@
 // Host-backed giant contexts: the REPL's `context` object over chunk files (env/sandbox/host-context*.ts), its bounds
 // and errors, a catastrophic regex cut off, cancellation by the cell's deadlines, a 200M-char sniah episode through
 // RLMEnv, and replay refusing a tampered chunk file.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, readdirSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, readdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -182,6 +183,18 @@ describe('bounds, a catastrophic regex, deadlines', () => {
       await s.close();
     }
   });
+
+  it('rollout --repl python with a host-sized context fails at once, before generating anything', async () => {
+    const out = path.join(root, 'py-run');
+    const r = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+      execFile(process.execPath, ['--no-node-snapshot', '--import', 'tsx', 'scripts/rollout.ts', '--task', 'sniah', '--context-tokens', '1000000000', '--repl', 'python', '--out', out], { timeout: 60_000 }, (err, _stdout, stderr) =>
+        resolve({ code: err ? ((err as { code?: number }).code ?? null) : 0, stderr }),
+      );
+    });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/--repl python does not support host-backed contexts .*use --repl js/);
+    expect(existsSync(out)).toBe(false);
+  }, 90_000);
 
   it('the Python REPL refuses a host-backed context with a clear error', async () => {
     await expect(pool.open({ context: big, seed: 1, repl: 'python' }, noSub)).rejects.toThrow(/Python REPL does not support host-backed contexts/);
