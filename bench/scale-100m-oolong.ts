@@ -113,7 +113,6 @@ export async function benchScale100mOolong(ctx: BenchContext): Promise<BenchResu
           peak_rss_mb_bench_process: toMB(parentHwm),
           peak_rss_mb_generation: toMB(genHwm),
           peak_rss_mb_workers: workerHwm.map((b) => toMB(b)),
-          load_1m_at_start: load,
         }),
       ];
     } finally {

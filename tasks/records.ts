@@ -49,7 +49,11 @@ class PieceStore {
   /** UTF-16 length of the non-ASCII pieces (for ASCII ones it is the byte count). */
   readonly wideChars = new Map<number, number>();
   add(text: string, tokens: number): number {
-    const b = Buffer.from(text, 'utf8');
+    let ascii = true;
+    for (let i = 0; i < text.length && ascii; i++) ascii = text.charCodeAt(i) < 0x80;
+    // ASCII (every built-in piece, and users): packed from the char codes, no Buffer made.
+    const b: { length: number; [i: number]: number } = ascii ? { length: text.length } : Buffer.from(text, 'utf8');
+    const at = ascii ? (i: number): number => text.charCodeAt(i) : (i: number): number => (b as Buffer)[i];
     if (b.length > 0xfff || tokens > 0xfff) throw new Error(`records: piece too long for the piece store (${b.length} bytes, ${tokens} tokens)`);
     const n = (b.length + 3) >> 2;
     if (this.used + n + 1 > this.words.length) {
@@ -58,15 +62,14 @@ class PieceStore {
       this.words = grown;
     }
     const id = this.used;
-    const wide = b.length !== text.length;
-    this.words[id] = (b.length | (tokens << 12) | (wide ? 1 << 24 : 0)) >>> 0;
+    this.words[id] = (b.length | (tokens << 12) | (ascii ? 0 : 1 << 24)) >>> 0;
     for (let i = 0; i < n; i++) {
       let w = 0;
-      for (let k = 3; k >= 0; k--) w = w * 256 + (4 * i + k < b.length ? b[4 * i + k] : 0);
+      for (let k = 3; k >= 0; k--) w = w * 256 + (4 * i + k < b.length ? at(4 * i + k) : 0);
       this.words[id + 1 + i] = w;
     }
     this.used += n + 1;
-    if (wide) this.wideChars.set(id, text.length);
+    if (!ascii) this.wideChars.set(id, text.length);
     return id;
   }
 
@@ -103,8 +106,9 @@ interface RecordTables {
   instanceTokens: number;
   /** Lead-in pieces (" Quick question:"). */
   leadIds: number[];
-  /** User id → its piece (" || User: 12345 || Instance:"). */
-  userIds: Map<number, number>;
+  /** 5-digit user id − 10000 → its piece (" || User: 12345 || Instance:") + 1 (0: not built); other ids in a Map. */
+  fiveDigitUsers: Int32Array;
+  otherUsers: Map<number, number>;
   /** Tokens of " || User: <any 5-digit id>". */
   fiveDigitUserTokens: number;
   /** Most bytes a date, a lead-in and an instance (literals + slot values + "\n") can take: one line of room. */
@@ -152,15 +156,16 @@ function compile(store: PieceStore, template: string): CompiledTemplate {
 
 /** The piece of a user id (built once per id: ids are 5-digit, so at most 90,000 of them). */
 function userPiece(t: RecordTables, id: number): number {
-  let p = t.userIds.get(id);
-  if (p === undefined) {
-    // The user piece carries the constant " || Instance:" too (both pretoken-aligned, so counts add up).
-    // Every 5-digit id has the same o200k count (" 12345" is " ", "123", "45": each 1–3-digit string is one token;
-    // test/oolong-host.test.ts checks all 90,000), which spares a BPE run per new id.
-    const tokens = Number.isInteger(id) && id >= 10_000 && id <= 99_999 ? t.fiveDigitUserTokens : pieceTokens(` || User: ${id}`);
-    p = t.store.add(` || User: ${id}${t.instancePiece}`, tokens + t.instanceTokens);
-    t.userIds.set(id, p);
-  }
+  const five = Number.isInteger(id) && id >= 10_000 && id <= 99_999;
+  const known = five ? t.fiveDigitUsers[id - 10_000] - 1 : (t.otherUsers.get(id) ?? -1);
+  if (known >= 0) return known;
+  // The user piece carries the constant " || Instance:" too (both pretoken-aligned, so counts add up).
+  // Every 5-digit id has the same o200k count (" 12345" is " ", "123", "45": each 1–3-digit string is one token;
+  // test/oolong-host.test.ts checks all 90,000), which spares a BPE run per new id.
+  const tokens = five ? t.fiveDigitUserTokens : pieceTokens(` || User: ${id}`);
+  const p = t.store.add(` || User: ${id}${t.instancePiece}`, tokens + t.instanceTokens);
+  if (five) t.fiveDigitUsers[id - 10_000] = p + 1;
+  else t.otherUsers.set(id, p);
   return p;
 }
 
@@ -208,7 +213,8 @@ function getRecordTables(): RecordTables {
     instancePiece: ' || Instance:',
     instanceTokens: pieceTokens(' || Instance:'),
     leadIds,
-    userIds: new Map(),
+    fiveDigitUsers: new Int32Array(90_000),
+    otherUsers: new Map(),
     fiveDigitUserTokens: pieceTokens(' || User: 10000'),
     maxDateBytes: maxBytes(dateIds),
     maxLeadBytes: maxBytes(leadIds),
