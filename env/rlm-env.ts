@@ -769,7 +769,8 @@ export class RLMEnv {
   /** Replaces a dead session with a fresh one (same context and seed); the sub-call budget carries over (shared tree). */
   private async reopenSession(): Promise<boolean> {
     this.sandboxRestarts++;
-    await this.endSession();
+    // Keep the owned context's files: the new session reads the same chunk files (they go at episode end / reset / close).
+    await this.endSession(true);
     try {
       this.session = await this.pool!.open(this.sessionOptions!, (req) => this.handleSubCall(req));
       return true;
@@ -828,10 +829,11 @@ export class RLMEnv {
     };
   }
 
-  private async endSession(): Promise<void> {
+  private async endSession(keepContext = false): Promise<void> {
     const s = this.session;
     this.session = null;
     if (s) await s.close().catch(() => undefined);
+    if (keepContext) return;
     const owned = this.ownedContext;
     this.ownedContext = null;
     if (owned) removeTaskContext(owned);

@@ -37,7 +37,7 @@ const HASH_SLICE = 1 << 20;
 
 /**
  * 16 hex digits (64 bits) of SHA-256 over (family, seed, normalized options, question, answer, context). A chunked
- * context contributes its chunk sizes and sha256s, not its text.
+ * context contributes its chunk sizes, sha256s and indexes (nl, marks), not its text.
  */
 export function taskHash(input: TaskHashInput): string {
   return hashWith(input, input.context);
@@ -71,8 +71,14 @@ function hashWith(input: Omit<TaskHashInput, 'context'>, context: TaskHashInput[
     // Host-backed: the chunk files' hashes stand for their bytes (the files are verified against them on replay), so
     // an id never needs the context as one string. Chunk boundaries are part of the id (same generator ⇒ same cut).
     const c = context as ChunkedContext;
-    field(`chunked:${c.length}:${c.bytes}:${c.chunks.length}`);
-    for (const ch of c.chunks) field(`${ch.chars}:${ch.bytes}:${ch.sha256}`);
+    // The line index (`nl`), char↔byte `marks`, block size and newline count are hashed too: the reader trusts them, so a
+    // tampered task.json that kept the sha256s but changed them would otherwise pass reuse / replay verification.
+    field(`chunked:${c.length}:${c.bytes}:${c.chunks.length}:${JSON.stringify(c.blockChars ?? null)}:${JSON.stringify(c.newlines ?? null)}`);
+    for (const ch of c.chunks) {
+      field(`${ch.chars}:${ch.bytes}:${ch.sha256}:${JSON.stringify(ch.file)}`);
+      field(`nl:${JSON.stringify(ch.nl ?? null)}`);
+      field(`marks:${JSON.stringify(ch.marks ?? null)}`);
+    }
     if (c.docs) field(`docs:${c.docs.count}:${c.docs.bytes}:${c.docs.sha256}`);
   } else {
     field(`docs:${context.length}`);

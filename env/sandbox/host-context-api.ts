@@ -67,8 +67,26 @@ export function installHostContext(G: Record<string, unknown>, ref: HostRef, cfg
     if (name) ODP(e, 'name', { value: name, writable: true, enumerable: false, configurable: true });
     return e;
   };
-  const call = (op: string, args: unknown[]): unknown => {
-    const raw = RA(asp, ref, [undefined, [JStringify({ op, args })]]);
+  /**
+   * One argument as JSON text, from a primitive only: JSON.stringify of an object or array would call a toJSON the
+   * model's code put on Object.prototype / Array.prototype, and so let it send any payload to the host. Stringifying a
+   * primitive string never looks up toJSON; numbers are converted with the captured String.
+   */
+  const enc = (v: unknown): string => {
+    if (typeof v === 'number' && IsSafeInt(v)) return S(v);
+    if (typeof v === 'string') return JStringify(v);
+    throw new TypeErrorC('context: internal error (an argument is not a primitive)');
+  };
+  const call = (op: string, a: unknown, b?: unknown, c?: unknown, d?: unknown, e?: unknown, f?: unknown): unknown => {
+    // Built by concatenation only (no array or object methods the model could have replaced).
+    let payload = `{"op":${JStringify(op)},"args":[${enc(a)}`;
+    if (b !== undefined) payload += `,${enc(b)}`;
+    if (c !== undefined) payload += `,${enc(c)}`;
+    if (d !== undefined) payload += `,${enc(d)}`;
+    if (e !== undefined) payload += `,${enc(e)}`;
+    if (f !== undefined) payload += `,${enc(f)}`;
+    payload += ']}';
+    const raw = RA(asp, ref, [undefined, [payload]]);
     if (typeof raw !== 'string') throw new ErrorC(`context.${op}: internal error (bad reply from the host)`);
     const rep = JParse(raw) as { v?: unknown; e?: string; n?: string };
     if (typeof rep.e === 'string') throw errorOf(typeof rep.n === 'string' ? rep.n : 'Error', rep.e);
@@ -98,7 +116,7 @@ export function installHostContext(G: Record<string, unknown>, ref: HostRef, cfg
       );
     }
     if (e <= s) return '';
-    return call('slice', [s, e]) as string;
+    return call('slice', s, e) as string;
   };
 
   const lines = (i?: unknown, j?: unknown): string[] => {
@@ -107,7 +125,7 @@ export function installHostContext(G: Record<string, unknown>, ref: HostRef, cfg
     const e = int(fn, 'end', j, s + 1);
     if (s < 0 || e < s) throw new RangeErrorC(`${fn}: need 0 <= start <= end (got ${fmtInt(s)}, ${fmtInt(e)}); lines are numbered from 0, end is exclusive`);
     if (s >= cfg.lines || e === s) return [];
-    return call('lines', [s, MathMin(e, cfg.lines)]) as string[];
+    return call('lines', s, MathMin(e, cfg.lines)) as string[];
   };
 
   const search = (pattern?: unknown, options?: unknown): unknown[] => {
@@ -142,7 +160,13 @@ export function installHostContext(G: Record<string, unknown>, ref: HostRef, cfg
     if (windowChars < 0 || windowChars > cfg.maxSearchWindow) throw new RangeErrorC(`${fn}: window must be 0 … ${fmtInt(cfg.maxSearchWindow)} (got ${fmtInt(windowChars)})`);
     const from = index(fn, 'from', o.from, 0);
     const to = index(fn, 'to', o.to, N);
-    return call('search', [source, flags, from, to, limit, windowChars]) as unknown[];
+    if (typeof source! !== 'string' || typeof flags !== 'string') throw new TypeErrorC(`${fn}: regex must be a RegExp or a pattern string`);
+    const rep = call('search', source!, flags, from, to, limit, windowChars) as { matches: unknown[]; limited: boolean };
+    // The matches array, with `limited` (true: the search stopped early, at `limit` matches or the reply-size cap;
+    // search again from the last match's end for more). Not enumerable, so printing the array is unchanged.
+    const out = rep.matches;
+    ODP(out, 'limited', { value: rep.limited === true, writable: false, enumerable: false, configurable: false });
+    return out;
   };
 
   const chunks = (size?: unknown, options?: unknown): unknown[] => {
@@ -182,7 +206,7 @@ export function installHostContext(G: Record<string, unknown>, ref: HostRef, cfg
     api.doc = (i?: unknown): unknown => {
       const k = int('context.doc(i)', 'i', i);
       if (k < 0 || k >= count) throw new RangeErrorC(`context.doc(i): i must be 0 … ${fmtInt(count - 1)} (got ${fmtInt(k)})`);
-      return OFreeze(call('doc', [k]) as object);
+      return OFreeze(call('doc', k) as object);
     };
   }
   for (const name of FOREIGN_METHODS) {

@@ -24,6 +24,8 @@ export const HOST_MAX_CHUNKS = 100_000;
 export const HOST_MAX_SEARCH_LIMIT = 10_000;
 export const HOST_MAX_SEARCH_WINDOW = 2_000;
 const MAX_MATCH_CHARS = 1_000;
+/** Longest regex source `context.search` accepts (the isolate-side script checks it too). */
+export const HOST_MAX_PATTERN_CHARS = 10_000;
 /** All text one search returns (what crosses into the isolate): 4 Mi chars, like a slice. */
 const MAX_SEARCH_REPLY_CHARS = HOST_MAX_SLICE_CHARS;
 /** Memory the isolate needs for a host-backed context (slices it holds), fed to the default memory limit. */
@@ -226,8 +228,9 @@ export class HostContext {
     const cost = { searchCpuMs: null as number | null };
     const done = (r: { v?: unknown; e?: string; n?: string }): HostCallResult => ({ reply: JSON.stringify(r), cpuMs: cost.searchCpuMs ?? performance.now() - t0 });
     try {
-      const req = JSON.parse(payload) as { op: string; args: unknown[] };
-      op = String(req.op);
+      const req = JSON.parse(payload) as { op?: unknown; args?: unknown } | null;
+      if (req === null || typeof req !== 'object' || typeof req.op !== 'string') throw new TypeError('malformed request');
+      op = req.op.slice(0, 40);
       if (performance.now() >= budget.deadline) return done({ e: `context.${op}: the cell has reached its wall-clock time limit`, n: 'TimeoutError' });
       if (budget.cpuMs <= 0) return done({ e: `context.${op}: the cell has used its CPU time limit of ${fmt(budget.cellCpuMs)} ms (time in context methods counts)`, n: 'TimeoutError' });
       return done({ v: await this.dispatch(op, req.args, budget, cost) });
@@ -242,37 +245,53 @@ export class HostContext {
     }
   }
 
-  private async dispatch(op: string, args: unknown[], budget: HostCallBudget, cost: { searchCpuMs: number | null }): Promise<unknown> {
-    const num = (i: number): number => {
+  /**
+   * Everything is checked again here, whatever the isolate-side script checked: the payload crosses from code the
+   * model can influence, so the host trusts only its shape — the op, the argument count, and each argument's type and range.
+   */
+  private async dispatch(op: string, args: unknown, budget: HostCallBudget, cost: { searchCpuMs: number | null }): Promise<unknown> {
+    const arity: Record<string, number> = { slice: 2, lines: 2, doc: 1, search: 6 };
+    if (!Object.hasOwn(arity, op)) throw new TypeError(`unknown operation '${op}'`);
+    if (!Array.isArray(args) || args.length !== arity[op]) throw new TypeError(`expected ${arity[op]} arguments`);
+    const N = this.ctx.length;
+    const num = (i: number, min: number, max: number): number => {
       const v = args[i];
       if (typeof v !== 'number' || !Number.isSafeInteger(v)) throw new TypeError(`argument ${i + 1} must be an integer`);
+      if (v < min || v > max) throw new RangeError(`argument ${i + 1} must be ${fmt(min)} … ${fmt(max)} (got ${fmt(v)})`);
       return v;
     };
     switch (op) {
       case 'slice': {
-        const a = num(0);
-        const b = num(1);
+        const a = num(0, 0, N);
+        const b = num(1, a, N);
         if (b - a > HOST_MAX_SLICE_CHARS) throw new RangeError(`at most ${fmt(HOST_MAX_SLICE_CHARS)} chars per call`);
         return this.reader.slice(a, b);
       }
-      case 'lines':
-        return this.lines(num(0), num(1));
+      case 'lines': {
+        const i = num(0, 0, Number.MAX_SAFE_INTEGER);
+        return this.lines(i, num(1, i, Number.MAX_SAFE_INTEGER));
+      }
       case 'doc':
-        return this.doc(num(0));
+        return this.doc(num(0, 0, Math.max(0, (this.ctx.docs?.count ?? 1) - 1)));
       case 'search': {
-        const [source, flags] = args as [string, string];
-        if (typeof source !== 'string' || typeof flags !== 'string') throw new TypeError('bad pattern');
+        const [source, flags] = args as [unknown, unknown];
+        if (typeof source !== 'string' || source.length === 0) throw new TypeError('the pattern must be a non-empty string');
+        if (source.length > HOST_MAX_PATTERN_CHARS) throw new RangeError(`the pattern is ${fmt(source.length)} chars; at most ${fmt(HOST_MAX_PATTERN_CHARS)}`);
+        if (typeof flags !== 'string' || !/^[dgimsuvy]{0,8}$/.test(flags)) throw new SyntaxError(`invalid regular expression flags '${String(flags).slice(0, 20)}'`);
         // Compile here first: a syntax error answers at once, without a thread.
         new RegExp(source, flags.replace(/[gy]/g, ''));
-        const limit = Math.min(num(4), HOST_MAX_SEARCH_LIMIT);
-        const window = Math.min(num(5), HOST_MAX_SEARCH_WINDOW);
-        const req: SearchRequest = { source, flags, from: num(2), to: num(3), limit, window, maxMatchChars: MAX_MATCH_CHARS, maxReplyChars: MAX_SEARCH_REPLY_CHARS };
+        const from = num(2, 0, N);
+        const to = num(3, from, N);
+        const limit = num(4, 1, HOST_MAX_SEARCH_LIMIT);
+        const window = num(5, 0, HOST_MAX_SEARCH_WINDOW);
+        const req: SearchRequest = { source, flags, from, to, limit, window, maxMatchChars: MAX_MATCH_CHARS, maxReplyChars: MAX_SEARCH_REPLY_CHARS };
         const r = await runSearch(this.ctx, req, budget, (cancel) => {
           this.cancels.add(cancel);
           return () => this.cancels.delete(cancel);
         });
         cost.searchCpuMs = r.cpuMs;
-        return r.result.matches;
+        // `limited`: the search stopped early (limit, or the reply-size cap); the isolate puts it on the returned array.
+        return { matches: r.result.matches, limited: r.result.limited };
       }
       default:
         throw new TypeError(`unknown operation '${op}'`);

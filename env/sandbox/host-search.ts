@@ -44,7 +44,10 @@ export interface SearchMatch {
 
 export interface SearchResult {
   matches: SearchMatch[];
-  /** True when `limit` matches were found before `to` (there may be more: search again from the last match's end). */
+  /**
+   * True when the search stopped before `to`: `limit` matches were found, or the next match would have taken the
+   * reply past `maxReplyChars` (there may be more: search again from the last match's end).
+   */
   limited: boolean;
   scannedChars: number;
 }
@@ -101,19 +104,22 @@ export function searchChunked(reader: ChunkedReader, req: SearchRequest): Search
         after: relEnd + req.window <= text.length || b === reader.length ? text.slice(relEnd, relEnd + req.window) : reader.slice(end, Math.min(reader.length, end + req.window)),
       };
       if (m[0].length > req.maxMatchChars || m.slice(1).some((g) => g !== undefined && g.length > req.maxMatchChars)) hit.truncated = true;
+      // Counted before it is kept: a match (with its groups) that would take the reply past the cap is not returned.
+      let size = hit.match.length + hit.before.length + hit.after.length + 64;
+      for (const g of groups) size += g === null ? 4 : g.length + 4;
+      if (replyChars + size > maxReply) return { matches, limited: true, scannedChars: scanned + (at - s) };
+      replyChars += size;
       matches.push(hit);
-      replyChars += hit.match.length + hit.before.length + hit.after.length + 64;
-      for (const g of groups) replyChars += g === null ? 4 : g.length + 4;
-      if (matches.length >= req.limit || replyChars >= maxReply) return { matches, limited: true, scannedChars: scanned + (at - s) };
+      if (matches.length >= req.limit) return { matches, limited: true, scannedChars: scanned + (at - s) };
     }
     scanned += e - s;
   }
   return { matches, limited: false, scannedChars: scanned };
 }
 
-// ---- thread entry: one reader per context directory, kept while the thread lives ----
+// ---- thread entry: a reader per search, closed when it ends (a cached fd would keep a deleted temp context's disk
+// space for the thread's lifetime, and could serve another context written later to the same directory) ----
 if (!isMainThread && (workerData as { rlmHostSearch?: boolean } | null)?.rlmHostSearch === true && parentPort) {
-  const readers = new Map<string, ChunkedReader>();
   const port = parentPort;
   // This thread's Linux tid, so the host can read its CPU time from /proc (-1 elsewhere: wall time is used instead).
   let tid = -1;
@@ -124,21 +130,15 @@ if (!isMainThread && (workerData as { rlmHostSearch?: boolean } | null)?.rlmHost
   }
   port.postMessage({ hello: true, tid });
   port.on('message', (msg: { id: number; ctx: ChunkedContext; req: SearchRequest }) => {
+    let r: ChunkedReader | null = null;
     try {
-      const key = `${msg.ctx.dir}\u0000${msg.ctx.length}`;
-      let r = readers.get(key);
-      if (!r) {
-        if (readers.size >= 8) {
-          for (const old of readers.values()) old.close();
-          readers.clear();
-        }
-        r = new ChunkedReader(msg.ctx);
-        readers.set(key, r);
-      }
+      r = new ChunkedReader(msg.ctx);
       port.postMessage({ id: msg.id, ok: true, result: searchChunked(r, msg.req) });
     } catch (e) {
       const err = e as Error;
       port.postMessage({ id: msg.id, ok: false, name: err?.name ?? 'Error', message: err?.message ?? String(e) });
+    } finally {
+      r?.close();
     }
   });
 }
