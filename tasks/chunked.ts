@@ -21,7 +21,7 @@
  * document) and records its span; `context.doc(i)` on the host returns `{ id, title, text }`.
  */
 import { createHash, type Hash } from 'node:crypto';
-import { closeSync, createReadStream, existsSync, mkdirSync, openSync, readFileSync, readSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, createReadStream, existsSync, mkdirSync, openSync, readFileSync, readSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import type { Doc } from './types.ts';
 
@@ -81,6 +81,8 @@ export interface ChunkWriter {
   readonly length: number;
   /** Flushes, closes the files, writes context.json and returns the context. The writer is unusable afterwards. */
   close(): ChunkedContext;
+  /** Gives up (the generator failed): closes the files and removes the ones it wrote. No-op after close(). */
+  abort(): void;
 }
 
 export const CHUNK_FILE_PREFIX = 'chunk-';
@@ -301,6 +303,26 @@ class Writer implements ChunkWriter {
     writeFileSync(join(this.dir, MANIFEST_FILE), `${JSON.stringify(ctx)}\n`);
     this.buf = Buffer.alloc(0);
     return ctx;
+  }
+
+  abort(): void {
+    if (this.closed) return;
+    this.closed = true;
+    const written = this.chunks.map((c) => c.file);
+    if (this.cur) written.push(this.cur.file);
+    if (this.docsFd >= 0) written.push(DOCS_FILE);
+    for (const fd of [this.fd, this.docsFd]) {
+      try {
+        if (fd >= 0) closeSync(fd);
+      } catch {
+        // Already failing: the generator's error is the one to report.
+      }
+    }
+    this.fd = -1;
+    this.docsFd = -1;
+    this.cur = null;
+    for (const f of written) rmSync(join(this.dir, f), { force: true });
+    this.buf = Buffer.alloc(0);
   }
 }
 

@@ -23,7 +23,7 @@ import { MAX_CONTEXT_TOKENS, parseOptions, seedSchema } from './options.ts';
 import { OOLONG_LABELS, type OolongLabel, type RecordColumns, drawUserIds, labelCounts, oolongPreamble, userLabelCounts } from './records.ts';
 import { RECORD_CHARS_PER_TOKEN, discardChunkedContext, recordsContext } from './records-context.ts';
 import { Rng, cumulative } from './rng.ts';
-import { MAX_HOST_CONTEXT_TOKENS, placementFields, resolvePlacement, reuseHostTask, saveHostTask } from './storage.ts';
+import { MAX_HOST_CONTEXT_TOKENS, abandonPlacement, placementFields, resolvePlacement, reuseHostTask, saveHostTask } from './storage.ts';
 import type { GenerateOptions, ScoreResult, Task, TaskFamilyDef } from './types.ts';
 
 export const PAIR_CONDITION_KINDS = ['both', 'bothAll', 'bothOneHas', 'cross', 'bothNot', 'atLeast', 'exactlyOne'] as const;
@@ -229,77 +229,82 @@ export function generateOolongPairs(raw: GenerateOptions): Task {
     const again = reuseHostTask(placement.dir as string, options);
     if (again) return again;
   }
-  const root = Rng.forTask('oolong-pairs', opts.seed);
-  const setup = root.fork('setup');
-  const estimatedRecords = Math.max(1, Math.round(opts.contextTokens / AVG_LINE_TOKENS));
-  const userCount = opts.users ?? Math.min(40, Math.max(6, Math.round(estimatedRecords / 9)));
-  const userIds = drawUserIds(setup, userCount);
-  const candidates = candidateConditions();
+  try {
+    const root = Rng.forTask('oolong-pairs', opts.seed);
+    const setup = root.fork('setup');
+    const estimatedRecords = Math.max(1, Math.round(opts.contextTokens / AVG_LINE_TOKENS));
+    const userCount = opts.users ?? Math.min(40, Math.max(6, Math.round(estimatedRecords / 9)));
+    const userIds = drawUserIds(setup, userCount);
+    const candidates = candidateConditions();
 
-  for (let attempt = 0; attempt < 40; attempt++) {
-    const draw = root.fork(`records#${attempt}`);
-    // Profiles: each user asks 2–4 kinds of question with their own weights, and is more or less active.
-    const userMix = userIds.map(() => {
-      const labels = draw.sample([0, 1, 2, 3, 4, 5], draw.range(2, 4));
-      const weights = [0, 0, 0, 0, 0, 0];
-      for (const l of labels) weights[l] = 0.5 + draw.next();
-      return weights;
-    });
-    const activity = cumulative(userIds.map(() => 0.5 + 1.5 * draw.next()));
-    const mixes = userMix.map(cumulative);
-    // The answer needs only the records' columns: streamed to disk, the context is never held in memory.
-    const { records, context } = recordsContext(
-      draw.fork('lines'),
-      {
-        budgetTokens: opts.contextTokens,
-        userIds,
-        drawUser: (r) => r.weightedCumulative(activity),
-        drawLabel: (r, u) => r.weightedCumulative(mixes[u]),
-      },
-      placement.host ? (placement.dir as string) : null,
-    );
-    const profiles = userProfiles(records);
-    // Count first (no pair lists): only the chosen condition's pairs are listed and sorted.
-    const scored = candidates.map((c) => ({ c, n: countPairs(profiles, c) }));
-    const preferred = scored.filter((s) => s.n >= Math.min(3, opts.maxPairs) && s.n <= opts.maxPairs);
-    const acceptable = preferred.length > 0 ? preferred : scored.filter((s) => s.n >= 1 && s.n <= opts.maxPairs);
-    if (acceptable.length === 0) {
-      if (typeof context !== 'string') discardChunkedContext(context);
-      continue;
+    for (let attempt = 0; attempt < 40; attempt++) {
+      const draw = root.fork(`records#${attempt}`);
+      // Profiles: each user asks 2–4 kinds of question with their own weights, and is more or less active.
+      const userMix = userIds.map(() => {
+        const labels = draw.sample([0, 1, 2, 3, 4, 5], draw.range(2, 4));
+        const weights = [0, 0, 0, 0, 0, 0];
+        for (const l of labels) weights[l] = 0.5 + draw.next();
+        return weights;
+      });
+      const activity = cumulative(userIds.map(() => 0.5 + 1.5 * draw.next()));
+      const mixes = userMix.map(cumulative);
+      // The answer needs only the records' columns: streamed to disk, the context is never held in memory.
+      const { records, context } = recordsContext(
+        draw.fork('lines'),
+        {
+          budgetTokens: opts.contextTokens,
+          userIds,
+          drawUser: (r) => r.weightedCumulative(activity),
+          drawLabel: (r, u) => r.weightedCumulative(mixes[u]),
+        },
+        placement.host ? (placement.dir as string) : null,
+      );
+      const profiles = userProfiles(records);
+      // Count first (no pair lists): only the chosen condition's pairs are listed and sorted.
+      const scored = candidates.map((c) => ({ c, n: countPairs(profiles, c) }));
+      const preferred = scored.filter((s) => s.n >= Math.min(3, opts.maxPairs) && s.n <= opts.maxPairs);
+      const acceptable = preferred.length > 0 ? preferred : scored.filter((s) => s.n >= 1 && s.n <= opts.maxPairs);
+      if (acceptable.length === 0) {
+        if (typeof context !== 'string') discardChunkedContext(context);
+        continue;
+      }
+      const picked = root.fork(`query#${attempt}`).pick(acceptable);
+      const choice = { c: picked.c, pairs: qualifyingPairs(profiles, picked.c) };
+      const condition = choice.c;
+      const answer = formatPairs(choice.pairs);
+      const question =
+        `${oolongPreamble()}\n` +
+        `List every pair of distinct user IDs such that ${describeCondition(condition)}. ` +
+        'A user "has" an instance when one of their own records holds it; only users that appear in the context count, and ' +
+        'each unordered pair is listed once. Write one pair per line as (smaller id, larger id), for example ' +
+        '"(10234, 57311)", sorted ascending by the first id and then by the second; write nothing else.';
+      const present = profiles.ids.length;
+      const meta: Record<string, unknown> = {
+        contextTokens: records.tokens,
+        contextChars: records.chars,
+        targetTokens: opts.contextTokens,
+        records: records.count,
+        users: present,
+        candidatePairs: (present * (present - 1)) / 2,
+        labelCounts: labelCounts(records),
+        condition,
+        pairCount: choice.pairs.length,
+        attempt,
+      };
+      if (placement.host) meta.contextStorage = { mode: 'host', dir: placement.dir, temporary: placement.temporary };
+      const head = { family: 'oolong-pairs', seed: opts.seed, options, question, answer };
+      const id = taskHash({ ...head, context });
+      const task: Task = { id, family: 'oolong-pairs', seed: opts.seed, options, question, context, answer, answerType: 'pairs', meta };
+      if (placement.host) saveHostTask(task);
+      return task;
     }
-    const picked = root.fork(`query#${attempt}`).pick(acceptable);
-    const choice = { c: picked.c, pairs: qualifyingPairs(profiles, picked.c) };
-    const condition = choice.c;
-    const answer = formatPairs(choice.pairs);
-    const question =
-      `${oolongPreamble()}\n` +
-      `List every pair of distinct user IDs such that ${describeCondition(condition)}. ` +
-      'A user "has" an instance when one of their own records holds it; only users that appear in the context count, and ' +
-      'each unordered pair is listed once. Write one pair per line as (smaller id, larger id), for example ' +
-      '"(10234, 57311)", sorted ascending by the first id and then by the second; write nothing else.';
-    const present = profiles.ids.length;
-    const meta: Record<string, unknown> = {
-      contextTokens: records.tokens,
-      contextChars: records.chars,
-      targetTokens: opts.contextTokens,
-      records: records.count,
-      users: present,
-      candidatePairs: (present * (present - 1)) / 2,
-      labelCounts: labelCounts(records),
-      condition,
-      pairCount: choice.pairs.length,
-      attempt,
-    };
-    if (placement.host) meta.contextStorage = { mode: 'host', dir: placement.dir, temporary: placement.temporary };
-    const head = { family: 'oolong-pairs', seed: opts.seed, options, question, answer };
-    const id = taskHash({ ...head, context });
-    const task: Task = { id, family: 'oolong-pairs', seed: opts.seed, options, question, context, answer, answerType: 'pairs', meta };
-    if (placement.host) saveHostTask(task);
-    return task;
+    throw new Error(
+      `oolong-pairs: no condition gives 1…${opts.maxPairs} pairs for seed ${opts.seed} (contextTokens ${opts.contextTokens}, users ${userCount}); try more users or a larger maxPairs`,
+    );
+  } catch (e) {
+    abandonPlacement(placement);
+    throw e;
   }
-  throw new Error(
-    `oolong-pairs: no condition gives 1…${opts.maxPairs} pairs for seed ${opts.seed} (contextTokens ${opts.contextTokens}, users ${userCount}); try more users or a larger maxPairs`,
-  );
 }
 
 export function scoreOolongPairs(task: Task, prediction: string): ScoreResult {

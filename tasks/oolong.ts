@@ -20,7 +20,7 @@ import { MAX_CONTEXT_TOKENS, parseOptions, seedSchema } from './options.ts';
 import { DATE_DAYS, OOLONG_LABELS, type OolongLabel, type RecordColumns, drawUserIds, formatDay, labelCounts, lineOf, oolongPreamble } from './records.ts';
 import { RECORD_CHARS_PER_TOKEN, discardChunkedContext, recordsContext } from './records-context.ts';
 import { Rng, cumulative } from './rng.ts';
-import { MAX_HOST_CONTEXT_TOKENS, placementFields, resolvePlacement, reuseHostTask, saveHostTask } from './storage.ts';
+import { MAX_HOST_CONTEXT_TOKENS, abandonPlacement, placementFields, resolvePlacement, reuseHostTask, saveHostTask } from './storage.ts';
 import type { GenerateOptions, ScoreResult, Task, TaskFamilyDef } from './types.ts';
 
 export const OOLONG_QUERY_KINDS = ['count', 'most_frequent', 'least_frequent', 'compare', 'count_users', 'count_dates'] as const;
@@ -208,83 +208,88 @@ export function generateOolong(raw: GenerateOptions): Task {
     const again = reuseHostTask(placement.dir as string, options);
     if (again) return again;
   }
-  const root = Rng.forTask('oolong', opts.seed);
-  const setup = root.fork('setup');
-  const kind: OolongQueryKind = opts.query ?? setup.pick(OOLONG_QUERY_KINDS);
-  const estimatedRecords = Math.max(1, Math.round(opts.contextTokens / AVG_LINE_TOKENS));
-  const userCount = opts.users ?? Math.min(1000, Math.max(5, Math.round(estimatedRecords / 12)));
-  const userIds = drawUserIds(setup, userCount);
+  try {
+    const root = Rng.forTask('oolong', opts.seed);
+    const setup = root.fork('setup');
+    const kind: OolongQueryKind = opts.query ?? setup.pick(OOLONG_QUERY_KINDS);
+    const estimatedRecords = Math.max(1, Math.round(opts.contextTokens / AVG_LINE_TOKENS));
+    const userCount = opts.users ?? Math.min(1000, Math.max(5, Math.round(estimatedRecords / 12)));
+    const userIds = drawUserIds(setup, userCount);
 
-  // Resampling loop: a draw whose query would be ambiguous (tied most/least frequent labels) is redrawn with the
-  // next attempt's streams. Ties only happen at small sizes; 40 attempts make failure practically impossible.
-  for (let attempt = 0; attempt < 40; attempt++) {
-    const draw = root.fork(`records#${attempt}`);
-    // Label mix: weights in [0.7, 1.6], so labels differ in frequency without one standing out at a glance. For
-    // most/least queries the extreme label gets a weight at least 8% clear of the runner-up, so the answer is not a
-    // coin flip for a reader who labels every record right; exact ties (possible in small contexts) are still rejected
-    // below and redrawn.
-    const raw = OOLONG_LABELS.map(() => 0.7 + 0.9 * draw.next());
-    const order = raw.map((_, i) => i).sort((a, b) => raw[b] - raw[a]);
-    if (kind === 'most_frequent') raw[order[0]] = Math.max(raw[order[0]], raw[order[1]] * 1.08);
-    if (kind === 'least_frequent') raw[order[5]] = Math.min(raw[order[5]], raw[order[4]] / 1.08);
-    const weights = cumulative(raw);
-    // The gold answer needs only the records' columns (day, user, label), never the text: streamed to disk, the
-    // context is not held in memory at any point.
-    const { records, context } = recordsContext(
-      draw.fork('lines'),
-      {
-        budgetTokens: opts.contextTokens,
-        userIds,
-        drawUser: (r) => r.int(userIds.length),
-        drawLabel: (r) => r.weightedCumulative(weights),
-      },
-      placement.host ? (placement.dir as string) : null,
-    );
-    const counts = labelCounts(records);
-    const query = buildQuery(kind, root.fork(`query#${attempt}`), records, counts);
-    if (!query) {
-      if (typeof context !== 'string') discardChunkedContext(context);
-      continue;
+    // Resampling loop: a draw whose query would be ambiguous (tied most/least frequent labels) is redrawn with the
+    // next attempt's streams. Ties only happen at small sizes; 40 attempts make failure practically impossible.
+    for (let attempt = 0; attempt < 40; attempt++) {
+      const draw = root.fork(`records#${attempt}`);
+      // Label mix: weights in [0.7, 1.6], so labels differ in frequency without one standing out at a glance. For
+      // most/least queries the extreme label gets a weight at least 8% clear of the runner-up, so the answer is not a
+      // coin flip for a reader who labels every record right; exact ties (possible in small contexts) are still rejected
+      // below and redrawn.
+      const raw = OOLONG_LABELS.map(() => 0.7 + 0.9 * draw.next());
+      const order = raw.map((_, i) => i).sort((a, b) => raw[b] - raw[a]);
+      if (kind === 'most_frequent') raw[order[0]] = Math.max(raw[order[0]], raw[order[1]] * 1.08);
+      if (kind === 'least_frequent') raw[order[5]] = Math.min(raw[order[5]], raw[order[4]] / 1.08);
+      const weights = cumulative(raw);
+      // The gold answer needs only the records' columns (day, user, label), never the text: streamed to disk, the
+      // context is not held in memory at any point.
+      const { records, context } = recordsContext(
+        draw.fork('lines'),
+        {
+          budgetTokens: opts.contextTokens,
+          userIds,
+          drawUser: (r) => r.int(userIds.length),
+          drawLabel: (r) => r.weightedCumulative(weights),
+        },
+        placement.host ? (placement.dir as string) : null,
+      );
+      const counts = labelCounts(records);
+      const query = buildQuery(kind, root.fork(`query#${attempt}`), records, counts);
+      if (!query) {
+        if (typeof context !== 'string') discardChunkedContext(context);
+        continue;
+      }
+      const question = `${oolongPreamble()}\n${query.text}`;
+      const evidence = query.evidence;
+      const meta: Record<string, unknown> = {
+        contextTokens: records.tokens,
+        contextChars: records.chars,
+        targetTokens: opts.contextTokens,
+        records: records.count,
+        users: presentUsers(records).length,
+        labelCounts: counts,
+        queryKind: query.kind,
+        query: query.params,
+        aliases: query.aliases,
+        attempt,
+        ...(evidence
+          ? {
+              evidenceLines: evidence.slice(0, MAX_EVIDENCE_LINES),
+              evidenceLineCount: evidence.length,
+              evidenceLinesTruncated: evidence.length > MAX_EVIDENCE_LINES,
+            }
+          : {}),
+      };
+      if (placement.host) meta.contextStorage = { mode: 'host', dir: placement.dir, temporary: placement.temporary };
+      const head = { family: 'oolong', seed: opts.seed, options, question, answer: query.answer };
+      const id = taskHash({ ...head, context });
+      const task: Task = {
+        id,
+        family: 'oolong',
+        seed: opts.seed,
+        options,
+        question,
+        context,
+        answer: query.answer,
+        answerType: query.answerType,
+        meta,
+      };
+      if (placement.host) saveHostTask(task);
+      return task;
     }
-    const question = `${oolongPreamble()}\n${query.text}`;
-    const evidence = query.evidence;
-    const meta: Record<string, unknown> = {
-      contextTokens: records.tokens,
-      contextChars: records.chars,
-      targetTokens: opts.contextTokens,
-      records: records.count,
-      users: presentUsers(records).length,
-      labelCounts: counts,
-      queryKind: query.kind,
-      query: query.params,
-      aliases: query.aliases,
-      attempt,
-      ...(evidence
-        ? {
-            evidenceLines: evidence.slice(0, MAX_EVIDENCE_LINES),
-            evidenceLineCount: evidence.length,
-            evidenceLinesTruncated: evidence.length > MAX_EVIDENCE_LINES,
-          }
-        : {}),
-    };
-    if (placement.host) meta.contextStorage = { mode: 'host', dir: placement.dir, temporary: placement.temporary };
-    const head = { family: 'oolong', seed: opts.seed, options, question, answer: query.answer };
-    const id = taskHash({ ...head, context });
-    const task: Task = {
-      id,
-      family: 'oolong',
-      seed: opts.seed,
-      options,
-      question,
-      context,
-      answer: query.answer,
-      answerType: query.answerType,
-      meta,
-    };
-    if (placement.host) saveHostTask(task);
-    return task;
+    throw new Error(`oolong: could not draw an unambiguous '${kind}' query for seed ${opts.seed} (contextTokens ${opts.contextTokens})`);
+  } catch (e) {
+    abandonPlacement(placement);
+    throw e;
   }
-  throw new Error(`oolong: could not draw an unambiguous '${kind}' query for seed ${opts.seed} (contextTokens ${opts.contextTokens})`);
 }
 
 export function scoreOolong(task: Task, prediction: string): ScoreResult {

@@ -8,14 +8,14 @@
  * A program answers with one regex: /The special magic \w+ for KEY is (\S+)\./.
  */
 import { z } from 'zod';
-import { createChunkWriter, type ChunkedContext } from './chunked.ts';
+import { createChunkWriter, type ChunkedContext, type ChunkWriter } from './chunked.ts';
 import { TaskOptionError } from './errors.ts';
 import { FillerWriter } from './filler.ts';
 import { taskHash } from './hash.ts';
 import { matchesAny, normalizeAnswer, predictionText } from './normalize.ts';
 import { MAX_CONTEXT_TOKENS, parseOptions, seedSchema } from './options.ts';
 import { Rng } from './rng.ts';
-import { MAX_HOST_CONTEXT_TOKENS, placementFields, resolvePlacement, reuseHostTask, saveHostTask } from './storage.ts';
+import { MAX_HOST_CONTEXT_TOKENS, abandonPlacement, placementFields, resolvePlacement, reuseHostTask, saveHostTask } from './storage.ts';
 import { ByteTextBuilder, TextBuilder } from './text.ts';
 import { pieceTokens } from './tokens.ts';
 import type { GenerateOptions, ScoreResult, Task, TaskFamilyDef } from './types.ts';
@@ -117,122 +117,131 @@ export function generateSniah(raw: GenerateOptions): Task {
     const again = reuseHostTask(placement.dir!, options);
     if (again) return again;
   }
-  const root = Rng.forTask('sniah', opts.seed);
-  const pick = root.fork('needle');
+  // The chunk writer, once open: aborted on an error (its fd closed, its files removed) before the placement is undone.
+  let chunks: ChunkWriter | null = null;
+  try {
+    const root = Rng.forTask('sniah', opts.seed);
+    const pick = root.fork('needle');
 
-  // Keys: the real key, then distractor keys; some distractors share the adjective or the noun with the real key.
-  const keyAdj = pick.pick(KEY_ADJECTIVES);
-  const keyNoun = pick.pick(KEY_NOUNS);
-  const key = `${keyAdj}-${keyNoun}`;
-  const value = drawValue(pick, opts.valueType);
-  const usedKeys = new Set([key]);
-  const usedValues = new Set([value]);
-  const distractors: { key: string; value: string }[] = [];
-  const maxKeys = KEY_ADJECTIVES.length * KEY_NOUNS.length;
-  while (distractors.length < opts.distractors && usedKeys.size < maxKeys) {
-    const shareMode = pick.int(3); // 0: same adjective, 1: same noun, 2: unrelated
-    const adj = shareMode === 0 ? keyAdj : pick.pick(KEY_ADJECTIVES);
-    const noun = shareMode === 1 ? keyNoun : pick.pick(KEY_NOUNS);
-    const k = `${adj}-${noun}`;
-    if (usedKeys.has(k)) continue;
-    let v = drawValue(pick, opts.valueType);
-    // Word values come from a finite list: allow repeats across distractors, but never the gold value.
-    for (let tries = 0; usedValues.has(v) && tries < 50; tries++) v = drawValue(pick, opts.valueType);
-    if (v === value) continue;
-    usedKeys.add(k);
-    usedValues.add(v);
-    distractors.push({ key: k, value: v });
-  }
-
-  const needle = needleSentence(opts.valueType, key, value);
-  const depth = opts.depth ?? Math.round(pick.next() * 1e4) / 1e4;
-  const needleCost = (s: string): number => pieceTokens(` ${s}`);
-  let insertedCost = needleCost(needle);
-  for (const d of distractors) insertedCost += needleCost(needleSentence(opts.valueType, d.key, d.value));
-  // Filler tokens to write; insertion points live on the filler-token axis, then snap to the next sentence boundary.
-  const fillerBudget = Math.max(0, opts.contextTokens - insertedCost);
-
-  const place = root.fork('placement');
-  const insertions: Insertion[] = [{ at: Math.round(depth * fillerBudget), key, value, isNeedle: true }];
-  for (const d of distractors) insertions.push({ at: place.int(fillerBudget + 1), key: d.key, value: d.value, isNeedle: false });
-  // Stable order: by position, the real needle first on ties, then by key (keys are unique).
-  insertions.sort((a, b) => a.at - b.at || Number(b.isNeedle) - Number(a.isNeedle) || (a.key < b.key ? -1 : 1));
-
-  const chunks = placement.host ? createChunkWriter(placement.dir!) : null;
-  // In memory: pieces joined into the string (measured fastest: V8 joins one-byte strings with memcpy). Host-backed:
-  // bytes straight into the chunk files' blocks (no string, no re-encoding; ~20% less CPU per MB than joining + encoding).
-  const out = chunks
-    ? new ByteTextBuilder({ initialBytes: STREAM_BYTES, onFlush: (b, ascii) => (ascii ? chunks.writeAscii(b) : chunks.write(b.toString('utf8'))) })
-    : new TextBuilder();
-  const writer = new FillerWriter(root.fork('filler'));
-  let tokens = 0;
-  let fillerWritten = 0;
-  let needleCharOffset = -1;
-  let needleTokenOffset = -1;
-  const distractorOffsets: { key: string; value: string; charOffset: number }[] = [];
-  for (const ins of insertions) {
-    if (ins.at > fillerWritten) {
-      const n = writer.fillPast(out, ins.at - fillerWritten, fillerBudget - fillerWritten);
-      fillerWritten += n;
-      tokens += n;
+    // Keys: the real key, then distractor keys; some distractors share the adjective or the noun with the real key.
+    const keyAdj = pick.pick(KEY_ADJECTIVES);
+    const keyNoun = pick.pick(KEY_NOUNS);
+    const key = `${keyAdj}-${keyNoun}`;
+    const value = drawValue(pick, opts.valueType);
+    const usedKeys = new Set([key]);
+    const usedValues = new Set([value]);
+    const distractors: { key: string; value: string }[] = [];
+    const maxKeys = KEY_ADJECTIVES.length * KEY_NOUNS.length;
+    while (distractors.length < opts.distractors && usedKeys.size < maxKeys) {
+      const shareMode = pick.int(3); // 0: same adjective, 1: same noun, 2: unrelated
+      const adj = shareMode === 0 ? keyAdj : pick.pick(KEY_ADJECTIVES);
+      const noun = shareMode === 1 ? keyNoun : pick.pick(KEY_NOUNS);
+      const k = `${adj}-${noun}`;
+      if (usedKeys.has(k)) continue;
+      let v = drawValue(pick, opts.valueType);
+      // Word values come from a finite list: allow repeats across distractors, but never the gold value.
+      for (let tries = 0; usedValues.has(v) && tries < 50; tries++) v = drawValue(pick, opts.valueType);
+      if (v === value) continue;
+      usedKeys.add(k);
+      usedValues.add(v);
+      distractors.push({ key: k, value: v });
     }
-    const offset = out.length + (writer.isAtParagraphStart ? 0 : 1);
-    const tokenOffset = tokens;
-    tokens += writer.insertSentence(out, needleSentence(opts.valueType, ins.key, ins.value));
-    if (ins.isNeedle) {
-      needleCharOffset = offset;
-      needleTokenOffset = tokenOffset;
+
+    const needle = needleSentence(opts.valueType, key, value);
+    const depth = opts.depth ?? Math.round(pick.next() * 1e4) / 1e4;
+    const needleCost = (s: string): number => pieceTokens(` ${s}`);
+    let insertedCost = needleCost(needle);
+    for (const d of distractors) insertedCost += needleCost(needleSentence(opts.valueType, d.key, d.value));
+    // Filler tokens to write; insertion points live on the filler-token axis, then snap to the next sentence boundary.
+    const fillerBudget = Math.max(0, opts.contextTokens - insertedCost);
+
+    const place = root.fork('placement');
+    const insertions: Insertion[] = [{ at: Math.round(depth * fillerBudget), key, value, isNeedle: true }];
+    for (const d of distractors) insertions.push({ at: place.int(fillerBudget + 1), key: d.key, value: d.value, isNeedle: false });
+    // Stable order: by position, the real needle first on ties, then by key (keys are unique).
+    insertions.sort((a, b) => a.at - b.at || Number(b.isNeedle) - Number(a.isNeedle) || (a.key < b.key ? -1 : 1));
+
+    chunks = placement.host ? createChunkWriter(placement.dir!) : null;
+    const into = chunks;
+    // In memory: pieces joined into the string (measured fastest: V8 joins one-byte strings with memcpy). Host-backed:
+    // bytes straight into the chunk files' blocks (no string, no re-encoding; ~20% less CPU per MB than joining + encoding).
+    const out = into
+      ? new ByteTextBuilder({ initialBytes: STREAM_BYTES, onFlush: (b, ascii) => (ascii ? into.writeAscii(b) : into.write(b.toString('utf8'))) })
+      : new TextBuilder();
+    const writer = new FillerWriter(root.fork('filler'));
+    let tokens = 0;
+    let fillerWritten = 0;
+    let needleCharOffset = -1;
+    let needleTokenOffset = -1;
+    const distractorOffsets: { key: string; value: string; charOffset: number }[] = [];
+    for (const ins of insertions) {
+      if (ins.at > fillerWritten) {
+        const n = writer.fillPast(out, ins.at - fillerWritten, fillerBudget - fillerWritten);
+        fillerWritten += n;
+        tokens += n;
+      }
+      const offset = out.length + (writer.isAtParagraphStart ? 0 : 1);
+      const tokenOffset = tokens;
+      tokens += writer.insertSentence(out, needleSentence(opts.valueType, ins.key, ins.value));
+      if (ins.isNeedle) {
+        needleCharOffset = offset;
+        needleTokenOffset = tokenOffset;
+      } else {
+        distractorOffsets.push({ key: ins.key, value: ins.value, charOffset: offset });
+      }
+    }
+    tokens += writer.fill(out, opts.contextTokens - tokens);
+    tokens += writer.finish(out);
+    // The needles alone can outgrow a small target (e.g. 100 distractors in 256 tokens): refuse rather than miss ±5%.
+    if (tokens > opts.contextTokens * 1.05) {
+      throw new TaskOptionError(
+        'sniah',
+        'contextTokens',
+        `option 'contextTokens' ${opts.contextTokens} is too small for ${opts.distractors} distractor needle(s): the needles alone take about ${tokens} tokens`,
+      );
+    }
+    let context: string | ChunkedContext;
+    if (out instanceof ByteTextBuilder) {
+      out.flush();
+      context = (into as ChunkWriter).close();
     } else {
-      distractorOffsets.push({ key: ins.key, value: ins.value, charOffset: offset });
+      context = out.toString();
     }
-  }
-  tokens += writer.fill(out, opts.contextTokens - tokens);
-  tokens += writer.finish(out);
-  // The needles alone can outgrow a small target (e.g. 100 distractors in 256 tokens): refuse rather than miss ±5%.
-  if (tokens > opts.contextTokens * 1.05) {
-    throw new TaskOptionError(
-      'sniah',
-      'contextTokens',
-      `option 'contextTokens' ${opts.contextTokens} is too small for ${opts.distractors} distractor needle(s): the needles alone take about ${tokens} tokens`,
-    );
-  }
-  let context: string | ChunkedContext;
-  if (out instanceof ByteTextBuilder) {
-    out.flush();
-    context = (chunks as NonNullable<typeof chunks>).close();
-  } else {
-    context = out.toString();
-  }
 
-  const noun = opts.valueType;
-  const question =
-    `Somewhere in the text there is a sentence of the form "The special magic ${noun} for <key> is <value>." ` +
-    `What is the special magic ${noun} for ${key}? Answer with the value only: ${VALUE_FORMAT[opts.valueType]}, ` +
-    `with no other words or punctuation.`;
-  const answer = value;
-  const meta: Record<string, unknown> = {
-    contextTokens: tokens,
-    contextChars: context.length,
-    targetTokens: opts.contextTokens,
-    key,
-    valueType: opts.valueType,
-    needle,
-    depth: tokens > 0 ? Math.round((needleTokenOffset / tokens) * 1e4) / 1e4 : 0,
-    requestedDepth: depth,
-    needleCharOffset,
-    needleTokenOffset,
-    distractorCount: distractorOffsets.length,
-    distractors: distractorOffsets.sort((a, b) => a.charOffset - b.charOffset),
-    evidence: { charOffset: needleCharOffset, length: needle.length },
-  };
-  if (placement.host) meta.contextStorage = { mode: 'host', dir: placement.dir, temporary: placement.temporary };
-  const id =
-    typeof context === 'string'
-      ? taskHash({ family: 'sniah', seed: opts.seed, options, question, answer, context })
-      : taskHash({ family: 'sniah', seed: opts.seed, options, question, answer, context });
-  const task: Task = { id, family: 'sniah', seed: opts.seed, options, question, context, answer, answerType: 'exact', meta };
-  if (placement.host) saveHostTask(task);
-  return task;
+    const noun = opts.valueType;
+    const question =
+      `Somewhere in the text there is a sentence of the form "The special magic ${noun} for <key> is <value>." ` +
+      `What is the special magic ${noun} for ${key}? Answer with the value only: ${VALUE_FORMAT[opts.valueType]}, ` +
+      `with no other words or punctuation.`;
+    const answer = value;
+    const meta: Record<string, unknown> = {
+      contextTokens: tokens,
+      contextChars: context.length,
+      targetTokens: opts.contextTokens,
+      key,
+      valueType: opts.valueType,
+      needle,
+      depth: tokens > 0 ? Math.round((needleTokenOffset / tokens) * 1e4) / 1e4 : 0,
+      requestedDepth: depth,
+      needleCharOffset,
+      needleTokenOffset,
+      distractorCount: distractorOffsets.length,
+      distractors: distractorOffsets.sort((a, b) => a.charOffset - b.charOffset),
+      evidence: { charOffset: needleCharOffset, length: needle.length },
+    };
+    if (placement.host) meta.contextStorage = { mode: 'host', dir: placement.dir, temporary: placement.temporary };
+    const id =
+      typeof context === 'string'
+        ? taskHash({ family: 'sniah', seed: opts.seed, options, question, answer, context })
+        : taskHash({ family: 'sniah', seed: opts.seed, options, question, answer, context });
+    const task: Task = { id, family: 'sniah', seed: opts.seed, options, question, context, answer, answerType: 'exact', meta };
+    if (placement.host) saveHostTask(task);
+    return task;
+  } catch (e) {
+    chunks?.abort();
+    abandonPlacement(placement);
+    throw e;
+  }
 }
 
 export function scoreSniah(task: Task, prediction: string): ScoreResult {

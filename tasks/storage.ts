@@ -13,7 +13,7 @@
  * into the same contextDir reuses the files after verifying every chunk's sha256 (a changed file is refused).
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
@@ -111,4 +111,19 @@ export function isTemporaryContext(task: Task): boolean {
 /** Deletes a host-backed task's files when they were created for it alone (a user's contextDir is left alone). */
 export function removeTaskContext(task: Task): void {
   if (isTemporaryContext(task)) rmSync((task.context as { dir: string }).dir, { recursive: true, force: true });
+}
+
+/**
+ * Undoes a placement after the generator failed: a temporary directory (created for this task alone) is removed with
+ * everything in it; a task directory inside the user's contextDir is removed only when empty (the generator's writer
+ * removes the files it wrote: ChunkWriter.abort), so nothing else there is ever deleted.
+ */
+export function abandonPlacement(placement: Placement): void {
+  if (!placement.host || placement.dir === null) return;
+  try {
+    if (placement.temporary) rmSync(placement.dir, { recursive: true, force: true });
+    else rmdirSync(placement.dir);
+  } catch {
+    // Not empty (files of an earlier task) or already gone: left as it is.
+  }
 }
