@@ -2,12 +2,12 @@
 // and errors, a catastrophic regex cut off, cancellation by the cell's deadlines, a 200M-char sniah episode through
 // RLMEnv, and replay refusing a tampered chunk file.
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, readdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync, readdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RLMEnv, SandboxPool, type SandboxSession } from '../env/index.ts';
-import { closeSearchThreads } from '../env/sandbox/host-context.ts';
+import { HostContext, closeSearchThreads } from '../env/sandbox/host-context.ts';
 import { createChunkWriter, type ChunkedContext } from '../tasks/chunked.ts';
 import { generateTask, isChunkedContext } from '../tasks/index.ts';
 import { connect, runRollouts, type SamplingParams } from '../rollouts/index.ts';
@@ -299,6 +299,130 @@ describe('document corpora', () => {
       expect((await out(s, 'print(context.search(/Document 4\\d says/, { limit: 3 }).map((m) => m.match).join("|"))')).text).toBe('Document 40 says|Document 41 says|Document 42 says');
     } finally {
       await s.close();
+    }
+  });
+});
+
+describe('the host trusts nothing from the isolate (review of the host-backed API)', () => {
+  let made: { ctx: ChunkedContext; text: string };
+  let s: SandboxSession;
+  beforeAll(async () => {
+    made = rowsContext();
+    s = await open(made.ctx);
+  });
+  afterAll(async () => s.close());
+  const budget = () => ({ deadline: performance.now() + 30_000, cpuMs: 30_000, cellCpuMs: 30_000 });
+
+  it('a toJSON on Object.prototype / Array.prototype in the cell does not change what the host receives', async () => {
+    const r = await out(s, `
+Object.prototype.toJSON = function () { return { op: 'slice', args: [0, 50] }; };
+Array.prototype.toJSON = function () { return ['slice', 0, 50]; };
+const sl = context.slice(100, 110);
+const hits = context.search('k777 is', { limit: 2 });
+const ln = context.lines(3, 4);
+delete Object.prototype.toJSON; delete Array.prototype.toJSON;
+print(JSON.stringify({ sl, n: hits.length, at: hits[0].index, m: hits[0].match, ln }));`);
+    expect(r.error).toBeNull();
+    const j = JSON.parse(r.text);
+    expect(j.sl).toBe(made.text.slice(100, 110));
+    expect(j.n).toBe(1);
+    expect(j.at).toBe(made.text.indexOf('k777 is'));
+    expect(j.m).toBe('k777 is');
+    expect(j.ln).toEqual([made.text.split('\n')[3]]);
+  });
+
+  it('the host re-checks every argument: an over-long pattern, bad flags, out-of-range offsets, extra args, unknown ops', async () => {
+    const h = new HostContext(made.ctx);
+    try {
+      const ask = async (payload: unknown) => JSON.parse((await h.call(JSON.stringify(payload), budget())).reply) as { v?: unknown; e?: string; n?: string };
+      const long = await ask({ op: 'search', args: ['a'.repeat(10_001), '', 0, 10, 1, 0] });
+      expect(long.n).toBe('RangeError');
+      expect(long.e).toMatch(/the pattern is 10,001 chars; at most 10,000/);
+      expect((await ask({ op: 'search', args: ['a', 'gx', 0, 10, 1, 0] })).n).toBe('SyntaxError');
+      expect((await ask({ op: 'search', args: ['a', '', 0, made.ctx.length + 1, 1, 0] })).e).toMatch(/argument 4 must be/);
+      expect((await ask({ op: 'search', args: ['a', '', 0, 10, 10_001, 0] })).e).toMatch(/argument 5 must be 1 … 10,000/);
+      expect((await ask({ op: 'slice', args: [-5, 10] })).e).toMatch(/argument 1 must be 0 …/);
+      expect((await ask({ op: 'slice', args: [10, 5] })).e).toMatch(/argument 2 must be 10 …/);
+      expect((await ask({ op: 'slice', args: [0, 5, 7] })).e).toMatch(/expected 2 arguments/);
+      expect((await ask({ op: 'slice', args: { 0: 1, 1: 2, length: 2 } })).e).toMatch(/expected 2 arguments/);
+      expect((await ask({ op: 'constructor', args: [] })).e).toMatch(/unknown operation 'constructor'/);
+      expect((await ask({ op: 'slice', args: [0, 5] })).v).toBe(made.text.slice(0, 5));
+      // The search's reply: matches and whether it stopped early.
+      expect((await ask({ op: 'search', args: ['k77 is', '', 0, made.ctx.length, 5, 0] })).v).toEqual({ matches: [expect.objectContaining({ match: 'k77 is' })], limited: false });
+    } finally {
+      h.close();
+    }
+  });
+
+  it('search reports limited: at the limit, and when the 4 Mi-char reply cap ends it early (never over the cap)', async () => {
+    const r = await out(s, `
+const a = context.search(/row \\d+/, { limit: 10000, window: 2000 });
+let chars = 0;
+for (const m of a) chars += m.match.length + m.before.length + m.after.length;
+const b = context.search(/row \\d+/, { limit: 3 });
+const c = context.search('k12345 is');
+print(JSON.stringify({ n: a.length, limited: a.limited, chars, bn: b.length, bl: b.limited, cn: c.length, cl: c.limited, keys: Object.keys(c) }));`);
+    expect(r.error).toBeNull();
+    const j = JSON.parse(r.text);
+    expect(j.limited).toBe(true);
+    expect(j.n).toBeGreaterThan(500);
+    expect(j.n).toBeLessThan(10_000); // the reply cap, not the limit, ended it
+    expect(j.chars).toBeLessThanOrEqual(1 << 22);
+    expect([j.bn, j.bl]).toEqual([3, true]);
+    expect([j.cn, j.cl]).toEqual([1, false]);
+    expect(j.keys).toEqual(['0']); // printing the array is unchanged: limited is not enumerable
+  });
+});
+
+describe('RLMEnv and temp contexts', () => {
+  it('a reopened session (after a sandbox death) still reads the owned temp context; close removes it', async () => {
+    const env = new RLMEnv({ task: 'sniah', taskOptions: { contextTokens: 5_000, contextStorage: 'host' }, pool, maxTurns: 4 });
+    let dir = '';
+    try {
+      await env.reset({ seed: 3 });
+      const task = env.currentTask!;
+      expect(isChunkedContext(task.context)).toBe(true);
+      dir = (task.context as ChunkedContext).dir;
+      expect(await (env as unknown as { reopenSession(): Promise<boolean> }).reopenSession()).toBe(true);
+      expect(readdirSync(dir).length).toBeGreaterThan(0);
+      const key = String(task.meta.key);
+      const r = await env.step('```repl\nconst h = context.search(' + JSON.stringify(`for ${key} is `) + ')[0];\nFINAL(context.slice(h.end, h.end + 40).split(".")[0]);\n```');
+      expect(r.terminated).toBe(true);
+      expect(r.reward).toBe(1);
+    } finally {
+      await env.close();
+    }
+    expect(existsSync(dir)).toBe(false);
+  }, 60_000);
+
+  it('a generator error after the chunk writer opened leaves no temp dir (and no open file)', () => {
+    const tmp = mkdtempSync(path.join(root, 'tmpdir-'));
+    const saved = process.env.TMPDIR;
+    process.env.TMPDIR = tmp;
+    try {
+      expect(os.tmpdir()).toBe(tmp);
+      // 100 distractor needles do not fit in 300 tokens: sniah throws after writing the text.
+      expect(() => generateTask('sniah', { seed: 1, contextTokens: 300, distractors: 100, contextStorage: 'host' })).toThrow(/too small/);
+      expect(readdirSync(tmp)).toEqual([]);
+      if (existsSync('/proc/self/fd')) {
+        const open = readdirSync('/proc/self/fd').flatMap((fd) => {
+          try {
+            return [readlinkSync(`/proc/self/fd/${fd}`)];
+          } catch {
+            return [];
+          }
+        });
+        expect(open.filter((f) => f.startsWith(tmp))).toEqual([]);
+      }
+      // Into a user's contextDir: the files it wrote are removed, what was there before is kept.
+      const userDir = path.join(tmp, 'mine');
+      generateTask('sniah', { seed: 2, contextTokens: 2_000, contextStorage: 'host', contextDir: userDir });
+      const before = readdirSync(userDir).sort();
+      expect(() => generateTask('sniah', { seed: 1, contextTokens: 300, distractors: 100, contextStorage: 'host', contextDir: userDir })).toThrow(/too small/);
+      expect(readdirSync(userDir).sort()).toEqual(before);
+    } finally {
+      if (saved === undefined) delete process.env.TMPDIR;
+      else process.env.TMPDIR = saved;
     }
   });
 });
