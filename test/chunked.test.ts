@@ -1,5 +1,5 @@
 // The chunked-context format (tasks/chunked.ts) and its range reader (tasks/chunked-reader.ts).
-import { appendFileSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -119,5 +119,51 @@ describe('ChunkWriter.writeAscii', () => {
     const b = w.close();
     expect(b.chunks.map((c) => [c.chars, c.sha256, c.nl])).toEqual(a.chunks.map((c) => [c.chars, c.sha256, c.nl]));
     expect(new ChunkedReader(b).slice(999_990, 1_000_010)).toBe(text.slice(999_990, 1_000_010));
+  });
+});
+
+describe('a kept contextDir: reuse verifies the line index and char↔byte marks too', () => {
+  it('a task.json whose nl or marks were changed (sha256s intact) is not reused; the files are regenerated', async () => {
+    const { generateTask } = await import('../tasks/index.ts');
+    const { reuseHostTask, TASK_FILE } = await import('../tasks/storage.ts');
+    const { verifyTaskId } = await import('../tasks/hash.ts');
+    const contextDir = dir();
+    const opts = { seed: 4, contextTokens: 3_000, contextStorage: 'host' as const, contextDir };
+    const task = generateTask('sniah', opts);
+    expect(isChunkedContext(task.context)).toBe(true);
+    const ctxDir = (task.context as { dir: string }).dir;
+    const path = join(ctxDir, TASK_FILE);
+    const good = readFileSync(path, 'utf8');
+    expect(reuseHostTask(ctxDir, task.options)?.id).toBe(task.id);
+    const tamper = (edit: (c: { nl?: number[]; marks?: number[] }) => void) => {
+      const t = JSON.parse(good);
+      edit(t.context.chunks[0]);
+      writeFileSync(path, JSON.stringify(t));
+      expect(verifyTaskId(t)).toBe(false);
+      expect(reuseHostTask(ctxDir, task.options)).toBeNull();
+    };
+    tamper((c) => {
+      c.nl![0] += 1;
+    });
+    tamper((c) => {
+      c.marks = [0, 0, 5, 9];
+    });
+    // Generating again over the tampered file gives the genuine task back (and rewrites task.json).
+    expect(generateTask('sniah', opts).id).toBe(task.id);
+    expect(JSON.parse(readFileSync(path, 'utf8')).context.chunks[0].nl).toEqual(JSON.parse(good).context.chunks[0].nl);
+  });
+});
+
+describe('ChunkWriter.abort', () => {
+  it('closes the files and removes what it wrote, nothing else', () => {
+    const d = dir();
+    const w = createChunkWriter(d, { chunkChars: 1000 });
+    writeFileSync(join(d, 'keep.txt'), 'mine');
+    w.write('x'.repeat(2500));
+    w.writeDoc({ id: 'a', title: 't', text: 'doc' });
+    w.abort();
+    expect(readdirSync(d)).toEqual(['keep.txt']);
+    w.abort(); // idempotent
+    expect(() => w.write('y')).toThrow(/after close/);
   });
 });
