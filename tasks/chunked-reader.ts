@@ -29,10 +29,19 @@ export class ChunkedReader {
   private readonly fds: (number | null)[];
   private buf = Buffer.allocUnsafe(1 << 16);
 
-  constructor(ctx: ChunkedContext) {
+  /** The fds were given (options.fds): their owner closes them, not this reader. */
+  private readonly borrowed: boolean;
+
+  /**
+   * `options.fds`: already-open descriptors of the chunk files, one per chunk, owned by the caller (a search thread
+   * reads through its session's descriptors, so it never holds a file open past the session).
+   */
+  constructor(ctx: ChunkedContext, options: { fds?: readonly number[] } = {}) {
     this.ctx = ctx;
     this.length = ctx.length;
-    this.fds = ctx.chunks.map(() => null);
+    if (options.fds && options.fds.length !== ctx.chunks.length) throw new RangeError(`ChunkedReader: ${options.fds.length} fds for ${ctx.chunks.length} chunk files`);
+    this.borrowed = options.fds !== undefined;
+    this.fds = options.fds ? [...options.fds] : ctx.chunks.map(() => null);
     const blockChars = ctx.blockChars ?? BLOCK_CHARS;
     let global = 0;
     let nlBefore = 0;
@@ -68,8 +77,14 @@ export class ChunkedReader {
     this.blocks.push(b);
   }
 
-  /** Closes the files (the reader reopens them if used again). */
+  /** Opens every chunk file (if not open yet) and returns the descriptors; they stay this reader's (close() closes them). */
+  openAll(): number[] {
+    return this.ctx.chunks.map((_, i) => this.fd(i));
+  }
+
+  /** Closes the files (the reader reopens them if used again). Borrowed descriptors are left to their owner. */
   close(): void {
+    if (this.borrowed) return;
     this.fds.forEach((fd, i) => {
       if (fd !== null) closeSync(fd);
       this.fds[i] = null;

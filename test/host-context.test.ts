@@ -374,6 +374,39 @@ print(JSON.stringify({ n: a.length, limited: a.limited, chars, bn: b.length, bl:
   });
 });
 
+describe('search threads hold no files', () => {
+  it('after searches and session close, the worker process has no chunk file open', async () => {
+    const { ctx } = rowsContext(5_000);
+    const s = await open(ctx);
+    const r = await out(s, 'print(context.search(/row \\d+/, { limit: 3 }).length, context.search("k42 is").length, context.slice(0, 3))');
+    expect(r.text).toBe('3 1 row');
+    const openIn = (pid: number) => {
+      try {
+        return readdirSync(`/proc/${pid}/fd`).flatMap((fd) => {
+          try {
+            return [readlinkSync(`/proc/${pid}/fd/${fd}`)];
+          } catch {
+            return [];
+          }
+        });
+      } catch {
+        return [];
+      }
+    };
+    const pids = pool.workerPids();
+    expect(pids.length).toBeGreaterThan(0);
+    await s.close();
+    // The session's descriptors are closed with it (the search threads only borrowed them).
+    let held: string[] = [];
+    for (let i = 0; i < 50; i++) {
+      held = pids.flatMap(openIn).filter((f) => f.startsWith(ctx.dir));
+      if (held.length === 0) break;
+      await new Promise((res) => setTimeout(res, 20));
+    }
+    expect(held).toEqual([]);
+  });
+});
+
 describe('RLMEnv and temp contexts', () => {
   it('a reopened session (after a sandbox death) still reads the owned temp context; close removes it', async () => {
     const env = new RLMEnv({ task: 'sniah', taskOptions: { contextTokens: 5_000, contextStorage: 'host' }, pool, maxTurns: 4 });

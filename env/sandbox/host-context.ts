@@ -111,7 +111,7 @@ function threadCpuMs(tid: number): number | null {
   }
 }
 
-async function runSearch(ctx: ChunkedContext, req: SearchRequest, budget: HostCallBudget, onCancel: (cancel: () => void) => () => void): Promise<{ result: SearchResult; cpuMs: number }> {
+async function runSearch(ctx: ChunkedContext, fds: number[], req: SearchRequest, budget: HostCallBudget, onCancel: (cancel: () => void) => () => void): Promise<{ result: SearchResult; cpuMs: number }> {
   const w = idle.pop() ?? newSearchThread();
   w.ref();
   const tid = await (tids.get(w) ?? Promise.resolve(-1));
@@ -169,7 +169,7 @@ async function runSearch(ctx: ChunkedContext, req: SearchRequest, budget: HostCa
     w.on('message', onMessage);
     w.on('error', onError);
     w.on('exit', onExit);
-    w.postMessage({ id, ctx, req });
+    w.postMessage({ id, ctx, req, fds });
   });
 }
 
@@ -285,7 +285,8 @@ export class HostContext {
         const limit = num(4, 1, HOST_MAX_SEARCH_LIMIT);
         const window = num(5, 0, HOST_MAX_SEARCH_WINDOW);
         const req: SearchRequest = { source, flags, from, to, limit, window, maxMatchChars: MAX_MATCH_CHARS, maxReplyChars: MAX_SEARCH_REPLY_CHARS };
-        const r = await runSearch(this.ctx, req, budget, (cancel) => {
+        // The thread reads through this session's descriptors (closed with the session: HostContext.close).
+        const r = await runSearch(this.ctx, this.reader.openAll(), req, budget, (cancel) => {
           this.cancels.add(cancel);
           return () => this.cancels.delete(cancel);
         });

@@ -117,8 +117,9 @@ export function searchChunked(reader: ChunkedReader, req: SearchRequest): Search
   return { matches, limited: false, scannedChars: scanned };
 }
 
-// ---- thread entry: a reader per search, closed when it ends (a cached fd would keep a deleted temp context's disk
-// space for the thread's lifetime, and could serve another context written later to the same directory) ----
+// ---- thread entry: a reader per search over the session's open descriptors (msg.fds, owned and closed by the
+// session's HostContext): the thread never holds a file itself — a cached fd would keep a deleted temp context's disk
+// space for the thread's lifetime, and a thread terminated mid-search could not close what it opened ----
 if (!isMainThread && (workerData as { rlmHostSearch?: boolean } | null)?.rlmHostSearch === true && parentPort) {
   const port = parentPort;
   // This thread's Linux tid, so the host can read its CPU time from /proc (-1 elsewhere: wall time is used instead).
@@ -129,10 +130,10 @@ if (!isMainThread && (workerData as { rlmHostSearch?: boolean } | null)?.rlmHost
     tid = -1;
   }
   port.postMessage({ hello: true, tid });
-  port.on('message', (msg: { id: number; ctx: ChunkedContext; req: SearchRequest }) => {
+  port.on('message', (msg: { id: number; ctx: ChunkedContext; req: SearchRequest; fds: number[] }) => {
     let r: ChunkedReader | null = null;
     try {
-      r = new ChunkedReader(msg.ctx);
+      r = new ChunkedReader(msg.ctx, { fds: msg.fds });
       port.postMessage({ id: msg.id, ok: true, result: searchChunked(r, msg.req) });
     } catch (e) {
       const err = e as Error;
