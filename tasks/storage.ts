@@ -69,7 +69,8 @@ export function resolvePlacement(family: string, seed: number, identity: Record<
   const recorded: PlacementOptions = {};
   if (host !== defaultHost) recorded.contextStorage = host ? 'host' : 'memory';
   if (!host) return { host, dir: null, temporary: false, recorded };
-  if (o.contextDir !== undefined) recorded.contextDir = o.contextDir;
+  // Absolute, so replay and --resume from another cwd find the same files.
+  if (o.contextDir !== undefined) recorded.contextDir = resolve(o.contextDir);
   if (o.contextDir === undefined) {
     return { host, dir: mkdtempSync(join(tmpdir(), `rlm-gym-context-${family}-`)), temporary: true, recorded };
   }
