@@ -5,7 +5,9 @@
  * the reward. Proves a run is reproducible from its files alone — and catches a tampered one.
  */
 import { RLMEnv, SandboxPool, sha256, type SubCallHandler, type StepRecord, type PolicyCallMeta, type SubCallRecord } from '../env/index.ts';
-import { TaskFileError, generateTask, loadTaskFile, loadTaskPlugin, removeTaskContext } from '../tasks/index.ts';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { TaskFileError, generateTask, getTaskFamily, loadTaskFile, loadTaskPlugin, removeTaskContext } from '../tasks/index.ts';
 import { deriveSeed } from '../rollouts/plan.ts';
 import type { EnvLimits } from '../rollouts/runner.ts';
 import type { EpisodeRecord } from '../rollouts/types.ts';
@@ -41,6 +43,26 @@ export interface ReplayOptions {
   episodes?: string[];
   pool?: SandboxPool;
   onEpisode?: (r: ReplayEpisodeResult) => void;
+  /**
+   * Where host-backed tasks are regenerated (`replay --context-dir`). Default: the recorded contextDir when it exists
+   * here (its chunk files are reused after verifying every sha256; a changed one fails the episode), else a temp dir
+   * deleted after the episode — never a recorded path that does not exist on this machine.
+   */
+  contextDir?: string;
+}
+
+/** The recorded task options with contextDir chosen as ReplayOptions.contextDir says. */
+export function replayTaskOptions(family: string, recorded: Record<string, unknown>, contextDir: string | undefined, cwd: string): Record<string, unknown> {
+  if (contextDir !== undefined) {
+    // Only families that take placement options accept contextDir (the others' strict schemas refuse the key).
+    return 'contextDir' in recorded || getTaskFamily(family).hostContext ? { ...recorded, contextDir: path.resolve(contextDir) } : recorded;
+  }
+  if (typeof recorded.contextDir !== 'string') return recorded;
+  // Runs recorded before contextDir was stored absolute hold it relative to the run's cwd.
+  const dir = path.resolve(cwd, recorded.contextDir);
+  if (existsSync(dir)) return { ...recorded, contextDir: dir };
+  const { contextDir: _absent, ...rest } = recorded;
+  return rest;
 }
 
 export async function replayRun(dir: string, options: ReplayOptions = {}): Promise<ReplayResult> {
@@ -89,7 +111,8 @@ export async function replayRun(dir: string, options: ReplayOptions = {}): Promi
     for (const ep of episodes) {
       const own = ep.env_config ? (JSON.parse(ep.env_config) as { sandbox_seed: number; env: EnvLimits }) : null;
       const sandboxSeed = own ? own.sandbox_seed : deriveSeed(manifest.seed!, ep.episode_index, 0);
-      const r = await replayEpisode(ep, childrenOf.get(ep.episode_id) ?? [], sandboxSeed, own ? own.env : envLimits, pool, reward);
+      const taskOptions = (recorded: Record<string, unknown>) => replayTaskOptions(ep.task_family, recorded, options.contextDir, manifest.cwd ?? process.cwd());
+      const r = await replayEpisode(ep, childrenOf.get(ep.episode_id) ?? [], sandboxSeed, own ? own.env : envLimits, pool, reward, taskOptions);
       results.push(r);
       options.onEpisode?.(r);
     }
@@ -113,6 +136,7 @@ async function replayEpisode(
   envLimits: EnvLimits,
   pool: SandboxPool,
   reward: Awaited<ReturnType<typeof buildReward>>,
+  taskOptions: (recorded: Record<string, unknown>) => Record<string, unknown>,
 ): Promise<ReplayEpisodeResult> {
   const mismatches: ReplayMismatch[] = [];
   const check = (turn: number | null, field: string, expected: unknown, actual: unknown) => {
@@ -125,7 +149,7 @@ async function replayEpisode(
 
   let task;
   try {
-    task = generateTask(ep.task_family, JSON.parse(ep.task_options) as { seed: number });
+    task = generateTask(ep.task_family, taskOptions(JSON.parse(ep.task_options) as Record<string, unknown>) as { seed: number });
   } catch (e) {
     check(null, 'task', `regenerable task ${ep.task_family}`, `error: ${(e as Error).message}`);
     return { episode_id: ep.episode_id, status: 'mismatch', mismatches };

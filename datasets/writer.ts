@@ -437,8 +437,9 @@ export class RunWriter {
     const next: Manifest = { ...this.m, parts, counts: totalCounts(parts), updated_at: part.written_at };
     // Crash safety, with the fsyncs overlapped: the three files go to temp names and are fsynced in parallel; then the
     // steps part is renamed and its directory fsynced (so the episodes part can never be visible without it), then the
-    // episodes part is renamed (the commit point), then the manifest; a crash anywhere leaves either the old state plus
-    // temp files (removed on resume) or a committed part that resume adopts if the manifest missed it.
+    // episodes part is renamed (the commit point) and its directory fsynced (so after a power loss the manifest never
+    // lists a part whose rename was lost), then the manifest; a crash anywhere leaves either the old state plus temp
+    // files (removed on resume) or a committed part that resume adopts if the manifest missed it.
     const stPath = join(this.dir, stFile);
     const epPath = join(this.dir, epFile);
     const mfPath = join(this.dir, MANIFEST_FILE);
@@ -461,12 +462,13 @@ export class RunWriter {
     }
     this.m = next;
     try {
+      await fsyncDir(join(this.dir, EPISODES_DIR));
       await rename(temps[2]!, mfPath);
     } catch (e) {
       await removeQuietly(temps[2]!);
       throw e;
     }
-    await Promise.all([fsyncDir(join(this.dir, EPISODES_DIR)), fsyncDir(this.dir)]);
+    await fsyncDir(this.dir);
     return part;
   }
 

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import { setMaxListeners } from 'node:events';
 import path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { DEFAULT_HOST_CONTEXT_THRESHOLD, TASK_FAMILIES } from '../tasks/index.ts';
+import { TASK_FAMILIES, willBeHostBacked } from '../tasks/index.ts';
 import {
   connect,
   isBuiltinPolicy,
@@ -155,12 +155,14 @@ async function main(): Promise<number> {
   settings.n = sources.n;
   if (flags.resume) tryOr(() => checkRecordedTaskFiles(recordedTaskFiles, sources.files), (e) => fail(e.message, 2));
   const shard = settings.shard ? tryOr(() => parseShard(settings.shard), (e) => fail(e.message, 2)) : undefined;
-  // Host-backed contexts need the JavaScript REPL: say so before generating gigabytes (auto: estimated at 4 chars/token).
+  // Host-backed contexts need the JavaScript REPL: say so before generating gigabytes (each family's own size estimate).
   if ((settings.repl ?? 'js') === 'python') {
-    const threshold = settings.hostContextThreshold ?? DEFAULT_HOST_CONTEXT_THRESHOLD;
-    const big = (settings.contextTokens ?? []).some((t: number) => t * 4 > threshold);
-    if (settings.contextStorage === 'host' || ((settings.contextStorage ?? 'auto') === 'auto' && big)) {
-      fail(`--repl python does not support host-backed contexts (${settings.contextStorage === 'host' ? '--context-storage host' : `--context-tokens above ~${Math.floor(threshold / 4).toLocaleString('en-US')} are stored on disk`}); use --repl js, or --context-storage memory (at most 20M tokens)`, 2);
+    // As generateTask merges them: --task-options win over the placement flags.
+    const placement = { contextStorage: settings.contextStorage ?? 'auto', hostContextThreshold: settings.hostContextThreshold ?? undefined, ...(settings.taskOptions ?? {}) };
+    const sizes: (number | undefined)[] = settings.contextTokens?.length ? settings.contextTokens : [undefined];
+    const host = families.flatMap((f) => sizes.filter((t) => tryOr(() => willBeHostBacked(f, { ...placement, ...(t === undefined ? {} : { contextTokens: t }) }), () => false)).map((t) => `${f} at ${t ?? 'its default'} tokens`));
+    if (settings.contextStorage === 'host' || host.length > 0) {
+      fail(`--repl python does not support host-backed contexts (${settings.contextStorage === 'host' ? '--context-storage host' : `${host[0]} would be stored on disk, above --host-context-threshold`}); use --repl js, or --context-storage memory (at most 20M tokens)`, 2);
     }
   }
   if (settings.model === 'baseline-code' && (settings.repl ?? 'js') !== 'js') fail('--model baseline-code writes JavaScript only; drop --repl python (or use --model reference)', 2);

@@ -5,13 +5,16 @@
  */
 import { randomInt } from 'node:crypto';
 import { RLMEnv, RLMEnvConfigError, type Message, type SandboxPool, type StepInfo, type SubCallHandler } from '../env/index.ts';
-import { generateTask, getTaskFamily, type Task } from '../tasks/index.ts';
+import { generateTask, getTaskFamily, removeTaskContext, type Task } from '../tasks/index.ts';
 import { deriveSeed, subCallHandler, subModelEnv, type EnvLimits, type EpisodeRecord, type SamplingParams, type SubModelRouter } from '../rollouts/index.ts';
 import { computeReward, type CompositeReward } from '../rewards/index.ts';
 import { ApiError } from './errors.ts';
 import { budgetsView, envLimits, sessionLimits, type ServerLimits } from './limits.ts';
 import { usageFromWire, wireInfo, type Action, type ResetRequest, type WireInfo } from './protocol.ts';
 import { episodeRecord } from './record.ts';
+
+/** Generator options a client may not send (placement: where the server writes chunk files). */
+export const CLIENT_REFUSED_OPTIONS = ['contextDir', 'contextStorage', 'hostContextThreshold'] as const;
 
 export interface SessionDeps {
   pool: SandboxPool;
@@ -150,6 +153,13 @@ export class Session {
       throw new ApiError('bad_request', `task: '${family}' is not served here; valid: ${this.deps.families.join(', ')}`);
     }
     const limits = sessionLimits(this.deps.limits, req.budgets);
+    // Where a context is stored is the operator's choice (--task-options), never a client's: a client's contextDir
+    // would make the server write chunk files anywhere it may write.
+    for (const key of CLIENT_REFUSED_OPTIONS) {
+      if (req.options && key in req.options) {
+        throw new ApiError('bad_request', `options.${key}: context placement (${CLIENT_REFUSED_OPTIONS.join(', ')}) is set by the server operator, not by a session`);
+      }
+    }
     const options = { ...this.deps.taskOptions, ...(req.options ?? {}) };
     if ('seed' in options) throw new ApiError('bad_request', "options.seed: pass the seed as the reset's own 'seed'");
     const ct = options.contextTokens;
@@ -166,6 +176,7 @@ export class Session {
     }
     const tokens = Number(task.meta.contextTokens ?? 0);
     if (tokens > limits.maxContextTokens * 1.05) {
+      removeTaskContext(task);
       throw new ApiError('bad_request', `options: the ${family} task has ${tokens} context tokens, above the server's limit ${limits.maxContextTokens} (--max-context-tokens)`);
     }
 
@@ -188,6 +199,7 @@ export class Session {
       r = await rlm.reset({ seed });
     } catch (e) {
       await rlm.close();
+      removeTaskContext(task);
       if (e instanceof RLMEnvConfigError) throw new ApiError('bad_request', e.message);
       throw e;
     }
@@ -228,6 +240,8 @@ export class Session {
       info = { ...info, reward_components: rec.reward_components, reward_error: rec.reward_error };
       await env.close();
       this.env = null;
+      // The record is built: a host-backed task's temp chunk files are no longer needed.
+      removeTaskContext(this.task!);
     }
     this.lastInfo = info;
     return { observation: r.observation, reward, terminated: r.terminated, truncated: r.truncated, info };
@@ -257,12 +271,17 @@ export class Session {
     return { ...base, reward: outcome.reward, reward_components: outcome.components, reward_error: outcome.error };
   }
 
-  /** An unfinished episode ends without a record (only finished episodes are recorded); the sandbox is freed. */
+  /**
+   * An unfinished episode ends without a record (only finished episodes are recorded); the sandbox is freed and a
+   * host-backed task's temp chunk files are deleted (a server-side contextDir is left alone, see removeTaskContext).
+   */
   private async dropEpisode(): Promise<void> {
     const env = this.env;
     this.env = null;
-    if (!env) return;
-    await env.abort('interrupted').catch(() => undefined);
-    await env.close().catch(() => undefined);
+    if (env) {
+      await env.abort('interrupted').catch(() => undefined);
+      await env.close().catch(() => undefined);
+    }
+    if (this.task) removeTaskContext(this.task);
   }
 }

@@ -13,7 +13,7 @@ import { pluginFamily, pluginFamilyNames, reserveTaskFamilyNames } from './plugi
 import { oolongFamily } from './oolong.ts';
 import { oolongPairsFamily } from './oolong-pairs.ts';
 import { sniahFamily } from './sniah.ts';
-import type { PlacementOptions } from './storage.ts';
+import { placesOnHost, type PlacementOptions } from './storage.ts';
 import type { GenerateOptions, ScoreResult, Task, TaskFamilyDef } from './types.ts';
 
 export type { AnswerType, ChunkedContext, Doc, GenerateOptions, ScoreResult, Task, TaskFamily, TaskFamilyDef, TaskPlugin } from './types.ts';
@@ -28,7 +28,7 @@ export {
   isChunkedContext, openChunkedContext, verifyChunkedContext, verifyChunkedContextAsync, type ChunkFile, type ChunkWriter, type ChunkedDocs,
 } from './chunked.ts';
 export {
-  CONTEXT_STORAGES, DEFAULT_HOST_CONTEXT_THRESHOLD, MAX_HOST_CONTEXT_TOKENS, isTemporaryContext, removeTaskContext,
+  CONTEXT_STORAGES, DEFAULT_HOST_CONTEXT_THRESHOLD, MAX_HOST_CONTEXT_TOKENS, isTemporaryContext, placesOnHost, removeTaskContext,
   type ContextStorage, type PlacementOptions,
 } from './storage.ts';
 export { ChunkedReader } from './chunked-reader.ts';
@@ -85,6 +85,18 @@ export function generateTask(family: string, options: GenerateOptions, placement
     throw new TaskOptionError(family, 'contextStorage', `the ${family} generator does not support host-backed contexts (contextStorage 'host'); families that do: ${hostContextFamilies().join(', ')}`);
   }
   return def.generate(options);
+}
+
+/**
+ * Whether generating `family` with these options gives a host-backed context, without generating it (the family's own
+ * chars-per-token estimate, as its generator decides). Families without host support: false (an explicit 'host' is
+ * refused by generateTask). Without contextTokens the family's default size is used.
+ */
+export function willBeHostBacked(family: string, options: Record<string, unknown> & PlacementOptions): boolean {
+  const def = getTaskFamily(family);
+  if (!def.hostContext) return false;
+  const tokens = Number(options.contextTokens ?? def.defaults.contextTokens ?? 0);
+  return placesOnHost(options, tokens * (def.contextCharsPerToken ?? 4));
 }
 
 /** Built-in families whose generators can write host-backed contexts. */

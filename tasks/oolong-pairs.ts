@@ -333,6 +333,7 @@ export const oolongPairsFamily: TaskFamilyDef = {
   score: scoreOolongPairs,
   // Placement options (contextStorage, hostContextThreshold, contextDir): contexts of any size, on disk when large.
   hostContext: true,
+  contextCharsPerToken: RECORD_CHARS_PER_TOKEN,
 };
 
 oolongPairsFamily.optionDocs = {

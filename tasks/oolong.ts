@@ -317,6 +317,7 @@ export const oolongFamily: TaskFamilyDef = {
   score: scoreOolong,
   // Placement options (contextStorage, hostContextThreshold, contextDir): contexts of any size, on disk when large.
   hostContext: true,
+  contextCharsPerToken: RECORD_CHARS_PER_TOKEN,
 };
 
 oolongFamily.optionDocs = {

@@ -261,6 +261,7 @@ export const sniahFamily: TaskFamilyDef = {
   generate: generateSniah,
   score: scoreSniah,
   hostContext: true,
+  contextCharsPerToken: CHARS_PER_TOKEN,
 };
 
 sniahFamily.optionDocs = {

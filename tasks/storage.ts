@@ -53,19 +53,24 @@ export interface Placement {
   recorded: PlacementOptions;
 }
 
+/** The placement rule alone: does a context of about `estimatedChars` go to disk under these options? */
+export function placesOnHost(o: PlacementOptions, estimatedChars: number): boolean {
+  const storage = o.contextStorage ?? 'auto';
+  return storage === 'host' || (storage === 'auto' && estimatedChars > (o.hostContextThreshold ?? DEFAULT_HOST_CONTEXT_THRESHOLD));
+}
+
 /**
  * Decides where a context of about `estimatedChars` goes. `identity` (the task's options without placement keys) names
  * the task's sub-directory inside contextDir, so several tasks can share one contextDir.
  */
 export function resolvePlacement(family: string, seed: number, identity: Record<string, unknown>, o: PlacementOptions, estimatedChars: number): Placement {
-  const storage = o.contextStorage ?? 'auto';
-  const threshold = o.hostContextThreshold ?? DEFAULT_HOST_CONTEXT_THRESHOLD;
-  const host = storage === 'host' || (storage === 'auto' && estimatedChars > threshold);
+  const host = placesOnHost(o, estimatedChars);
   const defaultHost = estimatedChars > DEFAULT_HOST_CONTEXT_THRESHOLD;
   const recorded: PlacementOptions = {};
   if (host !== defaultHost) recorded.contextStorage = host ? 'host' : 'memory';
   if (!host) return { host, dir: null, temporary: false, recorded };
-  if (o.contextDir !== undefined) recorded.contextDir = o.contextDir;
+  // Absolute, so replay and --resume from another cwd find the same files.
+  if (o.contextDir !== undefined) recorded.contextDir = resolve(o.contextDir);
   if (o.contextDir === undefined) {
     return { host, dir: mkdtempSync(join(tmpdir(), `rlm-gym-context-${family}-`)), temporary: true, recorded };
   }

@@ -68,4 +68,6 @@ export interface TaskFamilyDef {
    * and can write its context to disk as a ChunkedContext.
    */
   hostContext?: boolean;
+  /** With hostContext: chars per context token the generator estimates when it decides placement (willBeHostBacked). */
+  contextCharsPerToken?: number;
 }

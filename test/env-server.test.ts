@@ -5,6 +5,9 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import http from 'node:http';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { SandboxPool } from '../env/index.ts';
 import { connect, type Connection } from '../rollouts/index.ts';
 import { referenceRespond } from '../rollouts/reference/policy.ts';
@@ -158,6 +161,82 @@ describe('HTTP API', () => {
       req.end();
     });
     expect(streamed).toBe(413);
+  });
+});
+
+describe('host-backed contexts in the server', () => {
+  it('refuses context placement options from a client (400 naming the key) and creates nothing', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'rlm-gym-srv-dir-'));
+    const dir = join(root, 'chunks');
+    try {
+      const cases: [Record<string, unknown>, string][] = [
+        [{ ...SMALL, contextStorage: 'host', contextDir: dir }, 'contextDir'],
+        [{ ...SMALL, contextStorage: 'host' }, 'contextStorage'],
+        [{ ...SMALL, hostContextThreshold: 1 }, 'hostContextThreshold'],
+      ];
+      for (const [options, key] of cases) {
+        const r = await request(server.url, 'POST', '/v1/sessions', { task: 'sniah', seed: 1, options });
+        expect(r.status, key).toBe(400);
+        expect(r.body.error.code).toBe('bad_request');
+        expect(r.body.error.message).toMatch(new RegExp(`^options\\.${key}: .*set by the server operator`));
+      }
+      const c = await openSocket(`${server.url.replace('http', 'ws')}/ws`);
+      c.send({ type: 'reset', data: { task: 'sniah', seed: 1, options: { ...SMALL, contextDir: dir } } });
+      expect(await c.next()).toMatchObject({ type: 'error' });
+      c.ws.close();
+      expect(existsSync(dir)).toBe(false);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  it("an operator's host storage (taskOptions) works; the temp chunk dir is deleted on finish, on reset and on close", async () => {
+    // os.tmpdir() reads TMPDIR on every call: the generator's temp dirs land in a directory this test alone watches.
+    const saved = process.env.TMPDIR;
+    const watched = mkdtempSync(join(tmpdir(), 'rlm-gym-srv-tmp-'));
+    process.env.TMPDIR = watched;
+    const dirs = () => readdirSync(watched).filter((n) => n.startsWith('rlm-gym-context-sniah-'));
+    const local = await startEnvServer({ port: 0, pool, taskOptions: { contextStorage: 'host' }, sub: { client: ref.clients[0], sampling: SAMPLING }, limits: { maxTurns: 6 } });
+    try {
+      // Closed mid-episode (DELETE).
+      const a = await request(local.url, 'POST', '/v1/sessions', { task: 'sniah', seed: 3, options: SMALL });
+      expect(a.status).toBe(201);
+      expect(a.body.observation.map((m: Message) => m.content).join('\n')).toMatch(/host-backed/);
+      expect(dirs()).toHaveLength(1);
+      expect((await request(local.url, 'DELETE', `/v1/sessions/${a.body.session_id}`)).status).toBe(200);
+      expect(dirs()).toHaveLength(0);
+      // Played to the end: deleted once the episode is recorded, and the answer was right.
+      const b = await request(local.url, 'POST', '/v1/sessions', { task: 'sniah', seed: 4, options: SMALL });
+      expect(dirs()).toHaveLength(1);
+      const messages: Message[] = [...b.body.observation];
+      let last: any;
+      for (let i = 0; i < 10; i++) {
+        const reply = referenceRespond(messages);
+        messages.push({ role: 'assistant', content: reply });
+        last = (await request(local.url, 'POST', `/v1/sessions/${b.body.session_id}/step`, { reply })).body;
+        messages.push(...last.observation);
+        if (last.terminated || last.truncated) break;
+      }
+      expect(last).toMatchObject({ terminated: true, reward: 1 });
+      expect(dirs()).toHaveLength(0);
+      // WebSocket: a second reset drops the first episode's dir; closing drops the second's.
+      const c = await openSocket(`${local.url.replace('http', 'ws')}/ws`);
+      c.send({ type: 'reset', data: { task: 'sniah', seed: 5, options: SMALL } });
+      await c.next();
+      const first = dirs();
+      expect(first).toHaveLength(1);
+      c.send({ type: 'reset', data: { task: 'sniah', seed: 6, options: SMALL } });
+      await c.next();
+      expect(dirs()).toHaveLength(1);
+      expect(dirs()).not.toEqual(first);
+      c.ws.close();
+      await waitFor(() => dirs().length === 0, 5000, 'ws close removes the chunk dir');
+    } finally {
+      await local.close();
+      process.env.TMPDIR = saved;
+      if (saved === undefined) delete process.env.TMPDIR;
+      rmSync(watched, { recursive: true, force: true });
+    }
   });
 });
 

@@ -260,6 +260,15 @@ describe('replay verifies the chunk hashes', () => {
     expect(bad.mismatches[0].actual).toMatch(/context file .*chunk-000000\.txt changed since the task was generated/);
     // Regenerating the same task into the same dir refuses too (nothing is silently overwritten).
     expect(() => generateTask('sniah', JSON.parse(got[0].task_options))).toThrow(/chunk-000000\.txt changed/);
+    // The recorded dir gone (another machine): replay regenerates into a temp dir and does not recreate the recorded path.
+    rmSync(contextDir, { recursive: true, force: true });
+    const moved = await replayRun(dir, { pool });
+    expect(moved.mismatches).toEqual([]);
+    expect(existsSync(contextDir)).toBe(false);
+    // --context-dir: regenerated (and kept) there.
+    const other = path.join(root, 'contexts-other');
+    expect((await replayRun(dir, { pool, contextDir: other })).ok).toBe(1);
+    expect(readdirSync(other)).toHaveLength(1);
   }, 120_000);
 
   it('a run on temp dirs replays by regenerating the identical files, and leaves no files behind', async () => {
